@@ -1,0 +1,960 @@
+//! churnkit's random forest: histogram-based, bootstrap by per-row counts, per-split feature
+//! sampling, class-1 probabilities in the leaves, reproducible whatever the thread count.
+//!
+//! Features are binned once (at most 256 bins, `u8` codes). Each tree draws a bootstrap as
+//! per-row counts (no copy of the data), grows depth-first over an index array that is
+//! partitioned in place, and at every node evaluates a fresh random subset of features from
+//! per-node histograms. Split thresholds are midpoints between the neighbouring observed values,
+//! as in scikit-learn, so a fitted tree predicts from raw values without the binning.
+//! Importances are scikit-learn's: weighted Gini decrease per tree, normalised, averaged, and
+//! normalised again.
+//!
+//! ```
+//! use churnkit::forest::{RandomForestParams, RandomForest};
+//! use linfa::prelude::*;
+//! use ndarray::{array, Array1};
+//!
+//! let x = array![[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0], [5.0, 0.0]];
+//! let y: Array1<usize> = array![0, 0, 0, 1, 1, 1];
+//! let data = Dataset::new(x.clone(), y);
+//! let forest: RandomForest = RandomForestParams::new().n_estimators(20).seed(7).fit(&data).unwrap();
+//! let labels = forest.predict(&x);
+//! assert_eq!(labels.to_vec(), vec![0, 0, 0, 1, 1, 1]);
+//! assert!(forest.predict_proba(&x.view())[5] > 0.5);
+//! ```
+
+use linfa::dataset::{AsSingleTargets, DatasetBase};
+use linfa::prelude::*;
+use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::rng::Rng;
+
+/// Errors of fitting and of hyperparameter checks.
+#[derive(Debug, thiserror::Error)]
+pub enum ForestError {
+    /// A hyperparameter is out of range.
+    #[error("invalid hyperparameter: {0}")]
+    InvalidParams(String),
+    /// The training data cannot be used.
+    #[error("invalid training data: {0}")]
+    InvalidData(String),
+    /// An error reported by linfa.
+    #[error(transparent)]
+    Linfa(#[from] linfa::Error),
+}
+
+/// How many features each split considers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxFeatures {
+    /// `floor(sqrt(n_features))`, scikit-learn's default for classifiers.
+    Sqrt,
+    /// `floor(log2(n_features))`.
+    Log2,
+    /// All features (bagged trees).
+    All,
+    /// A fixed number.
+    Count(usize),
+    /// A fraction of the features (at least one).
+    Fraction(f64),
+}
+
+impl MaxFeatures {
+    /// Resolve against a feature count.
+    pub fn resolve(self, n_features: usize) -> usize {
+        let k = match self {
+            MaxFeatures::Sqrt => (n_features as f64).sqrt().floor() as usize,
+            MaxFeatures::Log2 => (n_features as f64).log2().floor() as usize,
+            MaxFeatures::All => n_features,
+            MaxFeatures::Count(c) => c,
+            MaxFeatures::Fraction(f) => (f * n_features as f64).floor() as usize,
+        };
+        k.clamp(1, n_features.max(1))
+    }
+}
+
+impl std::str::FromStr for MaxFeatures {
+    type Err = String;
+    /// `sqrt`, `log2`, `all`, an integer, or a fraction in (0, 1].
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sqrt" => Ok(MaxFeatures::Sqrt),
+            "log2" => Ok(MaxFeatures::Log2),
+            "all" | "none" => Ok(MaxFeatures::All),
+            _ if s.contains('.') => s
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .map(MaxFeatures::Fraction)
+                .ok_or_else(|| format!("'{s}' is not a fraction in (0, 1]")),
+            _ => s
+                .parse::<usize>()
+                .ok()
+                .filter(|c| *c > 0)
+                .map(MaxFeatures::Count)
+                .ok_or_else(|| format!("'{s}': expected sqrt, log2, all, a count or a fraction")),
+        }
+    }
+}
+
+impl std::fmt::Display for MaxFeatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxFeatures::Sqrt => f.write_str("sqrt"),
+            MaxFeatures::Log2 => f.write_str("log2"),
+            MaxFeatures::All => f.write_str("all"),
+            MaxFeatures::Count(c) => write!(f, "{c}"),
+            MaxFeatures::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// Checked hyperparameters (see [`RandomForestParams`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomForestValidParams {
+    /// Number of trees.
+    pub n_estimators: usize,
+    /// Maximum depth (`None`: unlimited).
+    pub max_depth: Option<usize>,
+    /// A node with fewer samples is not split.
+    pub min_samples_split: usize,
+    /// Each child keeps at least this many samples.
+    pub min_samples_leaf: usize,
+    /// Features considered per split.
+    pub max_features: MaxFeatures,
+    /// Draw a bootstrap sample per tree.
+    pub bootstrap: bool,
+    /// Seed: the same seed and data give the same forest, on any number of threads.
+    pub seed: u64,
+    /// Histogram bins per feature (2..=256).
+    pub max_bins: usize,
+    /// Worker threads (`None`: all cores). Not part of the result.
+    #[serde(skip)]
+    pub n_threads: Option<usize>,
+}
+
+/// Hyperparameters, checked into [`RandomForestValidParams`] before fitting (linfa's
+/// `ParamGuard` pattern). Defaults are the workflow guide's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomForestParams(RandomForestValidParams);
+
+impl Default for RandomForestParams {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RandomForestParams {
+    /// 100 trees, depth 10, min_samples_split 2, min_samples_leaf 1, sqrt features, seed 42.
+    pub fn new() -> Self {
+        RandomForestParams(RandomForestValidParams {
+            n_estimators: 100,
+            max_depth: Some(10),
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            seed: 42,
+            max_bins: 256,
+            n_threads: None,
+        })
+    }
+    /// Number of trees.
+    pub fn n_estimators(mut self, n: usize) -> Self {
+        self.0.n_estimators = n;
+        self
+    }
+    /// Maximum depth.
+    pub fn max_depth(mut self, d: Option<usize>) -> Self {
+        self.0.max_depth = d;
+        self
+    }
+    /// Minimum samples to split a node.
+    pub fn min_samples_split(mut self, n: usize) -> Self {
+        self.0.min_samples_split = n;
+        self
+    }
+    /// Minimum samples in a leaf.
+    pub fn min_samples_leaf(mut self, n: usize) -> Self {
+        self.0.min_samples_leaf = n;
+        self
+    }
+    /// Features per split.
+    pub fn max_features(mut self, m: MaxFeatures) -> Self {
+        self.0.max_features = m;
+        self
+    }
+    /// Bootstrap on or off.
+    pub fn bootstrap(mut self, b: bool) -> Self {
+        self.0.bootstrap = b;
+        self
+    }
+    /// Seed.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.0.seed = s;
+        self
+    }
+    /// Histogram bins.
+    pub fn max_bins(mut self, b: usize) -> Self {
+        self.0.max_bins = b;
+        self
+    }
+    /// Threads (`None`: all cores).
+    pub fn n_threads(mut self, t: Option<usize>) -> Self {
+        self.0.n_threads = t;
+        self
+    }
+}
+
+impl ParamGuard for RandomForestParams {
+    type Checked = RandomForestValidParams;
+    type Error = ForestError;
+
+    fn check_ref(&self) -> Result<&Self::Checked, ForestError> {
+        let p = &self.0;
+        let bad = |m: &str| Err(ForestError::InvalidParams(m.into()));
+        if p.n_estimators == 0 {
+            return bad("n_estimators must be at least 1");
+        }
+        if p.max_depth == Some(0) {
+            return bad("max_depth must be at least 1");
+        }
+        if p.min_samples_split < 2 {
+            return bad("min_samples_split must be at least 2");
+        }
+        if p.min_samples_leaf < 1 {
+            return bad("min_samples_leaf must be at least 1");
+        }
+        if !(2..=256).contains(&p.max_bins) {
+            return bad("max_bins must be between 2 and 256");
+        }
+        if p.n_threads == Some(0) {
+            return bad("threads must be at least 1");
+        }
+        match p.max_features {
+            MaxFeatures::Count(0) => return bad("max_features must be at least 1"),
+            MaxFeatures::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
+                return bad("max_features fraction must be in (0, 1]")
+            }
+            _ => {}
+        }
+        Ok(p)
+    }
+
+    fn check(self) -> Result<Self::Checked, ForestError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+/// One tree in flat arrays. Node 0 is the root; `feature < 0` marks a leaf. An internal node
+/// sends `x[feature] <= threshold` to `left`, else to `right`; children have larger indices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Split feature per node, -1 for leaves.
+    pub feature: Vec<i32>,
+    /// Split threshold per node (0 for leaves).
+    pub threshold: Vec<f64>,
+    /// Left child per node (0 for leaves).
+    pub left: Vec<u32>,
+    /// Right child per node (0 for leaves).
+    pub right: Vec<u32>,
+    /// Class-1 probability per node (meaningful at leaves; internal nodes keep their own).
+    pub value: Vec<f64>,
+}
+
+impl Tree {
+    /// Class-1 probability for one row, given as a feature accessor.
+    #[inline]
+    pub fn predict_row(&self, x: impl Fn(usize) -> f64) -> f64 {
+        let mut n = 0usize;
+        loop {
+            let f = self.feature[n];
+            if f < 0 {
+                return self.value[n];
+            }
+            n = if x(f as usize) <= self.threshold[n] {
+                self.left[n] as usize
+            } else {
+                self.right[n] as usize
+            };
+        }
+    }
+
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.feature.len()
+    }
+
+    /// Depth (a lone root leaf has depth 0).
+    pub fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.n_nodes()];
+        let mut max = 0;
+        for n in 0..self.n_nodes() {
+            if self.feature[n] >= 0 {
+                for c in [self.left[n], self.right[n]] {
+                    depth[c as usize] = depth[n] + 1;
+                    max = max.max(depth[n] + 1);
+                }
+            }
+        }
+        max
+    }
+
+    /// Structural checks for a tree read from a file.
+    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+        let n = self.feature.len();
+        if n == 0 {
+            return Err("a tree has no nodes".into());
+        }
+        if [
+            self.threshold.len(),
+            self.left.len(),
+            self.right.len(),
+            self.value.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+        {
+            return Err("a tree's node arrays have different lengths".into());
+        }
+        let mut parents = vec![0u8; n];
+        for i in 0..n {
+            let f = self.feature[i];
+            if f >= 0 {
+                if f as usize >= n_features {
+                    return Err(format!(
+                        "node {i} splits on feature {f}, but the model has {n_features} features"
+                    ));
+                }
+                if !self.threshold[i].is_finite() {
+                    return Err(format!("node {i} has a non-finite threshold"));
+                }
+                for c in [self.left[i] as usize, self.right[i] as usize] {
+                    if c <= i || c >= n {
+                        return Err(format!("node {i} has an invalid child index {c}"));
+                    }
+                    parents[c] += 1;
+                }
+            } else if f != -1 {
+                return Err(format!("node {i} has feature {f} (leaves use -1)"));
+            } else if !(0.0..=1.0).contains(&self.value[i]) {
+                return Err(format!(
+                    "leaf {i} has probability {} outside [0, 1]",
+                    self.value[i]
+                ));
+            }
+        }
+        if parents[1..].iter().any(|&p| p != 1) {
+            return Err("a tree's nodes do not form a tree".into());
+        }
+        Ok(())
+    }
+}
+
+/// A fitted forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomForest {
+    /// Number of input features.
+    pub n_features: usize,
+    /// The hyperparameters it was fitted with.
+    pub params: RandomForestValidParams,
+    /// Normalised Gini importances (sum 1, or all 0 if no tree split).
+    pub feature_importances: Vec<f64>,
+    /// The trees.
+    pub trees: Vec<Tree>,
+}
+
+impl RandomForest {
+    /// Mean class-1 probability over trees, per row.
+    pub fn predict_proba(&self, x: &ArrayView2<f64>) -> Vec<f64> {
+        predict_proba_trees(&self.trees, x)
+    }
+}
+
+/// Mean class-1 probability of `trees` per row of `x` (rows in parallel, trees summed in order
+/// so the result does not depend on threads).
+pub fn predict_proba_trees(trees: &[Tree], x: &ArrayView2<f64>) -> Vec<f64> {
+    let n = x.nrows();
+    let mut out = vec![0.0; n];
+    out.par_chunks_mut(1024).enumerate().for_each(|(c, chunk)| {
+        for (k, o) in chunk.iter_mut().enumerate() {
+            let row = x.row(c * 1024 + k);
+            let s: f64 = trees.iter().map(|t| t.predict_row(|f| row[f])).sum();
+            *o = s / trees.len() as f64;
+        }
+    });
+    out
+}
+
+impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for RandomForest {
+    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<usize>) {
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        let p = self.predict_proba(&x.view());
+        for (t, p) in y.iter_mut().zip(p) {
+            *t = usize::from(p > 0.5);
+        }
+    }
+
+    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<usize> {
+        Array1::zeros(x.nrows())
+    }
+}
+
+/// Binned features: one `u8` code per value, plus the observed value range of each bin.
+#[derive(Debug, Clone)]
+pub struct BinnedFeatures {
+    codes: Vec<Vec<u8>>,
+    /// Smallest observed value per bin, per feature.
+    lower: Vec<Vec<f64>>,
+    /// Largest observed value per bin, per feature.
+    upper: Vec<Vec<f64>>,
+}
+
+impl BinnedFeatures {
+    /// Bin each column of `x` into at most `max_bins` quantile bins. Columns with no more
+    /// distinct values than bins get one bin per value, so splits are exact.
+    pub fn new(x: &ArrayView2<f64>, max_bins: usize) -> Result<Self, ForestError> {
+        let cols: Vec<_> = (0..x.ncols())
+            .into_par_iter()
+            .map(|j| bin_column(x.column(j).iter().copied(), x.nrows(), max_bins, j))
+            .collect::<Result<_, _>>()?;
+        let mut b = BinnedFeatures {
+            codes: Vec::new(),
+            lower: Vec::new(),
+            upper: Vec::new(),
+        };
+        for (c, l, u) in cols {
+            b.codes.push(c);
+            b.lower.push(l);
+            b.upper.push(u);
+        }
+        Ok(b)
+    }
+
+    /// Number of bins of feature `f`.
+    pub fn n_bins(&self, f: usize) -> usize {
+        self.upper[f].len()
+    }
+
+    /// The threshold that separates bins `..=b` from `next..` of feature `f`.
+    fn threshold(&self, f: usize, b: usize, next: usize) -> f64 {
+        let (lo, hi) = (self.upper[f][b], self.lower[f][next]);
+        let mid = lo / 2.0 + hi / 2.0;
+        // As scikit-learn: if rounding lands on the upper value, use the lower one.
+        if mid >= hi || !mid.is_finite() {
+            lo
+        } else {
+            mid
+        }
+    }
+}
+
+type BinnedColumn = (Vec<u8>, Vec<f64>, Vec<f64>);
+
+fn bin_column(
+    values: impl Iterator<Item = f64> + Clone,
+    n: usize,
+    max_bins: usize,
+    j: usize,
+) -> Result<BinnedColumn, ForestError> {
+    let mut sorted: Vec<f64> = Vec::with_capacity(n);
+    for (i, v) in values.clone().enumerate() {
+        if !v.is_finite() {
+            return Err(ForestError::InvalidData(format!(
+                "row {i}, feature {j}: value {v} is not finite"
+            )));
+        }
+        sorted.push(v);
+    }
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted.dedup();
+    // Upper edges are observed values: bin b holds (edge[b-1], edge[b]].
+    let edges: Vec<f64> = if sorted.len() <= max_bins {
+        sorted.clone()
+    } else {
+        // Quantiles over the full column (with repeats), so heavy values get their own bins.
+        let mut all: Vec<f64> = values.clone().collect();
+        all.sort_unstable_by(f64::total_cmp);
+        let mut e: Vec<f64> = (1..max_bins)
+            .map(|k| all[(k * all.len()) / max_bins - 1])
+            .collect();
+        e.push(*all.last().expect("non-empty"));
+        e.dedup();
+        e
+    };
+    let mut lower = vec![f64::INFINITY; edges.len()];
+    let upper = edges.clone();
+    let codes: Vec<u8> = values
+        .map(|v| {
+            let b = edges.partition_point(|&e| e < v);
+            if v < lower[b] {
+                lower[b] = v;
+            }
+            b as u8
+        })
+        .collect();
+    Ok((codes, lower, upper))
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    row: u32,
+    w: u32,
+    wy: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Stats {
+    n: u32,
+    w: u64,
+    p: u64,
+}
+
+impl Stats {
+    fn gini(&self) -> f64 {
+        if self.w == 0 {
+            return 0.0;
+        }
+        let q = self.p as f64 / self.w as f64;
+        2.0 * q * (1.0 - q)
+    }
+}
+
+struct Split {
+    feature: usize,
+    bin: usize,
+    /// The next bin holding samples of this node: the threshold sits between the two, as
+    /// scikit-learn puts it between neighbouring values of the node.
+    next: usize,
+    left: Stats,
+    right: Stats,
+}
+
+struct Grower<'a> {
+    x: &'a BinnedFeatures,
+    p: &'a RandomForestValidParams,
+    max_features: usize,
+    rng: Rng,
+    tree: Tree,
+    importance: Vec<f64>,
+    features: Vec<usize>,
+    hist: Vec<Stats>,
+}
+
+impl Grower<'_> {
+    fn new_node(&mut self, s: &Stats) -> usize {
+        self.tree.feature.push(-1);
+        self.tree.threshold.push(0.0);
+        self.tree.left.push(0);
+        self.tree.right.push(0);
+        self.tree.value.push(if s.w > 0 {
+            s.p as f64 / s.w as f64
+        } else {
+            0.0
+        });
+        self.tree.feature.len() - 1
+    }
+
+    fn best_split(&mut self, samples: &[Sample], total: &Stats) -> Option<Split> {
+        let n_features = self.features.len();
+        let msl = self.p.min_samples_leaf as u32;
+        let mut best: Option<(f64, Split)> = None;
+        let mut visited = 0;
+        let mut i = 0;
+        // Draw features without replacement; constant ones do not count towards max_features.
+        while i < n_features && visited < self.max_features {
+            let j = i + self.rng.below(n_features - i);
+            self.features.swap(i, j);
+            let f = self.features[i];
+            i += 1;
+            let nb = self.x.n_bins(f);
+            let hist = &mut self.hist[..nb];
+            hist.fill(Stats::default());
+            let codes = &self.x.codes[f];
+            for s in samples {
+                let h = &mut hist[codes[s.row as usize] as usize];
+                h.n += 1;
+                h.w += u64::from(s.w);
+                h.p += u64::from(s.wy);
+            }
+            if hist.iter().filter(|h| h.n > 0).count() < 2 {
+                continue;
+            }
+            visited += 1;
+            let mut left = Stats::default();
+            for (b, h) in hist[..nb - 1].iter().enumerate() {
+                left.n += h.n;
+                left.w += h.w;
+                left.p += h.p;
+                if h.n == 0 {
+                    continue;
+                }
+                let right = Stats {
+                    n: total.n - left.n,
+                    w: total.w - left.w,
+                    p: total.p - left.p,
+                };
+                if left.n < msl || right.n < msl {
+                    continue;
+                }
+                // Maximising sum(p^2 + (w-p)^2)/w over the children minimises weighted Gini.
+                let score = |s: &Stats| {
+                    let (w, p) = (s.w as f64, s.p as f64);
+                    (p * p + (w - p) * (w - p)) / w
+                };
+                let proxy = score(&left) + score(&right);
+                if best.as_ref().is_none_or(|(bp, _)| proxy > *bp) {
+                    let next = b + 1 + hist[b + 1..].iter().position(|h| h.n > 0).unwrap_or(0);
+                    best = Some((
+                        proxy,
+                        Split {
+                            feature: f,
+                            bin: b,
+                            next,
+                            left,
+                            right,
+                        },
+                    ));
+                }
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    fn grow(&mut self, samples: &mut [Sample]) {
+        let root = stats_of(samples);
+        self.new_node(&root);
+        // (node, start, end, depth, stats)
+        let mut stack = vec![(0usize, 0usize, samples.len(), 0usize, root)];
+        while let Some((node, start, end, depth, st)) = stack.pop() {
+            let n = st.n as usize;
+            let leaf = self.p.max_depth.is_some_and(|d| depth >= d)
+                || n < self.p.min_samples_split
+                || n < 2 * self.p.min_samples_leaf
+                || st.p == 0
+                || st.p == st.w;
+            if leaf {
+                continue;
+            }
+            let Some(split) = self.best_split(&samples[start..end], &st) else {
+                continue;
+            };
+            let codes = &self.x.codes[split.feature];
+            let part = &mut samples[start..end];
+            let bin = split.bin as u8;
+            // In-place partition: codes <= bin to the front.
+            let mut lo = 0;
+            for k in 0..part.len() {
+                if codes[part[k].row as usize] <= bin {
+                    part.swap(lo, k);
+                    lo += 1;
+                }
+            }
+            let mid = start + lo;
+            let w = st.w as f64;
+            let decrease = w * st.gini()
+                - split.left.w as f64 * split.left.gini()
+                - split.right.w as f64 * split.right.gini();
+            self.importance[split.feature] += decrease;
+            let l = self.new_node(&split.left);
+            let r = self.new_node(&split.right);
+            self.tree.feature[node] = split.feature as i32;
+            self.tree.threshold[node] = self.x.threshold(split.feature, split.bin, split.next);
+            self.tree.left[node] = l as u32;
+            self.tree.right[node] = r as u32;
+            stack.push((r, mid, end, depth + 1, split.right));
+            stack.push((l, start, mid, depth + 1, split.left));
+        }
+    }
+}
+
+fn stats_of(samples: &[Sample]) -> Stats {
+    samples.iter().fold(Stats::default(), |mut s, x| {
+        s.n += 1;
+        s.w += u64::from(x.w);
+        s.p += u64::from(x.wy);
+        s
+    })
+}
+
+impl RandomForestValidParams {
+    /// Fit on a row-major matrix and 0/1 labels, calling `on_tree` as each tree finishes
+    /// (for progress bars). The result is the same for any thread count.
+    pub fn fit_observed(
+        &self,
+        x: &ArrayView2<f64>,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<RandomForest, ForestError> {
+        let (n, m) = x.dim();
+        if n == 0 || m == 0 {
+            return Err(ForestError::InvalidData("no rows or no features".into()));
+        }
+        if y.len() != n {
+            return Err(ForestError::InvalidData(format!(
+                "{n} rows but {} labels",
+                y.len()
+            )));
+        }
+        if let Some(i) = y.iter().position(|&v| v > 1) {
+            return Err(ForestError::InvalidData(format!(
+                "label {} at row {i}: the forest is a binary classifier (0/1)",
+                y[i]
+            )));
+        }
+        if n > u32::MAX as usize / 2 {
+            return Err(ForestError::InvalidData("too many rows".into()));
+        }
+        let run = || -> Result<RandomForest, ForestError> {
+            let binned = BinnedFeatures::new(x, self.max_bins)?;
+            let done = AtomicUsize::new(0);
+            let results: Vec<(Tree, Vec<f64>)> = (0..self.n_estimators)
+                .into_par_iter()
+                .map(|t| {
+                    let r = self.grow_tree(&binned, y, t as u64);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    on_tree();
+                    r
+                })
+                .collect();
+            let mut importances = vec![0.0; m];
+            let mut counted = 0;
+            for (_, imp) in &results {
+                let s: f64 = imp.iter().sum();
+                if s > 0.0 {
+                    counted += 1;
+                    for (a, v) in importances.iter_mut().zip(imp) {
+                        *a += v / s;
+                    }
+                }
+            }
+            if counted > 0 {
+                let s: f64 = importances.iter().sum();
+                importances.iter_mut().for_each(|v| *v /= s);
+            }
+            Ok(RandomForest {
+                n_features: m,
+                params: self.clone(),
+                feature_importances: importances,
+                trees: results.into_iter().map(|(t, _)| t).collect(),
+            })
+        };
+        match self.n_threads {
+            Some(k) => rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .map_err(|e| ForestError::InvalidParams(format!("thread pool: {e}")))?
+                .install(run),
+            None => run(),
+        }
+    }
+
+    fn grow_tree(&self, x: &BinnedFeatures, y: &[u8], index: u64) -> (Tree, Vec<f64>) {
+        let n = y.len();
+        let mut rng = Rng::for_stream(self.seed, index);
+        let mut counts = vec![0u32; n];
+        if self.bootstrap {
+            for _ in 0..n {
+                counts[rng.below(n)] += 1;
+            }
+        } else {
+            counts.fill(1);
+        }
+        let mut samples: Vec<Sample> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| Sample {
+                row: i as u32,
+                w: c,
+                wy: c * u32::from(y[i]),
+            })
+            .collect();
+        drop(counts);
+        let m = x.codes.len();
+        let mut g = Grower {
+            x,
+            p: self,
+            max_features: self.max_features.resolve(m),
+            rng,
+            tree: Tree {
+                feature: vec![],
+                threshold: vec![],
+                left: vec![],
+                right: vec![],
+                value: vec![],
+            },
+            importance: vec![0.0; m],
+            features: (0..m).collect(),
+            hist: vec![Stats::default(); 256],
+        };
+        g.grow(&mut samples);
+        (g.tree, g.importance)
+    }
+}
+
+impl<D, T> Fit<ArrayBase<D, Ix2>, T, ForestError> for RandomForestValidParams
+where
+    D: Data<Elem = f64>,
+    T: AsSingleTargets<Elem = usize>,
+{
+    type Object = RandomForest;
+
+    fn fit(
+        &self,
+        dataset: &DatasetBase<ArrayBase<D, Ix2>, T>,
+    ) -> Result<RandomForest, ForestError> {
+        let targets = dataset.as_single_targets();
+        let y: Vec<u8> = targets
+            .iter()
+            .map(|&v| u8::try_from(v).unwrap_or(u8::MAX))
+            .collect();
+        self.fit_observed(&dataset.records().view(), &y, &|| {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn data(n: usize, seed: u64) -> (Array2<f64>, Vec<u8>) {
+        let mut r = Rng::new(seed);
+        let x = Array2::from_shape_fn((n, 4), |_| r.normal());
+        let y = (0..n)
+            .map(|i| {
+                let z = 1.5 * x[[i, 0]] - x[[i, 1]] + 0.5 * r.normal();
+                u8::from(z > 0.0)
+            })
+            .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let e = RandomForestParams::new()
+            .n_estimators(0)
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("n_estimators"));
+        assert!(RandomForestParams::new()
+            .min_samples_split(1)
+            .check()
+            .is_err());
+        assert!(RandomForestParams::new()
+            .max_depth(Some(0))
+            .check()
+            .is_err());
+        assert!(RandomForestParams::new()
+            .max_features(MaxFeatures::Fraction(1.5))
+            .check()
+            .is_err());
+        assert_eq!("sqrt".parse::<MaxFeatures>().unwrap(), MaxFeatures::Sqrt);
+        assert_eq!(
+            "0.5".parse::<MaxFeatures>().unwrap(),
+            MaxFeatures::Fraction(0.5)
+        );
+        assert!("0".parse::<MaxFeatures>().is_err());
+        assert_eq!(MaxFeatures::Sqrt.resolve(19), 4);
+    }
+
+    #[test]
+    fn same_result_for_any_thread_count() {
+        let (x, y) = data(2_000, 1);
+        let fit = |t| {
+            RandomForestParams::new()
+                .n_estimators(16)
+                .n_threads(Some(t))
+                .check()
+                .unwrap()
+                .fit_observed(&x.view(), &y, &|| {})
+                .unwrap()
+        };
+        let (a, b) = (fit(1), fit(2));
+        assert!(a.trees == b.trees, "trees differ between 1 and 2 threads");
+        assert_eq!(a.feature_importances, b.feature_importances);
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+    }
+
+    #[test]
+    fn learns_the_signal_and_ranks_importances() {
+        let (x, y) = data(4_000, 2);
+        let (xt, yt) = data(2_000, 3);
+        let f = RandomForestParams::new()
+            .n_estimators(50)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        let p = f.predict_proba(&xt.view());
+        let acc = p
+            .iter()
+            .zip(&yt)
+            .filter(|(p, &y)| u8::from(**p > 0.5) == y)
+            .count() as f64
+            / yt.len() as f64;
+        assert!(acc > 0.85, "accuracy {acc}");
+        let imp = &f.feature_importances;
+        assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(
+            imp[0] > imp[1] && imp[1] > imp[2] && imp[1] > imp[3],
+            "{imp:?}"
+        );
+        for t in &f.trees {
+            t.validate(4).unwrap();
+            assert!(t.depth() <= 10);
+        }
+    }
+
+    #[test]
+    fn thresholds_reproduce_the_binned_partition() {
+        // Few distinct values: every split must separate exactly the same rows in raw space.
+        let x = Array2::from_shape_fn((300, 1), |(i, _)| (i % 7) as f64 * 0.1);
+        let y: Vec<u8> = (0..300).map(|i| u8::from(i % 7 >= 4)).collect();
+        let f = RandomForestParams::new()
+            .n_estimators(3)
+            .max_features(MaxFeatures::All)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        let p = f.predict_proba(&x.view());
+        assert!(p.iter().zip(&y).all(|(p, &y)| (*p > 0.5) == (y == 1)));
+    }
+
+    #[test]
+    fn many_distinct_values_are_binned_to_256() {
+        let x = Array2::from_shape_fn((10_000, 1), |(i, _)| i as f64);
+        let b = BinnedFeatures::new(&x.view(), 256).unwrap();
+        assert_eq!(b.n_bins(0), 256);
+        assert_eq!(*b.codes[0].last().unwrap(), 255);
+        let bad = Array2::from_elem((3, 1), f64::NAN);
+        assert!(BinnedFeatures::new(&bad.view(), 256).is_err());
+    }
+
+    #[test]
+    fn validate_catches_corrupt_trees() {
+        let t = Tree {
+            feature: vec![0, -1, -1],
+            threshold: vec![0.5, 0.0, 0.0],
+            left: vec![1, 0, 0],
+            right: vec![2, 0, 0],
+            value: vec![0.5, 0.0, 1.0],
+        };
+        t.validate(1).unwrap();
+        assert!(t.validate(0).is_err());
+        let mut cyc = t.clone();
+        cyc.left[0] = 0;
+        assert!(cyc.validate(1).is_err());
+        let mut p = t.clone();
+        p.value[2] = 1.5;
+        assert!(p.validate(1).is_err());
+    }
+}

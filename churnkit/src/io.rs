@@ -1,0 +1,202 @@
+//! File output that is all-or-nothing, and input fingerprints.
+//!
+//! Every command writes its outputs through [`StagedFiles`]: each file goes to a hidden temporary
+//! file in its destination directory and is renamed into place only when the whole command has
+//! succeeded. A failure part-way leaves the previous outputs untouched and no temporary files.
+
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// An I/O failure with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct IoError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What the OS said.
+    #[source]
+    pub source: io::Error,
+}
+
+impl IoError {
+    /// Attach `path` to an `io::Error`.
+    pub fn new(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        IoError {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A set of output files written to temporaries and renamed into place together by
+/// [`StagedFiles::commit`]. Dropped without commit, it deletes its temporaries.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("churnkit-doc-{}", std::process::id()));
+/// let mut out = churnkit::io::StagedFiles::new();
+/// out.write(dir.join("a.txt"), |w| std::io::Write::write_all(w, b"hello")).unwrap();
+/// assert!(!dir.join("a.txt").exists()); // nothing visible before commit
+/// out.commit().unwrap();
+/// assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug, Default)]
+pub struct StagedFiles {
+    staged: Vec<(PathBuf, PathBuf)>,
+}
+
+impl StagedFiles {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Write `path`'s future content with `fill`, into a temporary beside it.
+    pub fn write<F>(&mut self, path: impl AsRef<Path>, fill: F) -> Result<(), IoError>
+    where
+        F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+    {
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&dir).map_err(|e| IoError::new(&dir, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        // Record the temporary before writing so that Drop removes it even if writing fails.
+        self.staged.push((tmp.clone(), path.to_path_buf()));
+        let file = File::create(&tmp).map_err(|e| IoError::new(&tmp, e))?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w).map_err(|e| IoError::new(path, e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| IoError::new(path, e.into_error()))?;
+        file.sync_all().map_err(|e| IoError::new(path, e))?;
+        Ok(())
+    }
+
+    /// Stage `bytes` as the content of `path`.
+    pub fn write_bytes(&mut self, path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), IoError> {
+        self.write(path, |w| w.write_all(bytes))
+    }
+
+    /// Paths that will be written, in staging order.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.staged.iter().map(|(_, p)| p.as_path())
+    }
+
+    /// Rename every temporary into place.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, IoError> {
+        let staged = std::mem::take(&mut self.staged);
+        let mut done = Vec::with_capacity(staged.len());
+        for (i, (tmp, dest)) in staged.iter().enumerate() {
+            if let Err(e) = fs::rename(tmp, dest) {
+                for (t, _) in &staged[i..] {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(IoError::new(dest, e));
+            }
+            done.push(dest.clone());
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for StagedFiles {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.staged {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Write one file atomically (temporary + rename).
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), IoError> {
+    let mut s = StagedFiles::new();
+    s.write_bytes(path, bytes)?;
+    s.commit().map(|_| ())
+}
+
+/// Lower-case hex SHA-256 of a file's bytes.
+pub fn sha256_file(path: impl AsRef<Path>) -> Result<String, IoError> {
+    let path = path.as_ref();
+    let mut f = File::open(path).map_err(|e| IoError::new(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| IoError::new(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Lower-case hex SHA-256 of bytes.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("churnkit-io-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn dropped_stage_leaves_nothing() {
+        let d = tmpdir("drop");
+        {
+            let mut s = StagedFiles::new();
+            s.write_bytes(d.join("x.csv"), b"1").unwrap();
+        }
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn failed_fill_leaves_nothing_and_keeps_old_file() {
+        let d = tmpdir("fail");
+        write_atomic(d.join("x.csv"), b"old").unwrap();
+        let mut s = StagedFiles::new();
+        let err = s
+            .write(d.join("x.csv"), |w| {
+                w.write_all(b"partial")?;
+                Err(io::Error::other("boom"))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("x.csv"), "{err}");
+        drop(s);
+        assert_eq!(fs::read(d.join("x.csv")).unwrap(), b"old");
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        assert_eq!(
+            sha256_bytes(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! Charts as PNG bytes, drawn with plotters' bitmap backend.
+//!
+//! Text uses a bundled DejaVu Sans (through plotters' `ab_glyph` feature), so charts render the
+//! same in a slim container with no fontconfig and no system fonts.
+
+use crate::evaluate::{Confusion, PrCurve, RocCurve};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::sync::Once;
+
+/// The bundled font (DejaVu Sans, Bitstream Vera licence; see assets/fonts/LICENSE).
+const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// A chart could not be drawn or encoded.
+#[derive(Debug, thiserror::Error)]
+#[error("chart: {0}")]
+pub struct PlotError(String);
+
+/// An encoded PNG image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Png {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The PNG file bytes.
+    pub bytes: Vec<u8>,
+}
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
+            // The font is compiled in and known to parse; a failure here is a build defect.
+            plotters::style::register_font(FAMILY, style, FONT)
+                .unwrap_or_else(|_| panic!("bundled font failed to load"));
+        }
+    });
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draw into an RGB buffer with `draw`, then encode it as PNG.
+pub fn render<F>(width: u32, height: u32, draw: F) -> Result<Png, PlotError>
+where
+    F: FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> DrawResult,
+{
+    register_fonts();
+    let mut buf = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| PlotError(e.to_string()))?;
+        draw(root.clone()).map_err(|e| PlotError(e.to_string()))?;
+        root.present().map_err(|e| PlotError(e.to_string()))?;
+    }
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, width, height);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        // Mostly-white charts compress ~20x with adaptive filtering; the default is ~1:1.
+        enc.set_compression(png::Compression::Best);
+        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+        let mut w = enc.write_header().map_err(|e| PlotError(e.to_string()))?;
+        w.write_image_data(&buf)
+            .map_err(|e| PlotError(e.to_string()))?;
+    }
+    Ok(Png {
+        width,
+        height,
+        bytes,
+    })
+}
+
+/// Drop points closer than `eps` (in both axes) to the last kept one: a 200k-point curve and
+/// its 2k-point thinning look the same at chart resolution, and draw 100x faster.
+pub fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (i, &p) in points.iter().enumerate() {
+        let keep = match out.last() {
+            None => true,
+            Some(&(x, y)) => {
+                i + 1 == points.len() || (p.0 - x).abs() > eps || (p.1 - y).abs() > eps
+            }
+        };
+        if keep {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A polyline as separate segments: plotters' thick polylines draw spikes at sharp joins.
+fn segments(pts: Vec<(f64, f64)>, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>> {
+    pts.windows(2)
+        .map(|w| PathElement::new(vec![w[0], w[1]], style))
+        .collect()
+}
+
+/// Light-to-dark blue for `t` in [0, 1].
+pub fn blues(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
+}
+
+/// Confusion-matrix heatmap with counts and row percentages; rows are actual classes.
+pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png, PlotError> {
+    let cells = [[c.tn, c.fp], [c.fn_, c.tp]];
+    let max = cells.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    let total = c.total().max(1) as f64;
+    render(640, 560, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Confusion matrix", (FAMILY, 26))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(110)
+            .build_cartesian_2d((0..1).into_segmented(), (0..1).into_segmented())?;
+        let name = |v: &SegmentValue<i32>, flip: bool| match v {
+            SegmentValue::CenterOf(i) => {
+                let i = if flip { 1 - *i } else { *i };
+                labels
+                    .get(i as usize)
+                    .map_or(String::new(), |s| s.to_string())
+            }
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("Predicted")
+            .y_desc("Actual")
+            .x_label_formatter(&|v| name(v, false))
+            .y_label_formatter(&|v| name(v, true))
+            .label_style((FAMILY, 16))
+            .axis_desc_style((FAMILY, 18))
+            .draw()?;
+        for (a, row) in cells.iter().enumerate() {
+            for (p, &count) in row.iter().enumerate() {
+                let y = 1 - a as i32;
+                let t = count as f64 / max;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(p as i32), SegmentValue::Exact(y)),
+                        (
+                            SegmentValue::Exact(p as i32 + 1),
+                            SegmentValue::Exact(y + 1),
+                        ),
+                    ],
+                    blues(t).filled(),
+                )))?;
+                let colour = if t > 0.5 { WHITE } else { BLACK };
+                let centre = plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Center,
+                );
+                let big = TextStyle::from((FAMILY, 28).into_font())
+                    .color(&colour)
+                    .pos(centre);
+                let small = TextStyle::from((FAMILY, 18).into_font())
+                    .color(&colour)
+                    .pos(centre);
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((SegmentValue::CenterOf(p as i32), SegmentValue::CenterOf(y)))
+                        + Text::new(count.to_string(), (0, -14), big)
+                        + Text::new(
+                            format!("({:.1}%)", 100.0 * count as f64 / total),
+                            (0, 18),
+                            small,
+                        ),
+                ))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// ROC curve with its AUC in the legend and the chance diagonal.
+/// An undefined curve (one class only) draws the baseline and says so in the legend.
+pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png, PlotError> {
+    let (fpr, tpr) = curve.map_or((vec![], vec![]), |c| (c.fpr.clone(), c.tpr.clone()));
+    let legend = auc.map_or("Model (AUC undefined: one class)".to_string(), |a| {
+        format!("Model (AUC = {a:.3})")
+    });
+    render(640, 560, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("ROC curve", (FAMILY, 26))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+        chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
+            .x_desc("False positive rate")
+            .y_desc("True positive rate")
+            .label_style((FAMILY, 15))
+            .axis_desc_style((FAMILY, 17))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        chart
+            .draw_series(segments(
+                thin(&fpr.into_iter().zip(tpr).collect::<Vec<_>>(), 1e-3),
+                blue.stroke_width(3),
+            ))?
+            .label(legend)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], blue.stroke_width(3))
+            });
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                8,
+                6,
+                BLACK.mix(0.6).stroke_width(2),
+            ))?
+            .label("Chance (AUC = 0.5)")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2))
+            });
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, 16))
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Precision-recall curve (as a step function) with average precision in the legend and the
+/// prevalence baseline.
+/// An undefined curve (no positive row) draws the baseline and says so in the legend.
+pub fn pr_chart(
+    curve: Option<&PrCurve>,
+    average_precision: Option<f64>,
+    prevalence: f64,
+) -> Result<Png, PlotError> {
+    let empty = PrCurve {
+        precision: vec![],
+        recall: vec![],
+        thresholds: vec![],
+    };
+    let curve = curve.unwrap_or(&empty);
+    let legend = average_precision.map_or("Model (AP undefined: no positives)".to_string(), |a| {
+        format!("Model (AP = {a:.3})")
+    });
+    render(640, 560, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Precision-recall curve", (FAMILY, 26))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+        chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
+            .x_desc("Recall")
+            .y_desc("Precision")
+            .label_style((FAMILY, 15))
+            .axis_desc_style((FAMILY, 17))
+            .draw()?;
+        // Step "post" in recall order, as scikit-learn's PrecisionRecallDisplay draws it.
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        let n = curve.recall.len();
+        for i in (0..n).rev() {
+            let (r, p) = (curve.recall[i], curve.precision[i]);
+            if let Some(&(_, last_p)) = pts.last() {
+                pts.push((r, last_p));
+            }
+            pts.push((r, p));
+        }
+        pts.dedup();
+        let orange = RGBColor(214, 39, 40);
+        chart
+            .draw_series(segments(thin(&pts, 1e-3), orange.stroke_width(3)))?
+            .label(legend)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], orange.stroke_width(3))
+            });
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, prevalence), (1.0, prevalence)],
+                8,
+                6,
+                BLACK.mix(0.6).stroke_width(2),
+            ))?
+            .label(format!("Prevalence ({prevalence:.3})"))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2))
+            });
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, 16))
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Horizontal bar chart of importances, largest at the top.
+pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result<Png, PlotError> {
+    let mut items: Vec<(&str, f64)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(importances.iter().copied())
+        .collect();
+    items.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let n = items.len().max(1);
+    let max = items.iter().map(|i| i.1).fold(0.0, f64::max).max(1e-9);
+    let height = (140 + 34 * n as u32).min(2000);
+    render(760, height, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Feature importance (Gini)", (FAMILY, 24))
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(170)
+            .build_cartesian_2d(0f64..max * 1.12, (0..n as i32).into_segmented())?;
+        let label = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) => items
+                .get(n - 1 - *i as usize)
+                .map_or(String::new(), |x| x.0.to_string()),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&label)
+            .x_desc("Importance")
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        chart.draw_series(items.iter().enumerate().map(|(k, (_, v))| {
+            let y = (n - 1 - k) as i32;
+            let mut bar = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(y)),
+                    (*v, SegmentValue::Exact(y + 1)),
+                ],
+                blue.filled(),
+            );
+            bar.set_margin(4, 4, 0, 0);
+            bar
+        }))?;
+        chart.draw_series(items.iter().enumerate().map(|(k, (_, v))| {
+            let y = (n - 1 - k) as i32;
+            Text::new(
+                format!(" {v:.3}"),
+                (*v, SegmentValue::CenterOf(y)),
+                (FAMILY, 13).into_font(),
+            )
+        }))?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(p: &Png) -> (u32, u32, Vec<u8>) {
+        let dec = png::Decoder::new(std::io::Cursor::new(&p.bytes));
+        let mut r = dec.read_info().unwrap();
+        let mut buf = vec![0; r.output_buffer_size()];
+        let info = r.next_frame(&mut buf).unwrap();
+        (info.width, info.height, buf)
+    }
+
+    #[test]
+    fn charts_are_valid_pngs_with_ink_and_text() {
+        let c = Confusion {
+            tn: 50,
+            fp: 10,
+            fn_: 5,
+            tp: 15,
+        };
+        let png = confusion_matrix_chart(&c, ["No churn", "Churn"]).unwrap();
+        let (w, h, px) = decode(&png);
+        assert_eq!((w, h), (640, 560));
+        let dark = px.chunks(3).filter(|p| p.iter().all(|&v| v < 60)).count();
+        assert!(
+            dark > 500,
+            "text and axes should draw dark pixels, got {dark}"
+        );
+        let same = confusion_matrix_chart(&c, ["No churn", "Churn"]).unwrap();
+        assert_eq!(png, same, "charts are deterministic");
+    }
+}

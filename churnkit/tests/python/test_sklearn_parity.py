@@ -1,0 +1,57 @@
+"""churnkit's forest against scikit-learn's RandomForestClassifier on the same files and split.
+
+Both fit the processed data churnkit wrote (100 trees, depth 10, sqrt features); their test
+ROC AUCs must agree within 0.01 and their importances must rank the same top features.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+BIN = os.environ.get("CHURNKIT_BIN") or str(pathlib.Path.home() / ".cache/churnkit/target/release/churnkit")
+TELCO = pathlib.Path(os.environ.get("CHURNKIT_TELCO", REPO.parent / "shared/data/telco-customer-churn.csv"))
+
+
+def churnkit(cwd, *args):
+    r = subprocess.run([BIN, "-q", *args], cwd=cwd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def sklearn_on(processed):
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench/sklearn_rf.py"), str(processed)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(r.stdout)
+
+
+def compare(workdir):
+    ours = json.loads((workdir / "models/train_run.json").read_text())
+    theirs = sklearn_on(workdir / "data/processed")
+    auc_ours, auc_theirs = ours["metrics"]["roc_auc"], theirs["roc_auc"]
+    assert abs(auc_ours - auc_theirs) < 0.01, (auc_ours, auc_theirs)
+    imp = [l.split(",")[0] for l in (workdir / "models/feature_importance.csv").read_text().splitlines()[1:]]
+    names = (workdir / "data/processed/X_train.csv").read_text().splitlines()[0].split(",")
+    sk = [n for _, n in sorted(zip(theirs["importances"], names), reverse=True)]
+    assert set(imp[:3]) == set(sk[:3]), (imp, sk)
+    return auc_ours, auc_theirs
+
+
+def test_telco_auc_matches_sklearn(tmp_path):
+    assert TELCO.exists(), f"Telco data missing at {TELCO}"
+    churnkit(tmp_path, "pipeline", "--data", str(TELCO), "--target", "Churn")
+    ours, theirs = compare(tmp_path)
+    assert 0.82 < theirs < 0.86, theirs
+
+
+@pytest.mark.parametrize("rows", [20_000])
+def test_generated_data_matches_sklearn(tmp_path, rows):
+    churnkit(tmp_path, "generate", "--rows", str(rows), "--seed", "11", "--output", "data/g.csv")
+    churnkit(tmp_path, "pipeline", "--data", "data/g.csv")
+    ours, _ = compare(tmp_path)
+    assert ours > 0.8, ours

@@ -1,7 +1,8 @@
 //! churnkit: churn modelling in Rust.
 //!
 //! The workflow of the guide, step by step: [`generate`] sample data, [`preprocess`] it,
-//! train a [`forest`], [`evaluate`] it with [`plots`], and track runs.
+//! train a [`forest`], [`evaluate`] it with [`plots`], and [`tracking`] runs (MLflow or a
+//! local store).
 #![doc(html_root_url = "https://docs.rs/churnkit")]
 
 pub mod evaluate;
@@ -16,5 +17,6 @@ pub mod preprocess;
 pub mod rng;
 pub mod schema;
 pub mod table;
+pub mod tracking;
 
 pub use polars;

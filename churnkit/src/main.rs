@@ -6,6 +6,9 @@ use churnkit::pipeline::{self, SchemaSource, StepError};
 use churnkit::preprocess::{FeatureTransform, SplitOptions, UnknownCategory};
 use churnkit::schema::Schema;
 use churnkit::table::RawTable;
+use churnkit::tracking::{
+    self, Delivery, LocalStore, RunRecord, RunSource, Tracker, TrackingError,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +20,8 @@ Exit codes:
   2  bad command line (unknown flag, unparsable value)
   3  bad input data or schema (the message names file, column and line)
   4  missing or unusable model / preprocessor file, or invalid hyperparameters
-  5  file system error (permissions, disk full)";
+  5  file system error (permissions, disk full)
+  6  the MLflow server rejected a run (the run is kept in mlruns/)";
 
 /// Churn modelling in Rust: preprocess a customer table, train a random forest, evaluate it
 /// with charts, and score new customers.
@@ -39,6 +43,9 @@ struct Cli {
     /// Print only errors and warnings.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Do not record runs (neither in mlruns/ nor on a server).
+    #[arg(long, global = true)]
+    no_track: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,12 +117,39 @@ The input needs the training file's feature columns (the target may be absent). 
 has the id column(s), churn_probability and churn_prediction."
     )]
     Predict(PredictArgs),
+    /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
+    #[command(
+        after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n\n\
+Without MLFLOW_TRACKING_URI runs live in mlruns/ (or CHURNKIT_RUNS_DIR). The 'where' column\n\
+says local (not on a server yet), synced, or server (on the server only)."
+    )]
+    Runs(RunsArgs),
+    /// Deliver local runs that never reached the MLflow server (safe to repeat).
+    #[command(
+        after_help = "Example:\n  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 churnkit sync\n\n\
+Runs recorded while the server was unreachable wait in mlruns/; each is delivered once,\n\
+resuming a half-delivered remote run rather than creating a second one."
+    )]
+    Sync,
     /// preprocess -> train -> evaluate in one process, with a summary table.
     #[command(
         after_help = "Examples:\n  churnkit pipeline\n  churnkit pipeline --data telco.csv --target Churn\n\n\
 --seed sets both the split seed and the forest seed."
     )]
     Pipeline(PipelineArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunsArgs {
+    /// Experiment name.
+    #[arg(long, default_value = "churn-prediction")]
+    experiment: String,
+    /// Sort by this metric, best (highest) first; default newest first.
+    #[arg(long)]
+    sort: Option<String>,
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -321,6 +355,8 @@ struct PipelineArgs {
 enum CliError {
     #[error(transparent)]
     Step(#[from] StepError),
+    #[error("tracking: {0}")]
+    Tracking(#[from] TrackingError),
     #[error("{0}")]
     Usage(String),
 }
@@ -330,6 +366,7 @@ impl CliError {
         match self {
             CliError::Step(e) => e.exit_code() as u8,
             CliError::Usage(_) => 2,
+            CliError::Tracking(_) => 6,
         }
     }
 }
@@ -418,6 +455,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             print_preprocess(&r, &a.data, q);
         }
         Command::Train(a) => {
+            let models_dir = a.models_dir.clone();
             let r = pipeline::train(&pipeline::TrainOptions {
                 processed_dir: a.processed_dir,
                 models_dir: a.models_dir,
@@ -427,9 +465,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 progress: !q,
             })?;
             print_train(&r, q);
+            track_train(&r.run, &models_dir, cli.no_track, q)?;
         }
         Command::Evaluate(a) => {
             check_threshold(a.threshold)?;
+            let models_dir = a.models_dir.clone();
             let r = pipeline::evaluate(&pipeline::EvaluateOptions {
                 processed_dir: a.processed_dir,
                 models_dir: a.models_dir,
@@ -438,6 +478,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 experiment: a.experiment_name,
             })?;
             print_evaluate(&r, q);
+            track_evaluate(r.run.clone(), &models_dir, cli.no_track, q)?;
         }
         Command::Predict(a) => {
             check_threshold(a.threshold)?;
@@ -460,6 +501,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 a.threshold,
                 r.output.display()
             );
+        }
+        Command::Runs(a) => list_runs(&a)?,
+        Command::Sync => {
+            let tracker = Tracker::from_env()?;
+            let r = tracker.sync()?;
+            for (local, remote) in &r.delivered {
+                say!(q, "sync: delivered {local} as {remote}");
+            }
+            for (local, err) in &r.failed {
+                eprintln!("churnkit: warning: {local} not delivered: {err}");
+            }
+            say!(
+                q,
+                "sync: {} delivered, {} already on the server, {} failed",
+                r.delivered.len(),
+                r.already_synced,
+                r.failed.len()
+            );
+            if let Some((_, e)) = r.failed.first() {
+                return Err(TrackingError::Local(format!(
+                    "{} run(s) not delivered: {e}",
+                    r.failed.len()
+                ))
+                .into());
+            }
         }
         Command::Pipeline(a) => {
             check_test_size(a.data.test_size)?;
@@ -485,15 +551,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 progress: !q,
             })?;
             print_train(&tr, q);
+            track_train(&tr.run, &a.models_dir, cli.no_track, q)?;
             let t2 = std::time::Instant::now();
             let ev = pipeline::evaluate(&pipeline::EvaluateOptions {
                 processed_dir: a.processed_dir,
-                models_dir: a.models_dir,
+                models_dir: a.models_dir.clone(),
                 metrics_dir: a.metrics_dir,
                 threshold: a.threshold,
                 experiment: a.hyper.experiment_name,
             })?;
             print_evaluate(&ev, q);
+            track_evaluate(ev.run.clone(), &a.models_dir, cli.no_track, q)?;
             let t3 = std::time::Instant::now();
             say!(q, "\npipeline summary");
             say!(q, "  step        seconds");
@@ -511,6 +579,164 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 fmt_opt(ev.metrics.roc_auc)
             );
         }
+    }
+    Ok(())
+}
+
+/// Where the training run went, so `evaluate` can link its run to it.
+const TRAIN_LINK_FILE: &str = "train_tracking.json";
+
+fn report_delivery(kind: &str, logged: &tracking::Logged, q: bool) {
+    match &logged.delivery {
+        Delivery::Server { url, .. } => say!(q, "  tracked {kind} run on MLflow: {url}"),
+        Delivery::Local { reason: None } => say!(
+            q,
+            "  tracked {kind} run locally: {} (set MLFLOW_TRACKING_URI to use a server)",
+            LocalStore::from_env().run_dir(&logged.stored.run_id).display()
+        ),
+        Delivery::Local { reason: Some(r) } => eprintln!(
+            "churnkit: warning: MLflow not reached ({r}); {kind} run kept in {}, deliver it later with `churnkit sync`",
+            LocalStore::from_env().run_dir(&logged.stored.run_id).display()
+        ),
+    }
+}
+
+fn track_train(
+    run: &RunRecord,
+    models_dir: &std::path::Path,
+    off: bool,
+    q: bool,
+) -> Result<(), CliError> {
+    if off {
+        return Ok(());
+    }
+    let logged = Tracker::from_env()?.log(run)?;
+    report_delivery("training", &logged, q);
+    let remote = match &logged.delivery {
+        Delivery::Server { run_id, .. } => Some(run_id.clone()),
+        Delivery::Local { .. } => None,
+    };
+    let link = serde_json::json!({"local_run_id": logged.stored.run_id, "remote_run_id": remote});
+    churnkit::io::write_atomic(
+        models_dir.join(TRAIN_LINK_FILE),
+        link.to_string().as_bytes(),
+    )
+    .map_err(StepError::from)?;
+    Ok(())
+}
+
+fn track_evaluate(
+    mut run: RunRecord,
+    models_dir: &std::path::Path,
+    off: bool,
+    q: bool,
+) -> Result<(), CliError> {
+    if off {
+        return Ok(());
+    }
+    if let Ok(text) = std::fs::read_to_string(models_dir.join(TRAIN_LINK_FILE)) {
+        if let Ok(link) = serde_json::from_str::<serde_json::Value>(&text) {
+            if let Some(local) = link["local_run_id"].as_str() {
+                run.tags
+                    .insert("churnkit.train_local_run_id".into(), local.into());
+                run.tags
+                    .insert("churnkit.train_run_id".into(), local.into());
+            }
+            if let Some(remote) = link["remote_run_id"].as_str() {
+                run.tags
+                    .insert("churnkit.train_run_id".into(), remote.into());
+                run.tags.insert("mlflow.parentRunId".into(), remote.into());
+            }
+        }
+    }
+    let logged = Tracker::from_env()?.log(&run)?;
+    report_delivery("evaluation", &logged, q);
+    Ok(())
+}
+
+fn list_runs(a: &RunsArgs) -> Result<(), CliError> {
+    let order = a.sort.as_ref().map(|m| format!("metrics.{m} DESC"));
+    let order: Vec<&str> = order.iter().map(String::as_str).collect();
+    let local = RunSource::Local(LocalStore::from_env());
+    let local_runs = LocalStore::from_env().list(Some(&a.experiment))?;
+    let mut rows: Vec<(String, tracking::RunRow)> = Vec::new();
+    let mut synced_remote = std::collections::BTreeSet::new();
+    for r in local.runs(&a.experiment, "", &order)? {
+        let stored = local_runs.iter().find(|s| s.run_id == r.run_id);
+        let where_ = match stored.and_then(|s| s.remote.as_ref()) {
+            Some(rem) if rem.synced => {
+                synced_remote.insert(rem.run_id.clone());
+                "synced"
+            }
+            _ => "local",
+        };
+        rows.push((where_.to_string(), r));
+    }
+    if let Some(client) = churnkit::tracking::MlflowClient::from_env()? {
+        match RunSource::Server(client).runs(&a.experiment, "", &order) {
+            Ok(remote) => rows.extend(
+                remote
+                    .into_iter()
+                    .filter(|r| !synced_remote.contains(&r.run_id))
+                    .map(|r| ("server".to_string(), r)),
+            ),
+            Err(e) if e.is_transient() => {
+                eprintln!("churnkit: warning: server not reached ({e}); showing local runs only")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match &a.sort {
+        Some(m) => rows.sort_by(|x, y| {
+            let v = |r: &tracking::RunRow| r.metrics.get(m).copied().filter(|v| !v.is_nan());
+            match (v(&x.1), v(&y.1)) {
+                (Some(p), Some(q)) => q.total_cmp(&p),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                _ => std::cmp::Ordering::Equal,
+            }
+        }),
+        None => rows.sort_by_key(|r| std::cmp::Reverse(r.1.start_time_ms)),
+    }
+    if rows.is_empty() {
+        println!("no runs in experiment '{}'", a.experiment);
+        return Ok(());
+    }
+    let metric_cols: Vec<String> = match &a.sort {
+        Some(m) => vec![m.clone(), "roc_auc".into()],
+        None => vec!["roc_auc".into(), "test_f1".into()],
+    };
+    let mut metric_cols = metric_cols;
+    metric_cols.dedup();
+    print!(
+        "{:<8} {:<12} {:<28} {:<19} {:>6} {:>7}",
+        "where", "run", "name", "start (UTC)", "depth", "trees"
+    );
+    for m in &metric_cols {
+        print!(" {m:>12}");
+    }
+    println!();
+    for (where_, r) in rows.iter().take(a.limit) {
+        print!(
+            "{:<8} {:<12} {:<28} {:<19} {:>6} {:>7}",
+            where_,
+            &r.run_id[..r.run_id.len().min(12)],
+            r.run_name.chars().take(28).collect::<String>(),
+            &churnkit::tracking::utc_string(r.start_time_ms.max(0) as u64)[..19],
+            r.params.get("max_depth").map_or("-", String::as_str),
+            r.params.get("n_estimators").map_or("-", String::as_str),
+        );
+        for m in &metric_cols {
+            match r.metrics.get(m) {
+                Some(v) if v.is_nan() => print!(" {:>12}", "NaN"),
+                Some(v) => print!(" {v:>12.4}"),
+                None => print!(" {:>12}", "-"),
+            }
+        }
+        println!();
+    }
+    if rows.len() > a.limit {
+        println!("({} more; --limit to show them)", rows.len() - a.limit);
     }
     Ok(())
 }

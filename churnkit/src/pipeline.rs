@@ -17,11 +17,10 @@ use crate::preprocess::{
 use crate::schema::{Schema, SchemaError};
 use crate::table::{DataError, RawTable};
 use linfa::ParamGuard;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// The model file name inside the models directory.
 pub const MODEL_FILE: &str = "churn_model.json";
@@ -74,34 +73,8 @@ impl StepError {
     }
 }
 
-/// A record of one step's run, for experiment tracking: what the tracking layer logs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// `train` or `evaluate`.
-    pub kind: String,
-    /// Experiment name.
-    pub experiment: String,
-    /// Human-readable run name.
-    pub run_name: String,
-    /// Start, in ms since the Unix epoch.
-    pub start_time_ms: u64,
-    /// End, in ms since the Unix epoch.
-    pub end_time_ms: u64,
-    /// Hyperparameters and sizes.
-    pub params: BTreeMap<String, String>,
-    /// Metrics (`None`: undefined, e.g. AUC with one class).
-    pub metrics: BTreeMap<String, Option<f64>>,
-    /// Reproducibility tags.
-    pub tags: BTreeMap<String, String>,
-    /// Files to attach, relative to the working directory.
-    pub artifacts: Vec<PathBuf>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::tracking::RunRecord;
+use crate::tracking::{now_ms, MetricPoint};
 
 /// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`.
 pub fn cpu_seconds() -> Option<f64> {
@@ -299,6 +272,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, StepError> {
     };
     let p_train = model.predict_frame(&data.x_train)?;
     let p_test = model.predict_frame(&data.x_test)?;
+    let history = auc_by_trees(&model, &data.x_test, &data.y_test);
     let train_m = BinaryMetrics::compute(&data.y_train, &p_train, 0.5);
     let test_m = BinaryMetrics::compute(&data.y_test, &p_test, 0.5);
     let gap = train_m.accuracy - test_m.accuracy;
@@ -371,7 +345,12 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, StepError> {
         params: params_map,
         metrics,
         tags,
+        metric_history: BTreeMap::from([("test_roc_auc".to_string(), history)]),
         artifacts: vec![model_path.clone(), imp_path.clone()],
+        model_files: vec![
+            model_path.clone(),
+            opts.processed_dir.join(preprocess::files::PREPROCESSOR),
+        ],
     };
     let mut staged = StagedFiles::new();
     staged.write_bytes(&model_path, &json)?;
@@ -392,6 +371,31 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, StepError> {
         run,
         files,
     })
+}
+
+/// Test ROC AUC as trees are added (about ten points), for the run's metric history. Trees are
+/// scored in consecutive groups and the group sums accumulated, so this costs one prediction.
+fn auc_by_trees(model: &SavedModel, x: &crate::frame::Frame, y: &[u8]) -> Vec<MetricPoint> {
+    let n = model.trees.len();
+    let step = n.div_ceil(10).max(1);
+    let records = x.to_array2();
+    let mut sum = vec![0.0; y.len()];
+    let mut out = Vec::new();
+    let mut done = 0;
+    while done < n {
+        let end = (done + step).min(n);
+        let part = crate::forest::predict_proba_trees(&model.trees[done..end], &records.view());
+        for (s, p) in sum.iter_mut().zip(part) {
+            *s += p * (end - done) as f64;
+        }
+        done = end;
+        let mean: Vec<f64> = sum.iter().map(|s| s / done as f64).collect();
+        out.push(MetricPoint {
+            step: done as i64,
+            value: crate::evaluate::roc_auc(y, &mean),
+        });
+    }
+    out
 }
 
 fn load_processed(dir: &Path) -> Result<ProcessedData, StepError> {
@@ -518,7 +522,9 @@ pub fn evaluate(opts: &EvaluateOptions) -> Result<EvaluateReport, StepError> {
         params,
         metrics: metrics_map,
         tags,
+        metric_history: BTreeMap::new(),
         artifacts: files_out.iter().map(|(p, _)| p.clone()).collect(),
+        model_files: vec![],
     };
     let mut staged = StagedFiles::new();
     for (p, bytes) in &files_out {

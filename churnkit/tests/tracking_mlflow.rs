@@ -423,8 +423,7 @@ fn flaky_proxy(target: &str, limit: usize) -> String {
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 65536];
-                loop {
-                    let Ok(n) = client.read(&mut buf) else { break };
+                while let Ok(n) = client.read(&mut buf) {
                     if n == 0 {
                         break;
                     }

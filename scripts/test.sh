@@ -29,10 +29,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
-cargo clippy --release --locked --all-targets -- -D warnings
+cargo clippy --release --locked --all-targets --all-features -- -D warnings
 
 step "build"
-cargo build --release --locked --all-targets
+cargo build --release --locked --all-targets --all-features
 
 step "waiting for MLflow"
 wait "$plain" || { cat "$services/mlflow.out"; exit 1; }
@@ -44,7 +44,7 @@ export CHURNKIT_TEST_MLFLOW_AUTH_URI=$(cat "$services/mlflow-auth/uri")
 export CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD=$(cat "$services/mlflow-auth/admin_password")
 
 step "cargo test (unit, integration, doc, real MLflow)"
-cargo test --release --locked
+cargo test --release --locked --all-features
 
 step "python tests (scikit-learn parity, MLflow's own client)"
 "$CHURNKIT_VENV/bin/python" -m pytest -q churnkit/tests/python

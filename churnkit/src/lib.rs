@@ -11,6 +11,8 @@ pub mod frame;
 pub mod generate;
 pub mod io;
 pub mod model;
+#[cfg(feature = "notebook")]
+pub mod notebook;
 pub mod pipeline;
 pub mod plots;
 pub mod preprocess;

@@ -423,45 +423,127 @@ impl Evaluation {
     }
 }
 
-/// Runs of an experiment from the server (`MLFLOW_TRACKING_URI`) or the local store, newest
-/// first, as a table of ids, params and metrics.
-pub fn runs(experiment: &str) -> Result<DataFrame> {
-    Ok(tracking::search_runs(
-        &RunSource::from_env()?,
-        experiment,
-        "",
-        &[],
-    )?)
+/// A churnkit project seen from a notebook: its `data/`, `models/`, `mlruns/` and the tracking
+/// server of `MLFLOW_TRACKING_URI`, if set. Notebooks in `notebooks/` open `Project::open("..")`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project root.
+    pub root: std::path::PathBuf,
 }
 
-/// Chart of a metric against a numeric param over an experiment's runs (e.g. test_f1 vs max_depth).
-pub fn metric_vs_param(experiment: &str, metric: &str, param: &str) -> Result<Png> {
-    let rows = RunSource::from_env()?.runs(experiment, "", &[])?;
-    let pts: Vec<(f64, f64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.params.get(param)?.parse().ok()?, *r.metrics.get(metric)?)))
-        .collect();
-    Ok(plots::line_chart(
-        &format!("{metric} vs {param}"),
-        param,
-        metric,
-        &pts,
-    )?)
-}
+impl Project {
+    /// Open the project at `root` (it must hold `data/`).
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        if !root.join("data").is_dir() {
+            return Err(NotebookError::Other(format!("{} has no data/ directory: not a churnkit project", root.display())));
+        }
+        Ok(Project { root })
+    }
 
-/// Chart of a run's metric history (e.g. test_roc_auc as trees are added).
-pub fn metric_history_chart(run_id: &str, metric: &str) -> Result<Png> {
-    let h = RunSource::from_env()?.history(run_id, metric)?;
-    let pts: Vec<(f64, f64)> = h
-        .iter()
-        .filter_map(|p| Some((p.step as f64, p.value?)))
-        .collect();
-    Ok(plots::line_chart(
-        &format!("{metric} by step"),
-        "step",
-        metric,
-        &pts,
-    )?)
+    /// A path inside the project.
+    pub fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Where runs are read from: the server if `MLFLOW_TRACKING_URI` is set, else `mlruns/`.
+    pub fn source(&self) -> Result<RunSource> {
+        Ok(match tracking::MlflowClient::from_env()? {
+            Some(c) => RunSource::Server(c),
+            None => RunSource::Local(tracking::LocalStore::new(self.path("mlruns"))),
+        })
+    }
+
+    /// Where runs are logged: `mlruns/`, and the server if `MLFLOW_TRACKING_URI` is set.
+    pub fn tracker(&self) -> Result<Tracker> {
+        Ok(Tracker {
+            local: tracking::LocalStore::new(self.path("mlruns")),
+            server: tracking::MlflowClient::from_env()?,
+        })
+    }
+
+    /// The saved model (`models/churn_model.json`).
+    pub fn model(&self) -> Result<SavedModel> {
+        load_model(self.path("models").join(crate::pipeline::MODEL_FILE))
+    }
+
+    /// The saved model scored on the processed test split.
+    pub fn evaluation(&self) -> Result<Evaluation> {
+        Evaluation::load(self.path("data/processed"), self.path("models"))
+    }
+
+    /// Runs of an experiment, newest first: ids, params, metrics.
+    pub fn runs(&self, experiment: &str) -> Result<DataFrame> {
+        Ok(tracking::search_runs(&self.source()?, experiment, "", &[])?)
+    }
+
+    /// The run with the highest `metric`.
+    pub fn best_run(&self, experiment: &str, metric: &str) -> Result<tracking::RunRow> {
+        tracking::best_run(&self.source()?, experiment, metric)?
+            .ok_or_else(|| NotebookError::Other(format!("no run of '{experiment}' has metric '{metric}'")))
+    }
+
+    /// Runs side by side: differing params and all metrics.
+    pub fn compare(&self, run_ids: &[&str]) -> Result<DataFrame> {
+        Ok(tracking::compare(&self.source()?, run_ids)?)
+    }
+
+    /// A metric against a numeric param over an experiment's runs (e.g. test_f1 vs max_depth).
+    pub fn metric_vs_param(&self, experiment: &str, metric: &str, param: &str) -> Result<Png> {
+        let rows = self.source()?.runs(experiment, "", &[])?;
+        let pts: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.params.get(param)?.parse().ok()?, *r.metrics.get(metric)?)))
+            .collect();
+        Ok(plots::line_chart(&format!("{metric} vs {param}"), param, metric, &pts)?)
+    }
+
+    /// A run's metric history (e.g. test_roc_auc as trees are added).
+    pub fn metric_history_chart(&self, run_id: &str, metric: &str) -> Result<Png> {
+        let h = self.source()?.history(run_id, metric)?;
+        let pts: Vec<(f64, f64)> = h.iter().filter_map(|p| Some((p.step as f64, p.value?))).collect();
+        Ok(plots::line_chart(&format!("{metric} by step"), "step", metric, &pts)?)
+    }
+
+    /// Train one forest per `max_depth` on `data/processed/` (models under
+    /// `models/sweep/depth-N/`, so the main model is untouched), log each run to `experiment`,
+    /// and return a table of the results.
+    pub fn sweep_max_depth(&self, experiment: &str, depths: &[usize]) -> Result<DataFrame> {
+        let tracker = self.tracker()?;
+        let (mut d, mut f1, mut auc, mut train_f1, mut secs, mut ids) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for &depth in depths {
+            let report = crate::pipeline::train(&crate::pipeline::TrainOptions {
+                processed_dir: self.path("data/processed"),
+                models_dir: self.path(&format!("models/sweep/depth-{depth}")),
+                kind: crate::model::ModelKind::RandomForest,
+                params: RandomForestParams::new().max_depth(Some(depth)),
+                experiment: experiment.to_string(),
+                progress: false,
+            })?;
+            let logged = tracker.log(&report.run)?;
+            d.push(depth as u64);
+            f1.push(report.test.f1);
+            auc.push(report.test.roc_auc);
+            train_f1.push(report.train.f1);
+            secs.push(report.fit_seconds);
+            ids.push(match logged.delivery {
+                tracking::Delivery::Server { run_id, .. } => run_id,
+                tracking::Delivery::Local { .. } => logged.stored.run_id,
+            });
+        }
+        Ok(DataFrame::new(
+            d.len(),
+            vec![
+                Column::new("max_depth".into(), d),
+                Column::new("train_f1".into(), train_f1),
+                Column::new("test_f1".into(), f1),
+                Column::new("roc_auc".into(), auc),
+                Column::new("fit_s".into(), secs),
+                Column::new("run_id".into(), ids),
+            ],
+        )?)
+    }
 }
 
 #[cfg(test)]

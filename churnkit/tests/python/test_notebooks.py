@@ -1,0 +1,169 @@
+"""Execute both notebooks on the real evcxr Rust kernel through nbclient and check what they show.
+
+The project is laid out in a temporary directory (data/, notebooks/, churnkit -> this crate),
+`churnkit pipeline` fills data/processed/ and models/ and logs to the MLflow test server, then each
+notebook runs cell by cell. A cell fails the test if it errors, if its stderr shows a Rust panic
+(evcxr keeps going after one), or if expected outputs are missing. Executed copies and timings go
+to $CHURNKIT_CACHE/notebooks-executed/.
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import time
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbclient import NotebookClient
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+BIN = os.environ.get("CHURNKIT_BIN") or str(pathlib.Path.home() / ".cache/churnkit/target/release/churnkit")
+CACHE = pathlib.Path(os.environ.get("CHURNKIT_CACHE", pathlib.Path.home() / ".cache/churnkit"))
+REQUIRED = bool(os.environ.get("CHURNKIT_REQUIRE_NOTEBOOKS"))
+
+
+def rust_kernel_available():
+    try:
+        KernelSpecManager().get_kernel_spec("rust")
+        return True
+    except NoSuchKernel:
+        return False
+
+
+if REQUIRED and not rust_kernel_available():
+    raise RuntimeError("CHURNKIT_REQUIRE_NOTEBOOKS is set but the 'rust' kernel is missing: run scripts/jupyter-setup.sh")
+pytestmark = pytest.mark.skipif(not rust_kernel_available(), reason="no Rust kernel (run scripts/jupyter-setup.sh)")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data/sample_data.csv", root / "data/sample_data.csv")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    (root / "churnkit").symlink_to(REPO / "churnkit")
+    env = dict(os.environ)
+    if os.environ.get("CHURNKIT_TEST_MLFLOW_URI"):
+        env["MLFLOW_TRACKING_URI"] = os.environ["CHURNKIT_TEST_MLFLOW_URI"]
+    r = subprocess.run([BIN, "-q", "pipeline"], cwd=root, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return root, env
+
+
+def outputs_text(cell, kind):
+    out = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream" and o.get("name") == kind:
+            out.append(o.get("text", ""))
+    return "".join(out)
+
+
+def html(cell):
+    return "".join(
+        o.get("data", {}).get("text/html", "") if isinstance(o.get("data", {}).get("text/html", ""), str)
+        else "".join(o["data"]["text/html"])
+        for o in cell.get("outputs", []) if "data" in o
+    )
+
+
+def images(cell):
+    n = 0
+    for o in cell.get("outputs", []):
+        data = o.get("data", {})
+        n += 1 if "image/png" in data or "image/svg+xml" in data else 0
+        h = data.get("text/html", "")
+        h = "".join(h) if isinstance(h, list) else h
+        n += h.count("data:image/png;base64,")
+    return n
+
+
+def run_notebook(name, root, env):
+    path = root / "notebooks" / name
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="rust", timeout=3600, startup_timeout=600,
+                            resources={"metadata": {"path": str(path.parent)}})
+    # The kernel inherits this process's environment: point it at the test server.
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    times = {}
+    try:
+        t0 = time.perf_counter()
+        with client.setup_kernel():
+            startup = time.perf_counter() - t0
+            for i, cell in enumerate(nb.cells):
+                c0 = time.perf_counter()
+                client.execute_cell(cell, i)
+                times[i] = time.perf_counter() - c0
+                err = outputs_text(cell, "stderr")
+                assert "panicked at" not in err, f"{name} cell {i} panicked:\n{err}"
+            total = time.perf_counter() - t0
+            trivial = []
+            for k in range(7):
+                probe = nbformat.v4.new_code_cell(f"let probe_{k} = {k} + 1;\nprobe_{k}")
+                c0 = time.perf_counter()
+                client.execute_cell(probe, len(nb.cells) + k)
+                trivial.append(time.perf_counter() - c0)
+                assert str(k + 1) in json.dumps(probe.outputs), probe.outputs
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    out_dir = CACHE / "notebooks-executed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / name)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    timing = {
+        "notebook": name,
+        "kernel_startup_s": round(startup, 2),
+        "total_s": round(total, 2),
+        "dep_cell_s": round(times[code_cells[0]], 2),
+        "first_let_cell_s": round(times[code_cells[1]], 2),
+        "trivial_cell_median_s": round(statistics.median(trivial), 3),
+        "cells_s": {i: round(t, 2) for i, t in times.items()},
+    }
+    (out_dir / (name + ".timings.json")).write_text(json.dumps(timing, indent=1))
+    print(json.dumps(timing))
+    return nb
+
+
+def code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_exploration_notebook(project):
+    root, env = project
+    nb = run_notebook("exploration.ipynb", root, env)
+    cells = code(nb)
+    # cells: 0 :dep, 1 use/project, 2 df, 3 summary, 4 churn, 5 features, 6 importance,
+    # 7 evaluation, 8 runs, 9 compare
+    assert "<table" in html(cells[2]) and "shape: (100, 8)" in html(cells[2])
+    assert "Age<br/>" in html(cells[2]) and "f64" in html(cells[2])
+    summary = html(cells[3])
+    assert summary.count("<table") == 2 and "mean" in summary and "missing" in summary
+    assert images(cells[4]) == 1
+    assert images(cells[5]) == 4
+    assert images(cells[6]) == 1 and "importance" in html(cells[6])
+    assert images(cells[7]) == 3 and "weighted avg" in html(cells[7])
+    total = sum(images(c) for c in cells)
+    assert total >= 9, total
+    runs = html(cells[8])
+    assert "train-random-forest-d10-n100" in runs and "metrics.roc_auc" in runs, runs[:500]
+    assert "Best run by ROC AUC" in html(cells[9])
+
+
+def test_experiment_comparison_notebook(project):
+    root, env = project
+    nb = run_notebook("experiment_comparison.ipynb", root, env)
+    cells = code(nb)
+    # cells: 0 :dep, 1 setup, 2 sweep, 3 runs, 4 charts, 5 best
+    sweep = html(cells[2])
+    assert "shape: (7, 6)" in sweep and "max_depth" in sweep
+    runs = html(cells[3])
+    assert re.search(r"shape: \(\d+, \d+\)", runs) and "train-random-forest-d3-n100" in runs
+    assert images(cells[4]) == 4
+    best = html(cells[5])
+    assert "Best: train-random-forest-d" in best and images(cells[5]) == 1

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install, idempotently, what the Rust notebooks need:
+#  - JupyterLab and nbclient in the project venv (scripts/venv.sh),
+#  - evcxr_jupyter (pinned) into ~/.cache/churnkit/evcxr (cargo install, built outside the clone),
+#  - the rust-src component (evcxr's type inference needs it),
+#  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+EVCXR_VERSION=0.22.0
+evcxr_root="$CHURNKIT_CACHE/evcxr"
+evcxr_bin="$evcxr_root/bin/evcxr_jupyter"
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$CHURNKIT_CACHE/evcxr-build}"
+
+scripts/venv.sh
+
+if ! [ -x "$evcxr_bin" ] || ! grep -qs "^$EVCXR_VERSION\$" "$evcxr_root/.version"; then
+  echo "jupyter-setup: installing evcxr_jupyter $EVCXR_VERSION (about 20 CPU-minutes, once per machine)"
+  CARGO_TARGET_DIR="$CHURNKIT_CACHE/evcxr-install-target" \
+    cargo install --quiet --locked --root "$evcxr_root" --version "$EVCXR_VERSION" evcxr_jupyter
+  echo "$EVCXR_VERSION" > "$evcxr_root/.version"
+  rm -rf "$CHURNKIT_CACHE/evcxr-install-target"
+fi
+
+if command -v rustup >/dev/null && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  rustup component add rust-src
+fi
+
+kdir="$CHURNKIT_VENV/share/jupyter/kernels/rust"
+mkdir -p "$kdir" "$EVCXR_TMPDIR"
+python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
+import json, sys
+path, binary, tmpdir, config = sys.argv[1:]
+spec = {
+    "argv": [binary, "--control_file", "{connection_file}"],
+    "display_name": "Rust",
+    "language": "rust",
+    "interrupt_mode": "message",
+    "env": {"EVCXR_TMPDIR": tmpdir, "EVCXR_CONFIG_DIR": config},
+}
+old = None
+try:
+    old = json.load(open(path))
+except Exception:
+    pass
+if old != spec:
+    json.dump(spec, open(path, "w"), indent=1)
+    print(f"jupyter-setup: wrote kernelspec {path}")
+PY
+echo "jupyter-setup: ready (evcxr_jupyter $EVCXR_VERSION, build dir $EVCXR_TMPDIR)"

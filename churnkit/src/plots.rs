@@ -96,6 +96,21 @@ pub fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
     out
 }
 
+/// The series legend, in the same style on every chart.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    size: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FAMILY, size))
+        .draw()
+}
+
 /// A polyline as separate segments: plotters' thick polylines draw spikes at sharp joins.
 fn segments(pts: Vec<(f64, f64)>, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>> {
     pts.windows(2)
@@ -224,13 +239,7 @@ pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png, Plot
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, 16))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 16)?;
         Ok(())
     })
 }
@@ -296,13 +305,7 @@ pub fn pr_chart(
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, 16))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 16)?;
         Ok(())
     })
 }
@@ -474,12 +477,7 @@ pub fn histogram_by_class(
                     Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.mix(0.6).filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, 14))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
         Ok(())
     })
 }
@@ -540,12 +538,7 @@ pub fn scatter_by_class(
                 .label(name.to_string())
                 .legend(move |(px, py)| Circle::new((px + 6, py), 4, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, 14))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
         Ok(())
     })
 }

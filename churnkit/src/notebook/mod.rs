@@ -436,7 +436,10 @@ impl Project {
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         if !root.join("data").is_dir() {
-            return Err(NotebookError::Other(format!("{} has no data/ directory: not a churnkit project", root.display())));
+            return Err(NotebookError::Other(format!(
+                "{} has no data/ directory: not a churnkit project",
+                root.display()
+            )));
         }
         Ok(Project { root })
     }
@@ -479,8 +482,9 @@ impl Project {
 
     /// The run with the highest `metric`.
     pub fn best_run(&self, experiment: &str, metric: &str) -> Result<tracking::RunRow> {
-        tracking::best_run(&self.source()?, experiment, metric)?
-            .ok_or_else(|| NotebookError::Other(format!("no run of '{experiment}' has metric '{metric}'")))
+        tracking::best_run(&self.source()?, experiment, metric)?.ok_or_else(|| {
+            NotebookError::Other(format!("no run of '{experiment}' has metric '{metric}'"))
+        })
     }
 
     /// Runs side by side: differing params and all metrics.
@@ -495,14 +499,27 @@ impl Project {
             .iter()
             .filter_map(|r| Some((r.params.get(param)?.parse().ok()?, *r.metrics.get(metric)?)))
             .collect();
-        Ok(plots::line_chart(&format!("{metric} vs {param}"), param, metric, &pts)?)
+        Ok(plots::line_chart(
+            &format!("{metric} vs {param}"),
+            param,
+            metric,
+            &pts,
+        )?)
     }
 
     /// A run's metric history (e.g. test_roc_auc as trees are added).
     pub fn metric_history_chart(&self, run_id: &str, metric: &str) -> Result<Png> {
         let h = self.source()?.history(run_id, metric)?;
-        let pts: Vec<(f64, f64)> = h.iter().filter_map(|p| Some((p.step as f64, p.value?))).collect();
-        Ok(plots::line_chart(&format!("{metric} by step"), "step", metric, &pts)?)
+        let pts: Vec<(f64, f64)> = h
+            .iter()
+            .filter_map(|p| Some((p.step as f64, p.value?)))
+            .collect();
+        Ok(plots::line_chart(
+            &format!("{metric} by step"),
+            "step",
+            metric,
+            &pts,
+        )?)
     }
 
     /// Train one forest per `max_depth` on `data/processed/` (models under

@@ -70,17 +70,7 @@ impl RunSource {
                 let order: Vec<String> = order_by.iter().map(|s| s.to_string()).collect();
                 Ok(c.search_runs(&[id], filter, &order)?
                     .into_iter()
-                    .map(|r| RunRow {
-                        run_id: r.info.run_id,
-                        run_name: r.info.run_name,
-                        experiment: experiment.to_string(),
-                        start_time_ms: r.info.start_time,
-                        end_time_ms: r.info.end_time,
-                        status: r.info.status,
-                        params: r.params,
-                        metrics: r.metrics,
-                        tags: r.tags,
-                    })
+                    .map(|r| server_row(r, experiment))
                     .collect())
             }
             RunSource::Local(store) => {
@@ -102,17 +92,8 @@ impl RunSource {
         match self {
             RunSource::Server(c) => {
                 let r = c.get_run(run_id)?;
-                Ok(RunRow {
-                    run_id: r.info.run_id,
-                    run_name: r.info.run_name,
-                    experiment: r.info.experiment_id,
-                    start_time_ms: r.info.start_time,
-                    end_time_ms: r.info.end_time,
-                    status: r.info.status,
-                    params: r.params,
-                    metrics: r.metrics,
-                    tags: r.tags,
-                })
+                let experiment = r.info.experiment_id.clone();
+                Ok(server_row(r, &experiment))
             }
             RunSource::Local(store) => Ok(local_row(&store.get(run_id)?)),
         }
@@ -141,6 +122,20 @@ impl RunSource {
                     .unwrap_or_default())
             }
         }
+    }
+}
+
+fn server_row(r: super::Run, experiment: &str) -> RunRow {
+    RunRow {
+        run_id: r.info.run_id,
+        run_name: r.info.run_name,
+        experiment: experiment.to_string(),
+        start_time_ms: r.info.start_time,
+        end_time_ms: r.info.end_time,
+        status: r.info.status,
+        params: r.params,
+        metrics: r.metrics,
+        tags: r.tags,
     }
 }
 

@@ -10,7 +10,10 @@ source scripts/env.sh
 EVCXR_VERSION=0.22.0
 evcxr_root="$CHURNKIT_CACHE/evcxr"
 evcxr_bin="$evcxr_root/bin/evcxr_jupyter"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$CHURNKIT_CACHE/evcxr-build}"
+# evcxr's build directory, reused by every kernel. Not under $HOME: evcxr links cells with a
+# relative rpath that is one level short, which only resolves when the path from the build
+# directory to the toolchain (~/.rustup) climbs all the way to / (so not from inside $HOME).
+export EVCXR_TMPDIR="${CHURNKIT_EVCXR_TMPDIR:-/var/tmp/churnkit-evcxr-$(id -u)}"
 
 scripts/venv.sh
 

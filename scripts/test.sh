@@ -19,6 +19,10 @@ trap cleanup EXIT
 step "python venv (MLflow, scikit-learn, pytest)"
 scripts/venv.sh
 
+step "Jupyter + evcxr Rust kernel (background; evcxr_jupyter builds once per machine)"
+scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1 &
+jupyter_setup=$!
+
 step "MLflow servers (plain and basic-auth), started in the background"
 scripts/mlflow-server.sh start "$services/mlflow" > "$services/mlflow.out" 2>&1 &
 plain=$!
@@ -46,7 +50,12 @@ export CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD=$(cat "$services/mlflow-auth/admin_pa
 step "cargo test (unit, integration, doc, real MLflow)"
 cargo test --release --locked --all-features
 
-step "python tests (scikit-learn parity, MLflow's own client)"
-"$CHURNKIT_VENV/bin/python" -m pytest -q churnkit/tests/python
+step "waiting for the Jupyter/evcxr set-up"
+wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }
+tail -3 "$services/jupyter-setup.out"
+export CHURNKIT_REQUIRE_NOTEBOOKS=1
+
+step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel)"
+"$CHURNKIT_VENV/bin/python" -m pytest -q -rA churnkit/tests/python
 
 step "all tests passed"

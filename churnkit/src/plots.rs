@@ -327,10 +327,12 @@ pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result
             .margin(20)
             .x_label_area_size(45)
             .y_label_area_size(170)
-            .build_cartesian_2d(0f64..max * 1.12, (0..n as i32).into_segmented())?;
+            .build_cartesian_2d(0f64..max * 1.12, (0..n as i32 - 1).into_segmented())?;
+        // A segmented range a..b has b - a + 1 segments: 0..n-1 gives one per feature.
         let label = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) => items
-                .get(n - 1 - *i as usize)
+            SegmentValue::CenterOf(i) => usize::try_from(n as i32 - 1 - *i)
+                .ok()
+                .and_then(|k| items.get(k))
                 .map_or(String::new(), |x| x.0.to_string()),
             _ => String::new(),
         };
@@ -432,19 +434,31 @@ pub fn histogram_by_class(
     class_names: [&str; 2],
     bins: usize,
 ) -> Result<Png, PlotError> {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
+    // The range covers the middle 99% of the values, so a few impossible values (Age 999) do
+    // not squash the chart; how many fall outside is said in the title.
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    finite.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        finite
+            .get(((finite.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+    };
+    let (lo, hi) = match (q(0.005), q(0.995)) {
+        (Some(lo), Some(hi)) if hi > lo => (lo, hi),
+        (Some(v), _) => (v - 0.5, v + 0.5),
+        _ => (0.0, 1.0),
+    };
+    let outside = finite.iter().filter(|v| **v < lo || **v > hi).count();
+    let title = if outside > 0 {
+        format!("{title} ({outside} outside the range shown)")
     } else {
-        (0.0, 1.0)
+        title.to_string()
     };
     let bins = bins.max(1);
     let w = (hi - lo) / bins as f64;
     let mut counts = [vec![0usize; bins], vec![0usize; bins]];
     for (v, &c) in values.iter().zip(classes) {
-        if v.is_finite() {
+        if v.is_finite() && (lo..=hi).contains(v) {
             let b = (((v - lo) / w) as usize).min(bins - 1);
             counts[usize::from(c.min(1))][b] += 1;
         }
@@ -452,7 +466,7 @@ pub fn histogram_by_class(
     let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     render(640, 420, |root| {
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, caption_font())
+            .caption(&title, caption_font())
             .margin(16)
             .x_label_area_size(45)
             .y_label_area_size(60)

@@ -14,6 +14,7 @@
 mod display;
 
 pub use display::{base64, content_block, escape, fmt_float, frame_html, Display, Html, Report};
+// `col` is defined below: the evcxr-safe column lookup.
 
 pub use crate::evaluate::{BinaryMetrics, BusinessMetrics, Confusion};
 pub use crate::forest::{MaxFeatures, RandomForestParams};
@@ -86,9 +87,44 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<DataFrame> {
     Ok(DataFrame::new(t.n_rows(), cols)?)
 }
 
+/// A column by name, found by comparing names rather than through polars' hashed schema.
+///
+/// Use this in notebooks instead of `df.column(name)` for frames made in an earlier cell: evcxr
+/// compiles every cell into its own library with its own copy of the hasher's process-wide seed,
+/// so a schema cached by one cell cannot be searched from the next ("column not found").
+pub fn col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    df.columns()
+        .iter()
+        .find(|c| c.name().as_str() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
+            NotebookError::Other(format!(
+                "no column '{name}' (columns: {})",
+                names.join(", ")
+            ))
+        })
+}
+
 fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = df.column(name)?.cast(&DataType::Float64)?;
-    Ok(c.f64()?.iter().collect())
+    let c = col(df, name)?;
+    Ok(match c.dtype() {
+        DataType::Float64 => c.f64()?.iter().collect(),
+        DataType::Int64 => c.i64()?.iter().map(|v| v.map(|x| x as f64)).collect(),
+        DataType::UInt64 => c.u64()?.iter().map(|v| v.map(|x| x as f64)).collect(),
+        DataType::Int32 => c.i32()?.iter().map(|v| v.map(f64::from)).collect(),
+        _ => c.cast(&DataType::Float64)?.f64()?.iter().collect(),
+    })
+}
+
+fn text_column(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    let c = col(df, name)?;
+    Ok(match c.dtype() {
+        DataType::String => c.str()?.iter().map(|v| v.map(str::to_string)).collect(),
+        _ => f64_column(df, name)?
+            .into_iter()
+            .map(|v| v.map(fmt_float))
+            .collect(),
+    })
 }
 
 fn numeric_names(df: &DataFrame) -> Vec<String> {
@@ -145,14 +181,7 @@ pub fn missing_values(df: &DataFrame) -> Result<DataFrame> {
 
 /// The target as 0/1 (Yes/No, True/False, 1/0 understood, as in preprocessing).
 pub fn target_labels(df: &DataFrame, target: &str) -> Result<Vec<u8>> {
-    let c = df.column(target)?;
-    let text: Vec<Option<String>> = match c.dtype() {
-        DataType::String => c.str()?.iter().map(|v| v.map(str::to_string)).collect(),
-        _ => f64_column(df, target)?
-            .into_iter()
-            .map(|v| v.map(fmt_float))
-            .collect(),
-    };
+    let text = text_column(df, target)?;
     let positive = |s: &str| matches!(s.to_ascii_lowercase().as_str(), "1" | "yes" | "true");
     Ok(text
         .iter()
@@ -226,11 +255,10 @@ pub fn churn_rate_groups(
     target: &str,
 ) -> Result<Vec<(String, f64, usize)>> {
     let y = target_labels(df, target)?;
-    let c = df.column(column)?.cast(&DataType::String)?;
     let mut groups: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (v, t) in c.str()?.iter().zip(&y) {
+    for (v, t) in text_column(df, column)?.iter().zip(&y) {
         let e = groups
-            .entry(v.unwrap_or("(missing)").to_string())
+            .entry(v.as_deref().unwrap_or("(missing)").to_string())
             .or_default();
         e.0 += 1;
         e.1 += usize::from(*t);
@@ -475,6 +503,17 @@ impl Project {
         Evaluation::load(self.path("data/processed"), self.path("models"))
     }
 
+    /// Ids of the `n` most recent runs of an experiment.
+    pub fn recent_run_ids(&self, experiment: &str, n: usize) -> Result<Vec<String>> {
+        Ok(self
+            .source()?
+            .runs(experiment, "", &[])?
+            .into_iter()
+            .take(n)
+            .map(|r| r.run_id)
+            .collect())
+    }
+
     /// Runs of an experiment, newest first: ids, params, metrics.
     pub fn runs(&self, experiment: &str) -> Result<DataFrame> {
         Ok(tracking::search_runs(&self.source()?, experiment, "", &[])?)
@@ -488,7 +527,7 @@ impl Project {
     }
 
     /// Runs side by side: differing params and all metrics.
-    pub fn compare(&self, run_ids: &[&str]) -> Result<DataFrame> {
+    pub fn compare<S: AsRef<str>>(&self, run_ids: &[S]) -> Result<DataFrame> {
         Ok(tracking::compare(&self.source()?, run_ids)?)
     }
 

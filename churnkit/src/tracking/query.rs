@@ -420,10 +420,13 @@ pub fn metric_history(
 }
 
 /// Runs side by side: the params whose values differ between them, and every metric.
-pub fn compare(source: &RunSource, run_ids: &[&str]) -> Result<DataFrame, TrackingError> {
+pub fn compare<S: AsRef<str>>(
+    source: &RunSource,
+    run_ids: &[S],
+) -> Result<DataFrame, TrackingError> {
     let rows: Vec<RunRow> = run_ids
         .iter()
-        .map(|id| source.run(id))
+        .map(|id| source.run(id.as_ref()))
         .collect::<Result<_, _>>()?;
     let all: BTreeSet<String> = rows.iter().flat_map(|r| r.params.keys().cloned()).collect();
     let differing: BTreeSet<String> = all

@@ -118,6 +118,26 @@ fn segments(pts: Vec<(f64, f64)>, style: ShapeStyle) -> Vec<PathElement<(f64, f6
         .collect()
 }
 
+/// One filled cell of a heatmap drawn on segmented coordinates.
+fn heat_cell(
+    col: i32,
+    row: i32,
+    colour: RGBColor,
+) -> Rectangle<(SegmentValue<i32>, SegmentValue<i32>)> {
+    Rectangle::new(
+        [
+            (SegmentValue::Exact(col), SegmentValue::Exact(row)),
+            (SegmentValue::Exact(col + 1), SegmentValue::Exact(row + 1)),
+        ],
+        colour.filled(),
+    )
+}
+
+/// Text anchored at its horizontal centre and the given vertical position.
+fn centred(v: plotters::style::text_anchor::VPos) -> plotters::style::text_anchor::Pos {
+    plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, v)
+}
+
 /// Light-to-dark blue for `t` in [0, 1].
 pub fn blues(t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);
@@ -160,21 +180,9 @@ pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png, P
             for (p, &count) in row.iter().enumerate() {
                 let y = 1 - a as i32;
                 let t = count as f64 / max;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(p as i32), SegmentValue::Exact(y)),
-                        (
-                            SegmentValue::Exact(p as i32 + 1),
-                            SegmentValue::Exact(y + 1),
-                        ),
-                    ],
-                    blues(t).filled(),
-                )))?;
+                chart.draw_series(std::iter::once(heat_cell(p as i32, y, blues(t))))?;
                 let colour = if t > 0.5 { WHITE } else { BLACK };
-                let centre = plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Center,
-                );
+                let centre = centred(plotters::style::text_anchor::VPos::Center);
                 let big = TextStyle::from((FAMILY, 28).into_font())
                     .color(&colour)
                     .pos(centre);
@@ -411,10 +419,7 @@ pub fn count_chart(title: &str, labels: &[String], counts: &[usize]) -> Result<P
             );
             bar.set_margin(0, 0, 30, 30);
             chart.draw_series(std::iter::once(bar))?;
-            let centre = plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Bottom,
-            );
+            let centre = centred(plotters::style::text_anchor::VPos::Bottom);
             chart.draw_series(std::iter::once(Text::new(
                 format!("{c} ({:.1}%)", 100.0 * c as f64 / total),
                 (SegmentValue::CenterOf(i as i32), c as f64 + max * 0.02),
@@ -598,10 +603,7 @@ pub fn rate_by_category(
             );
             bar.set_margin(0, 0, 18, 18);
             chart.draw_series(std::iter::once(bar))?;
-            let pos = plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Bottom,
-            );
+            let pos = centred(plotters::style::text_anchor::VPos::Bottom);
             chart.draw_series(std::iter::once(Text::new(
                 format!("{:.1}% of {size}", rate * 100.0),
                 (SegmentValue::CenterOf(i as i32), rate + 0.02),
@@ -663,20 +665,8 @@ pub fn correlation_heatmap(names: &[String], matrix: &[Vec<f64>]) -> Result<Png,
         for (i, row) in matrix.iter().enumerate() {
             for (j, &r) in row.iter().enumerate() {
                 let y = n - 1 - i as i32;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(j as i32), SegmentValue::Exact(y)),
-                        (
-                            SegmentValue::Exact(j as i32 + 1),
-                            SegmentValue::Exact(y + 1),
-                        ),
-                    ],
-                    colour(r).filled(),
-                )))?;
-                let pos = plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Center,
-                );
+                chart.draw_series(std::iter::once(heat_cell(j as i32, y, colour(r))))?;
+                let pos = centred(plotters::style::text_anchor::VPos::Center);
                 let ink = if r.abs() > 0.6 { WHITE } else { BLACK };
                 chart.draw_series(std::iter::once(Text::new(
                     if r.is_nan() {

@@ -32,6 +32,9 @@ auth=$!
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "compose stack: static validation (Compose config, compose-spec schema, hadolint, paths)"
+scripts/validate-compose.sh
+
 step "cargo clippy -D warnings"
 cargo clippy --release --locked --all-targets --all-features -- -D warnings
 

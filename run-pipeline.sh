@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The full automated run: preprocess -> train -> evaluate on data/sample_data.csv, tracked in MLflow.
+#
+#   Docker mode (a working `docker` engine and `docker compose`): builds the images, starts the
+#   stack (docker compose up -d --wait: MLflow + Jupyter Lab), runs the three steps through the
+#   pipeline service and leaves the stack running (`docker compose down` stops it).
+#   Native mode (otherwise): builds churnkit with cargo, starts MLflow on 127.0.0.1:5000 from the
+#   project venv unless one already answers there (store: mlflow-data/), runs the steps, and stops
+#   the server it started (CHURNKIT_KEEP_MLFLOW=1 keeps it running).
+#
+# CHURNKIT_MODE=docker|native forces a mode. Token for the Jupyter URL: JUPYTER_TOKEN (or .env).
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ -f .env ]; then set -a; source ./.env; set +a; fi
+source scripts/env.sh
+token=${JUPYTER_TOKEN:-mlops-demo}
+jupyter_port=${JUPYTER_PORT:-8888}
+mlflow_url=http://127.0.0.1:5000
+start=$SECONDS
+say() { printf '==> %s  [%ds]\n' "$*" $((SECONDS - start)); }
+healthy() { python3 -c "import urllib.request; urllib.request.urlopen('$mlflow_url/health', timeout=2)" 2>/dev/null; }
+
+mode=${CHURNKIT_MODE:-}
+if [ -z "$mode" ]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+    mode=docker
+  else
+    mode=native
+  fi
+fi
+
+case "$mode" in
+docker)
+  say "mode: docker (docker compose, services mlflow + jupyter, pipeline worker)"
+  # The containers' user writes the bind-mounted data/, models/, metrics/: match the checkout's owner.
+  if [ -z "${CHURNKIT_UID:-}" ] && [ "$(id -u)" != 0 ]; then
+    export CHURNKIT_UID=$(id -u) CHURNKIT_GID=$(id -g)
+  fi
+  mkdir -p data/processed models metrics
+  say "building images"
+  docker compose --profile pipeline build
+  say "starting the stack"
+  docker compose up -d --wait
+  for step in preprocess train evaluate; do
+    say "churnkit $step"
+    docker compose run --rm pipeline churnkit "$step"
+  done
+  jupyter_note="running (docker compose down stops the stack)"
+  mlflow_note="running (service mlflow; store in the mlflow-store volume)"
+  ;;
+native)
+  say "mode: native (no usable Docker engine: cargo build + local MLflow)"
+  scripts/venv.sh
+  say "cargo build --release --locked -p churnkit"
+  cargo build --release --locked --quiet -p churnkit
+  store=$PWD/mlflow-data
+  server_pid=
+  stop_server() {
+    if [ -n "$server_pid" ]; then
+      kill -- -"$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true
+      for _ in $(seq 1 20); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 -- -"$server_pid" 2>/dev/null || true
+      echo "run-pipeline: stopped the MLflow server it started (pid $server_pid)"
+      server_pid=
+    fi
+  }
+  trap stop_server EXIT
+  trap 'exit 130' INT TERM
+  if healthy; then
+    say "MLflow already answers at $mlflow_url: using it"
+    mlflow_note="running (not started by this script)"
+  else
+    say "starting MLflow at $mlflow_url (store $store, log $store/server.log)"
+    mkdir -p "$store"
+    # A new session, so stopping it ends the server's workers too; no inherited descriptors.
+    server_pid=$(MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false python3 -c '
+import subprocess, sys
+log = open(sys.argv[1], "ab")
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                     start_new_session=True, close_fds=True)
+print(p.pid)' "$store/server.log" "$CHURNKIT_VENV/bin/mlflow" server --host 127.0.0.1 --port 5000 \
+      --workers 1 --backend-store-uri "sqlite:///$store/mlflow.db" \
+      --artifacts-destination "$store/artifacts")
+    for _ in $(seq 1 180); do
+      healthy && break
+      if ! kill -0 "$server_pid" 2>/dev/null; then
+        server_pid=
+        echo "run-pipeline: MLflow failed to start; log:" >&2; tail -20 "$store/server.log" >&2; exit 1
+      fi
+      sleep 1
+    done
+    healthy || { echo "run-pipeline: MLflow did not answer $mlflow_url/health in 180 s" >&2; exit 1; }
+    if [ "${CHURNKIT_KEEP_MLFLOW:-0}" = 1 ]; then
+      mlflow_note="running, pid $server_pid (kept: CHURNKIT_KEEP_MLFLOW=1; stop with kill -- -$server_pid)"
+      server_pid=
+    else
+      mlflow_note="stopped at the end of this run; scripts/lab.sh serves the same store (mlflow-data/)"
+    fi
+  fi
+  export MLFLOW_TRACKING_URI=$mlflow_url
+  for step in preprocess train evaluate; do
+    say "churnkit $step"
+    "$CHURNKIT_BIN" "$step"
+  done
+  jupyter_note="not started in native mode: scripts/lab.sh starts it (with MLflow)"
+  ;;
+*) echo "run-pipeline: CHURNKIT_MODE must be docker or native" >&2; exit 2 ;;
+esac
+
+cat <<MSG
+==> done in $((SECONDS - start))s (mode: $mode)
+  MLflow UI    $mlflow_url/#/experiments   $mlflow_note
+               (the train and evaluate runs, metrics, charts and the logged model)
+  Jupyter Lab  http://127.0.0.1:$jupyter_port/lab?token=$token   $jupyter_note
+               (kernel "Rust": notebooks/exploration.ipynb, notebooks/experiment_comparison.ipynb)
+  Outputs      data/processed/  models/  metrics/
+MSG

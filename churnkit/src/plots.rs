@@ -96,6 +96,27 @@ pub fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
     out
 }
 
+/// Axes, light grid and axis titles of the plain x-y charts (histogram, scatter, line).
+fn xy_mesh(
+    chart: &mut ChartContext<
+        '_,
+        BitMapBackend<'_>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    xlabel: &str,
+    ylabel: &str,
+) -> DrawResult {
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
+        .x_desc(xlabel)
+        .y_desc(ylabel)
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 15))
+        .draw()?;
+    Ok(())
+}
+
 /// The series legend, in the same style on every chart.
 fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
@@ -476,14 +497,7 @@ pub fn histogram_by_class(
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(lo..hi, 0f64..max * 1.1)?;
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc(xlabel)
-            .y_desc("Customers")
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        xy_mesh(&mut chart, xlabel, "Customers")?;
         for (k, name) in class_names.iter().enumerate() {
             let colour = CLASS_COLOURS[k];
             chart
@@ -534,14 +548,7 @@ pub fn scatter_by_class(
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(range(x), range(y))?;
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc(xlabel)
-            .y_desc(ylabel)
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        xy_mesh(&mut chart, xlabel, ylabel)?;
         for (k, name) in class_names.iter().enumerate() {
             let colour = CLASS_COLOURS[k];
             chart
@@ -721,14 +728,7 @@ pub fn line_chart(
             .x_label_area_size(45)
             .y_label_area_size(70)
             .build_cartesian_2d(x0 - padx..x1 + padx, y0..y1)?;
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc(xlabel)
-            .y_desc(ylabel)
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        xy_mesh(&mut chart, xlabel, ylabel)?;
         let c = CLASS_COLOURS[0];
         chart.draw_series(segments(pts.clone(), c.stroke_width(2)))?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))?;

@@ -271,8 +271,10 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, StepError> {
         _ => None,
     };
     let p_train = model.predict_frame(&data.x_train)?;
-    let p_test = model.predict_frame(&data.x_test)?;
-    let history = auc_by_trees(&model, &data.x_test, &data.y_test);
+    // One row-major copy of the test features serves the prediction and the AUC history.
+    let x_test = data.x_test.to_array2();
+    let p_test = model.predict_proba(&x_test.view());
+    let history = auc_by_trees(&model, &x_test, &data.y_test);
     let train_m = BinaryMetrics::compute(&data.y_train, &p_train, 0.5);
     let test_m = BinaryMetrics::compute(&data.y_test, &p_test, 0.5);
     let gap = train_m.accuracy - test_m.accuracy;
@@ -375,10 +377,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, StepError> {
 
 /// Test ROC AUC as trees are added (about ten points), for the run's metric history. Trees are
 /// scored in consecutive groups and the group sums accumulated, so this costs one prediction.
-fn auc_by_trees(model: &SavedModel, x: &crate::frame::Frame, y: &[u8]) -> Vec<MetricPoint> {
+fn auc_by_trees(model: &SavedModel, records: &ndarray::Array2<f64>, y: &[u8]) -> Vec<MetricPoint> {
     let n = model.trees.len();
     let step = n.div_ceil(10).max(1);
-    let records = x.to_array2();
     let mut sum = vec![0.0; y.len()];
     let mut out = Vec::new();
     let mut done = 0;
@@ -512,7 +513,11 @@ pub fn evaluate(opts: &EvaluateOptions) -> Result<EvaluateReport, StepError> {
     params.insert("test_size".to_string(), y.len().to_string());
     params.insert("model".to_string(), model.kind.to_string());
     let mut tags = base_tags(model.params.seed, &data.state.input.sha256);
-    tags.insert("model.sha256".into(), sha256_bytes(&model.to_json()));
+    // The file's bytes are the model's JSON: hash them rather than serialise the model again.
+    tags.insert(
+        "model.sha256".into(),
+        crate::io::sha256_file(opts.models_dir.join(MODEL_FILE))?,
+    );
     let run = RunRecord {
         kind: "evaluate".into(),
         experiment: opts.experiment.clone(),

@@ -4,7 +4,8 @@
 #   Docker mode (a working `docker` engine and `docker compose`): builds the images, starts the
 #   stack (docker compose up -d --wait: MLflow + Jupyter Lab), runs the three steps through the
 #   pipeline service and leaves the stack running (`docker compose down` stops it).
-#   Native mode (otherwise): builds churnkit with cargo, starts MLflow on 127.0.0.1:5000 from the
+#   Native mode (otherwise): builds churnkit with cargo, starts MLflow on 127.0.0.1:5000 (or
+#   CHURNKIT_MLFLOW_PORT: port 5000 is taken by AirPlay on macOS, for one) from the
 #   project venv unless one already answers there (store: mlflow-data/), runs the steps, and stops
 #   the server it started (CHURNKIT_KEEP_MLFLOW=1 keeps it running).
 #
@@ -15,7 +16,8 @@ if [ -f .env ]; then set -a; source ./.env; set +a; fi
 source scripts/env.sh
 token=${JUPYTER_TOKEN:-mlops-demo}
 jupyter_port=${JUPYTER_PORT:-8888}
-mlflow_url=http://127.0.0.1:5000
+mlflow_port=5000
+mlflow_url=http://127.0.0.1:$mlflow_port
 start=$SECONDS
 say() { printf '==> %s  [%ds]\n' "$*" $((SECONDS - start)); }
 healthy() { python3 -c "import urllib.request; urllib.request.urlopen('$mlflow_url/health', timeout=2)" 2>/dev/null; }
@@ -49,6 +51,8 @@ docker)
   mlflow_note="running (service mlflow; store in the mlflow-store volume)"
   ;;
 native)
+  mlflow_port=${CHURNKIT_MLFLOW_PORT:-5000}
+  mlflow_url=http://127.0.0.1:$mlflow_port
   say "mode: native (no usable Docker engine: cargo build + local MLflow)"
   scripts/venv.sh
   say "cargo build --release --locked -p churnkit"
@@ -78,7 +82,7 @@ import subprocess, sys
 log = open(sys.argv[1], "ab")
 p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                      start_new_session=True, close_fds=True)
-print(p.pid)' "$store/server.log" "$CHURNKIT_VENV/bin/mlflow" server --host 127.0.0.1 --port 5000 \
+print(p.pid)' "$store/server.log" "$CHURNKIT_VENV/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" \
       --workers 1 --backend-store-uri "sqlite:///$store/mlflow.db" \
       --artifacts-destination "$store/artifacts")
     for _ in $(seq 1 180); do

@@ -44,8 +44,8 @@ RUN rustup component add rust-src \
 # build directory to the toolchain climbs all the way to / (see scripts/jupyter-setup.sh).
 RUN (getent group "${GID}" >/dev/null || groupadd --gid "${GID}" churnkit) \
     && useradd --uid "${UID}" --gid "${GID}" --create-home --shell /bin/bash churnkit \
-    && mkdir -p /var/cache/evcxr /workspace \
-    && chown "${UID}:${GID}" /var/cache/evcxr /workspace
+    && mkdir -p /var/cache/evcxr /workspace/notebooks \
+    && chown -R "${UID}:${GID}" /var/cache/evcxr /workspace
 
 USER ${UID}:${GID}
 ENV EVCXR_TMPDIR=/var/cache/evcxr \
@@ -56,7 +56,11 @@ RUN mkdir -p "${HOME}/.local/share/jupyter/kernels/rust" \
        "${HOME}/.local/share/jupyter/kernels/rust/kernel.json" \
     && jupyter kernelspec list
 
-COPY --chown=${UID}:${GID} . /workspace
+# What the kernel compiles and its evcxr config first, so that editing notebooks, data or scripts
+# does not redo the pre-build below. (churnkit is a workspace member: it needs the root manifest.)
+COPY --chown=${UID}:${GID} Cargo.toml Cargo.lock /workspace/
+COPY --chown=${UID}:${GID} churnkit /workspace/churnkit
+COPY --chown=${UID}:${GID} jupyter-config /workspace/jupyter-config
 WORKDIR /workspace/notebooks
 
 # Pre-build: run the notebooks' first cells once, at build time, through the real kernel. evcxr
@@ -66,6 +70,12 @@ RUN if [ "${PREBUILD_NOTEBOOK_DEPS}" = "1" ]; then \
       && jupyter execute --kernel_name=rust --timeout=-1 --startup_timeout=300 /tmp/prebuild.ipynb \
       && rm -f /tmp/prebuild.ipynb; \
     fi
+
+# The notebooks and the sample data, for running the image on its own (compose bind-mounts
+# notebooks/ and data/ over these).
+COPY --chown=${UID}:${GID} notebooks /workspace/notebooks
+COPY --chown=${UID}:${GID} data/sample_data.csv /workspace/data/sample_data.csv
+RUN mkdir -p /workspace/data/processed /workspace/models /workspace/metrics
 
 ENV JUPYTER_CONFIG_DIR=/workspace/jupyter-config \
     CHURNKIT_ROOT=/workspace \

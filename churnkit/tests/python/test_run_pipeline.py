@@ -1,0 +1,77 @@
+"""run-pipeline.sh in native mode, as on a machine without Docker: in a copy of the checkout it must
+build churnkit, start its own MLflow server, run preprocess -> train -> evaluate tracked there,
+say which mode it used and stop the server it started.
+
+The copy shares this checkout's venv and cargo target directory (only the churnkit crate is
+rebuilt for the new path). MLflow listens on a free port (CHURNKIT_MLFLOW_PORT) so a server on
+5000 does not matter.
+"""
+import os
+import pathlib
+import shutil
+import socket
+import sqlite3
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs a git checkout to copy")
+    root = tmp_path_factory.mktemp("checkout")
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO, check=True, capture_output=True).stdout.split(b"\0")
+    for f in filter(None, files):
+        src = REPO / os.fsdecode(f)
+        if src.is_file():
+            dst = root / os.fsdecode(f)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return root
+
+
+def test_native_mode_runs_the_pipeline_tracked_in_its_own_mlflow(checkout):
+    port = free_port()
+    env = dict(os.environ, CHURNKIT_MODE="native", CHURNKIT_MLFLOW_PORT=str(port),
+               CHURNKIT_VENV=os.environ.get("CHURNKIT_VENV", str(REPO / ".venv")))
+    for var in ("MLFLOW_TRACKING_URI", "CHURNKIT_KEEP_MLFLOW"):
+        env.pop(var, None)
+    r = subprocess.run(["./run-pipeline.sh"], cwd=checkout, env=env, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout
+    assert "==> mode: native" in out, out
+    assert f"starting MLflow at http://127.0.0.1:{port}" in out, out
+    assert "(mode: native)" in out and f"http://127.0.0.1:{port}/#/experiments" in out, out
+    assert "stopped the MLflow server it started" in out + r.stderr
+    assert not port_open(port), "the MLflow server it started is still listening"
+
+    for f in ["data/processed/X_train.csv", "models/churn_model.json", "metrics/business_metrics.json",
+              "metrics/roc_curve.png"]:
+        assert (checkout / f).stat().st_size > 0, f
+
+    # The runs are in the server's store: one train and one evaluate run, finished, with metrics.
+    db = sqlite3.connect(checkout / "mlflow-data/mlflow.db")
+    rows = db.execute(
+        "select r.run_uuid, r.status, (select count(*) from metrics m where m.run_uuid = r.run_uuid) "
+        "from runs r join experiments e on e.experiment_id = r.experiment_id "
+        "where e.name = 'churn-prediction'").fetchall()
+    assert len(rows) == 2, rows
+    assert all(status == "FINISHED" and n_metrics > 0 for _, status, n_metrics in rows), rows
+    params = dict(db.execute(
+        "select key, value from params where run_uuid in (select run_uuid from runs) and key = 'n_estimators'"))
+    assert params == {"n_estimators": "100"}, params

@@ -143,9 +143,10 @@ chown -R "$CHURNKIT_UID:$CHURNKIT_GID" "$repo/data" "$repo/models" "$repo/metric
 export JUPYTER_TOKEN=$token
 
 # ---- 3. base images ---------------------------------------------------------------------
-extra_cas() {  # CA certificates this machine added to its store (not Debian's Mozilla bundle)
-  find /etc/ssl/certs -maxdepth 1 -name '*.pem' -type f
-  find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null || true
+extra_cas() {  # CA certificates this machine added to its store (not Debian's Mozilla bundle,
+  # not ssl-cert's snakeoil server certificate)
+  { find /etc/ssl/certs -maxdepth 1 -name '*.pem' -type f ! -name 'ssl-cert-snakeoil.pem'
+    find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null || true; } | sort
 }
 ca_hook() {  # an mmdebstrap customize hook that installs the extra CAs into the root filesystem
   local f hook='mkdir -p "$1/usr/local/share/ca-certificates/churnkit-smoke"'
@@ -163,7 +164,8 @@ DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
-EOF')
+EOF'
+  --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*')
 debian_mirror=http://deb.debian.org/debian
 common_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 

@@ -12,7 +12,15 @@
 # CHURNKIT_MODE=docker|native forces a mode. Token for the Jupyter URL: JUPYTER_TOKEN (or .env).
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ -f .env ]; then set -a; source ./.env; set +a; fi
+# .env as Compose reads it: a variable already set in the environment wins over the file.
+if [ -f .env ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ "$line" =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+    value=${value%\"}; value=${value#\"}; value=${value%\'}; value=${value#\'}
+    [ -n "${!key+set}" ] || export "$key=$value"
+  done < .env
+fi
 source scripts/env.sh
 token=${JUPYTER_TOKEN:-mlops-demo}
 jupyter_port=${JUPYTER_PORT:-8888}
@@ -34,11 +42,20 @@ fi
 case "$mode" in
 docker)
   say "mode: docker (docker compose, services mlflow + jupyter, pipeline worker)"
-  # The containers' user writes the bind-mounted data/, models/, metrics/: match the checkout's owner.
-  if [ -z "${CHURNKIT_UID:-}" ] && [ "$(id -u)" != 0 ]; then
-    export CHURNKIT_UID=$(id -u) CHURNKIT_GID=$(id -g)
-  fi
+  # The containers' user writes the bind-mounted data/, models/, metrics/ and notebooks/: unless
+  # CHURNKIT_UID is set, it is the checkout's owner. Containers never run as root, so a checkout
+  # owned by root hands those directories to uid 1000 (the images' default user).
   mkdir -p data/processed models metrics
+  if [ -z "${CHURNKIT_UID:-}" ]; then
+    CHURNKIT_UID=$(stat -c %u .) CHURNKIT_GID=$(stat -c %g .)
+    if [ "$CHURNKIT_UID" = 0 ]; then
+      CHURNKIT_UID=1000 CHURNKIT_GID=1000
+      say "checkout owned by root: giving data/ models/ metrics/ notebooks/ to uid 1000 (set CHURNKIT_UID to choose)"
+      chown -R 1000:1000 data models metrics notebooks
+    fi
+    export CHURNKIT_UID CHURNKIT_GID
+  fi
+  say "containers run as uid $CHURNKIT_UID (images and volumes are built for it: see README)"
   say "building images"
   docker compose --profile pipeline build
   say "starting the stack"

@@ -56,11 +56,12 @@ RUN mkdir -p "${HOME}/.local/share/jupyter/kernels/rust" \
        "${HOME}/.local/share/jupyter/kernels/rust/kernel.json" \
     && jupyter kernelspec list
 
-# What the kernel compiles and its evcxr config first, so that editing notebooks, data or scripts
-# does not redo the pre-build below. (churnkit is a workspace member: it needs the root manifest.)
+# Only what the kernel compiles and evcxr's config before the pre-build, so that editing notebooks,
+# data, the server config or scripts does not redo it (churnkit/tests never enter the context).
+# churnkit is a workspace member: it needs the root manifest.
 COPY --chown=${UID}:${GID} Cargo.toml Cargo.lock /workspace/
 COPY --chown=${UID}:${GID} churnkit /workspace/churnkit
-COPY --chown=${UID}:${GID} jupyter-config /workspace/jupyter-config
+COPY --chown=${UID}:${GID} jupyter-config/evcxr /workspace/jupyter-config/evcxr
 WORKDIR /workspace/notebooks
 
 # Pre-build: run the notebooks' first cells once, at build time, through the real kernel. evcxr
@@ -71,8 +72,9 @@ RUN if [ "${PREBUILD_NOTEBOOK_DEPS}" = "1" ]; then \
       && rm -f /tmp/prebuild.ipynb; \
     fi
 
-# The notebooks and the sample data, for running the image on its own (compose bind-mounts
-# notebooks/ and data/ over these).
+# The server config, the notebooks and the sample data (compose bind-mounts notebooks/ and data/
+# over these; the image also runs on its own).
+COPY --chown=${UID}:${GID} jupyter-config /workspace/jupyter-config
 COPY --chown=${UID}:${GID} notebooks /workspace/notebooks
 COPY --chown=${UID}:${GID} data/sample_data.csv /workspace/data/sample_data.csv
 RUN mkdir -p /workspace/data/processed /workspace/models /workspace/metrics

@@ -18,7 +18,9 @@
 #                  Jupyter lists the Rust kernel; a kernel started through Jupyter's REST API
 #                  runs cells that use churnkit and read the pipeline's run back from
 #                  http://mlflow:5000 inside the network
-#   7. down        docker compose down -v, and nothing of the project left behind
+#   7. down        docker compose down -v: no container or volume of the project left, its images
+#                  (tag `smoke`, CHURNKIT_IMAGE_TAG) removed; the stand-in bases stay for next time
+#                  (churnkit-smoke-standin/*), and so does the engine's build cache
 #
 # Usage: scripts/compose-smoke.sh [--keep] [--standins auto|always|never]
 #   --keep       leave the stack running and the copy in place (prints how to stop it)
@@ -69,15 +71,55 @@ timed() {  # timed LABEL COMMAND...: run it, record its wall time
   record "$label" "$((SECONDS - t0)) s"
 }
 
-# ---- 1. engine ---------------------------------------------------------------------------
+repo=$work/repo
 dockerd_pid=
+stack_started=
+compose_bin=(docker compose)
+# Its own image tag, so the smoke test's images (perhaps on stand-in bases) never replace the
+# ones a plain `docker compose up` uses; removed at the end.
+export CHURNKIT_IMAGE_TAG=smoke
+compose() { (cd "$repo" && "${compose_bin[@]}" -p "$project" "$@"); }
 engine_up() { docker info >/dev/null 2>&1; }
-start_engine() {
-  [ "$(id -u)" = 0 ] || fail "no Docker engine answers and we are not root to start one"
-  if ! command -v dockerd >/dev/null; then
-    say "installing Debian's docker.io (dockerd)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io iptables >/dev/null
+cleanup() {
+  local rc=$?
+  if [ $rc != 0 ] && [ -n "$stack_started" ]; then
+    echo "---- logs of the stack (last 40 lines per service) ----" >&2
+    compose --profile pipeline logs --no-color --tail 40 >&2 || true
   fi
+  if [ "$keep" = 1 ] && [ $rc = 0 ]; then
+    echo "compose-smoke: stack left running (--keep): MLflow http://127.0.0.1:5000," \
+      "Jupyter http://127.0.0.1:${JUPYTER_PORT:-8888}/lab?token=$token;" \
+      "stop it with: cd $repo && ${compose_bin[*]} -p $project --profile pipeline down -v"
+  else
+    if [ -n "$stack_started" ]; then
+      compose --profile pipeline down -v --remove-orphans >/dev/null 2>&1 || true
+    fi
+    if [ -n "$dockerd_pid" ] || engine_up; then
+      docker rmi "churnkit-mlflow:$CHURNKIT_IMAGE_TAG" "churnkit-jupyter:$CHURNKIT_IMAGE_TAG" \
+        "churnkit-pipeline:$CHURNKIT_IMAGE_TAG" >/dev/null 2>&1 || true
+    fi
+    if [ -n "$dockerd_pid" ]; then
+      kill "$dockerd_pid" 2>/dev/null || true
+      wait "$dockerd_pid" 2>/dev/null || true
+    fi
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The host side of the Jupyter check runs in the project venv (websocket-client comes with
+# jupyter_server).
+scripts/venv.sh >/dev/null
+
+# ---- 1. engine ---------------------------------------------------------------------------
+install_docker() {
+  [ "$(id -u)" = 0 ] || fail "no Docker engine answers, and only root can install and start one"
+  say "installing Debian's docker.io (docker, dockerd)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io iptables >/dev/null
+}
+start_engine() {
+  command -v dockerd >/dev/null || install_docker
   mkdir -p "$work"
   say "starting dockerd (log $work/dockerd.log)"
   dockerd > "$work/dockerd.log" 2>&1 &
@@ -85,41 +127,30 @@ start_engine() {
   for _ in $(seq 1 60); do engine_up && return 0; sleep 1; done
   fail "dockerd did not answer within 60 s (see $work/dockerd.log)"
 }
-command -v docker >/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io iptables >/dev/null; }
+command -v docker >/dev/null || install_docker
 engine_up || start_engine
 
-# Compose v2: the docker plugin if there is one, else the binary the static validation installs.
-if docker compose version >/dev/null 2>&1; then
-  compose_bin=(docker compose)
-else
+# Compose v2: the docker plugin if there is one. Otherwise the Compose binary that the static
+# validation installs, behind a `docker` shim on PATH, because run-pipeline.sh and the guide's
+# commands say `docker compose`.
+if ! docker compose version >/dev/null 2>&1; then
   scripts/validate-compose.sh >/dev/null
-  compose_bin=("$("$CHURNKIT_VENV/bin/python" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')")
+  compose_standalone=$("$CHURNKIT_VENV/bin/python" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
+  real_docker=$(command -v docker)
+  mkdir -p "$work/bin"
+  cat > "$work/bin/docker" <<SHIM
+#!/bin/sh
+# docker compose -> Compose v2 from the project venv (written by scripts/compose-smoke.sh)
+if [ "\$1" = compose ]; then shift; exec "$compose_standalone" "\$@"; fi
+exec "$real_docker" "\$@"
+SHIM
+  chmod +x "$work/bin/docker"
+  export PATH=$work/bin:$PATH
+  docker compose version >/dev/null || fail "no usable Compose v2"
 fi
-say "engine: $(docker version --format 'server {{.Server.Version}}'), compose: $("${compose_bin[@]}" version --short)"
+say "engine: $(docker version --format 'server {{.Server.Version}}'), compose: $(docker compose version --short)"
 
 # ---- 2. checkout copy -------------------------------------------------------------------
-repo=$work/repo
-compose() { (cd "$repo" && "${compose_bin[@]}" -p "$project" "$@"); }
-cleanup() {
-  local rc=$?
-  if [ $rc != 0 ] && [ -d "$repo" ] && [ -n "${stack_started:-}" ]; then
-    echo "---- logs of the stack (last 40 lines per service) ----" >&2
-    compose --profile pipeline logs --no-color --tail 40 >&2 || true
-  fi
-  if [ "$keep" = 1 ] && [ $rc = 0 ]; then
-    echo "compose-smoke: stack left running (--keep): cd $repo && ${compose_bin[*]} -p $project down -v"
-  elif [ -n "${stack_started:-}" ]; then
-    compose --profile pipeline down -v --remove-orphans >/dev/null 2>&1 || true
-  fi
-  if [ -n "$dockerd_pid" ] && [ "$keep" != 1 -o $rc != 0 ]; then
-    kill "$dockerd_pid" 2>/dev/null || true
-    wait "$dockerd_pid" 2>/dev/null || true
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 for port in 5000 "${JUPYTER_PORT:-8888}"; do
   if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
     fail "127.0.0.1:$port is in use (a running stack or server?): stop it first"
@@ -129,7 +160,9 @@ done
 say "copying the checkout to $repo"
 rm -rf "$repo"
 mkdir -p "$repo"
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$repo"
+# (--ignore-failed-read: files deleted but not yet committed are skipped.)
+git ls-files -z --cached --others --exclude-standard \
+  | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$repo"
 rm -f "$repo/.env"
 # The containers' user writes the bind-mounted directories. As root, give them to the default
 # CHURNKIT_UID (1000); otherwise run the containers as the caller, as run-pipeline.sh does.
@@ -239,7 +272,7 @@ build() {  # SERVICE: build its image, the log to $work/build-SERVICE.log
 for service in mlflow pipeline jupyter; do
   say "building image of $service"
   timed "build $service" build "$service"
-  record "  image churnkit-$service:local" "$(docker image inspect --format '{{.Size}}' "churnkit-$service:local" | awk '{printf "%.0f MB", $1/1e6}')"
+  record "  image churnkit-$service:$CHURNKIT_IMAGE_TAG" "$(docker image inspect --format '{{.Size}}' "churnkit-$service:$CHURNKIT_IMAGE_TAG" | awk '{printf "%.0f MB", $1/1e6}')"
 done
 
 # ---- 5. up ----------------------------------------------------------------------------------
@@ -300,7 +333,8 @@ runs=$(search_runs churn-prediction) || fail "no experiment churn-prediction in 
 custom=$(awk -F'\t' '$4 == "200" && $5 == "15" && $6 == "5" && $3 == "FINISHED" {print $1}' <<<"$runs" | head -1)
 [ -n "$custom" ] || { echo "$runs" >&2; fail "MLflow has no FINISHED run with n_estimators=200 max_depth=15 min_samples_split=5"; }
 record "mlflow: the custom train run" "$custom"
-depths=$(search_runs depth-tuning | awk -F'\t' '$3 == "FINISHED" {print $5}' | sort -n | tr '\n' ' ')
+depths=$(search_runs depth-tuning | awk -F'\t' '$3 == "FINISHED" {print $5}' | sort -n | tr '\n' ' ') \
+  || fail "no experiment depth-tuning in MLflow"
 [ "$depths" = "5 10 15 20 " ] || fail "depth-tuning runs in MLflow have max_depth '$depths', want 5 10 15 20"
 record "mlflow: depth-tuning runs, max_depth" "$depths"
 
@@ -309,7 +343,7 @@ n_before=$(wc -l <<<"$runs")
 (cd "$repo" && COMPOSE_PROJECT_NAME=$project ./run-pipeline.sh) > "$work/run-pipeline.log" 2>&1 \
   || { tail -30 "$work/run-pipeline.log" >&2; fail "run-pipeline.sh (log $work/run-pipeline.log)"; }
 grep -q '^==> mode: docker' "$work/run-pipeline.log" || fail "run-pipeline.sh did not use Docker mode"
-n_after=$(search_runs churn-prediction | wc -l)
+n_after=$(search_runs churn-prediction | wc -l) || fail "MLflow search after run-pipeline.sh"
 [ "$n_after" -gt "$n_before" ] || fail "run-pipeline.sh added no run to MLflow ($n_before before, $n_after after)"
 record "run-pipeline.sh (docker mode): new MLflow runs" "$((n_after - n_before))"
 

@@ -291,6 +291,9 @@ PY
 health=$(http_get http://127.0.0.1:5000/health) || fail "MLflow /health does not answer"
 [ "$health" = OK ] || fail "MLflow /health answered '$health', not OK"
 record "mlflow /health" "$health"
+ui=$(http_get http://127.0.0.1:5000/) || fail "MLflow's UI page does not load"
+grep -qi '<title>MLflow' <<<"$ui" || fail "http://127.0.0.1:5000/ is not MLflow's UI"
+record "mlflow UI page (/)" "loads"
 
 say "the guide's commands through the pipeline service"
 pipe() { compose run --rm pipeline "$@"; }
@@ -340,14 +343,21 @@ record "mlflow: depth-tuning runs, max_depth" "$depths"
 
 say "run-pipeline.sh (Docker mode)"
 n_before=$(wc -l <<<"$runs")
-(cd "$repo" && COMPOSE_PROJECT_NAME=$project ./run-pipeline.sh) > "$work/run-pipeline.log" 2>&1 \
+# Without CHURNKIT_UID: run-pipeline.sh must pick the user the images were built for itself.
+(cd "$repo" && env -u CHURNKIT_UID -u CHURNKIT_GID COMPOSE_PROJECT_NAME=$project ./run-pipeline.sh) \
+  > "$work/run-pipeline.log" 2>&1 \
   || { tail -30 "$work/run-pipeline.log" >&2; fail "run-pipeline.sh (log $work/run-pipeline.log)"; }
 grep -q '^==> mode: docker' "$work/run-pipeline.log" || fail "run-pipeline.sh did not use Docker mode"
+grep -q "^==> containers run as uid $CHURNKIT_UID " "$work/run-pipeline.log" \
+  || fail "run-pipeline.sh chose another uid than $CHURNKIT_UID: $(grep 'containers run as' "$work/run-pipeline.log")"
 n_after=$(search_runs churn-prediction | wc -l) || fail "MLflow search after run-pipeline.sh"
 [ "$n_after" -gt "$n_before" ] || fail "run-pipeline.sh added no run to MLflow ($n_before before, $n_after after)"
 record "run-pipeline.sh (docker mode): new MLflow runs" "$((n_after - n_before))"
 
 say "Jupyter: kernelspecs and a churnkit cell through the server"
+lab=$(http_get "http://127.0.0.1:${JUPYTER_PORT:-8888}/lab?token=$token") || fail "Jupyter Lab's page does not load"
+grep -q 'JupyterLab' <<<"$lab" || fail "http://127.0.0.1:${JUPYTER_PORT:-8888}/lab is not JupyterLab"
+record "jupyter: /lab page with the token" "loads"
 kernels=$(http_get "http://127.0.0.1:${JUPYTER_PORT:-8888}/api/kernelspecs?token=$token") \
   || fail "Jupyter's /api/kernelspecs does not answer"
 python3 -c 'import json, sys; specs = json.load(sys.stdin)["kernelspecs"]; sys.exit("rust" not in specs)' <<<"$kernels" \

@@ -8,12 +8,12 @@ rebuilt for the new path). MLflow listens on a free port (CHURNKIT_MLFLOW_PORT) 
 """
 import os
 import pathlib
-import shutil
 import socket
 import sqlite3
 import subprocess
 
 import pytest
+from conftest import copy_checkout
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 
@@ -31,18 +31,7 @@ def port_open(port):
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs a git checkout to copy")
-    root = tmp_path_factory.mktemp("checkout")
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=REPO, check=True, capture_output=True).stdout.split(b"\0")
-    for f in filter(None, files):
-        src = REPO / os.fsdecode(f)
-        if src.is_file():
-            dst = root / os.fsdecode(f)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    return root
+    return copy_checkout(tmp_path_factory.mktemp("checkout"))
 
 
 def test_native_mode_runs_the_pipeline_tracked_in_its_own_mlflow(checkout):

@@ -2,12 +2,11 @@
 this checkout and fail, naming the right check, on each kind of broken file: a key Compose does
 not know, a dependency on a missing service, a Dockerfile error hadolint reports at error level,
 and a COPY of a path that is not in the build context."""
-import os
 import pathlib
-import shutil
 import subprocess
 
 import pytest
+from conftest import copy_checkout
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts/validate-compose.sh"
@@ -16,17 +15,7 @@ CHECKS = ["compose config", "compose-spec schema", "hadolint", "build contexts"]
 
 @pytest.fixture()
 def tree(tmp_path):
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs a git checkout to copy")
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=REPO, check=True, capture_output=True).stdout.split(b"\0")
-    for f in filter(None, files):
-        src = REPO / os.fsdecode(f)
-        if src.is_file():
-            dst = tmp_path / os.fsdecode(f)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    return tmp_path
+    return copy_checkout(tmp_path)
 
 
 def validate(root):

@@ -586,7 +586,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
 /// Where the training run went, so `evaluate` can link its run to it.
 const TRAIN_LINK_FILE: &str = "train_tracking.json";
 
-fn report_delivery(kind: &str, logged: &tracking::Logged, q: bool) {
+/// Log a run (server if configured, else or on failure the local store) and say where it went.
+fn log_run(kind: &str, run: &RunRecord, q: bool) -> Result<tracking::Logged, CliError> {
+    let logged = Tracker::from_env()?.log(run)?;
     match &logged.delivery {
         Delivery::Server { url, .. } => say!(q, "  tracked {kind} run on MLflow: {url}"),
         Delivery::Local { reason: None } => say!(
@@ -599,6 +601,7 @@ fn report_delivery(kind: &str, logged: &tracking::Logged, q: bool) {
             LocalStore::from_env().run_dir(&logged.stored.run_id).display()
         ),
     }
+    Ok(logged)
 }
 
 fn track_train(
@@ -610,8 +613,7 @@ fn track_train(
     if off {
         return Ok(());
     }
-    let logged = Tracker::from_env()?.log(run)?;
-    report_delivery("training", &logged, q);
+    let logged = log_run("training", run, q)?;
     let remote = match &logged.delivery {
         Delivery::Server { run_id, .. } => Some(run_id.clone()),
         Delivery::Local { .. } => None,
@@ -649,8 +651,7 @@ fn track_evaluate(
             }
         }
     }
-    let logged = Tracker::from_env()?.log(&run)?;
-    report_delivery("evaluation", &logged, q);
+    log_run("evaluation", &run, q)?;
     Ok(())
 }
 

@@ -202,19 +202,27 @@ EOF'
 debian_mirror=http://deb.debian.org/debian
 common_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+rootfs() {  # PACKAGES [HOOK...]: a slim bookworm root filesystem with the extra CAs, in rootfs.tar
+  local packages=$1 hook hooks=()
+  shift
+  for hook in "$(ca_hook)" "$@"; do hooks+=(--customize-hook="$hook"); done
+  mmdebstrap --quiet --variant=minbase "${slim_opts[@]}" --include="ca-certificates${packages:+,$packages}" \
+    "${hooks[@]}" bookworm "$work/rootfs.tar" "$debian_mirror"
+}
+import_rootfs() {  # TAG CHANGE...: rootfs.tar as image TAG, with Dockerfile-style config changes
+  local tag=$1 change changes=()
+  shift
+  for change in 'ENV LANG=C.UTF-8' "$@"; do changes+=(--change "$change"); done
+  docker import "${changes[@]}" "$work/rootfs.tar" "$tag" >/dev/null
+}
+
 standin_debian() {  # TAG
-  mmdebstrap --quiet --variant=minbase "${slim_opts[@]}" --include=ca-certificates \
-    --customize-hook="$(ca_hook)" bookworm "$work/rootfs.tar" "$debian_mirror"
-  docker import --change "ENV PATH=$common_path" --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["bash"]' "$work/rootfs.tar" "$1" >/dev/null
+  rootfs ""
+  import_rootfs "$1" "ENV PATH=$common_path" 'CMD ["bash"]'
 }
 standin_python() {  # TAG
-  mmdebstrap --quiet --variant=minbase "${slim_opts[@]}" --include=ca-certificates,python3,python3-pip,python3-venv \
-    --customize-hook="$(ca_hook)" --customize-hook='ln -sf python3 "$1/usr/bin/python"' \
-    bookworm "$work/rootfs.tar" "$debian_mirror"
-  docker import --change "ENV PATH=$common_path" --change 'ENV LANG=C.UTF-8' \
-    --change 'ENV PIP_BREAK_SYSTEM_PACKAGES=1' --change 'CMD ["python3"]' \
-    "$work/rootfs.tar" "$1" >/dev/null
+  rootfs python3,python3-pip,python3-venv 'ln -sf python3 "$1/usr/bin/python"'
+  import_rootfs "$1" "ENV PATH=$common_path" 'ENV PIP_BREAK_SYSTEM_PACKAGES=1' 'CMD ["python3"]'
 }
 standin_rust() {  # TAG
   local rustup_home=${RUSTUP_HOME:-$HOME/.rustup} toolchain=1.95.0-x86_64-unknown-linux-gnu tc
@@ -224,18 +232,14 @@ standin_rust() {  # TAG
   rustup_bin=$(command -v rustup) || fail "no rustup on PATH to copy into the rust stand-in"
   # Upstream's layout: RUSTUP_HOME=/usr/local/rustup, CARGO_HOME=/usr/local/cargo, the proxies
   # in /usr/local/cargo/bin, everything world-writable. Docs are left out (1 GB, unused).
-  mmdebstrap --quiet --variant=minbase "${slim_opts[@]}" --include=ca-certificates,gcc,libc6-dev,wget \
-    --customize-hook="$(ca_hook)" \
-    --customize-hook="mkdir -p \"\$1/usr/local/rustup/toolchains/$toolchain\" \"\$1/usr/local/cargo/bin\"
+  rootfs gcc,libc6-dev,wget "mkdir -p \"\$1/usr/local/rustup/toolchains/$toolchain\" \"\$1/usr/local/cargo/bin\"
       tar -C '$tc' --exclude=./share/doc -cf - . | tar -C \"\$1/usr/local/rustup/toolchains/$toolchain\" -xf -
       printf 'version = \"12\"\ndefault_toolchain = \"$toolchain\"\nprofile = \"minimal\"\n' > \"\$1/usr/local/rustup/settings.toml\"
       cp '$rustup_bin' \"\$1/usr/local/cargo/bin/rustup\"
       for p in cargo rustc rustdoc rustfmt cargo-fmt cargo-clippy clippy-driver rust-gdb rust-lldb; do ln -s rustup \"\$1/usr/local/cargo/bin/\$p\"; done
-      chmod -R a+w \"\$1/usr/local/rustup\" \"\$1/usr/local/cargo\"" \
-    bookworm "$work/rootfs.tar" "$debian_mirror"
-  docker import --change 'ENV RUSTUP_HOME=/usr/local/rustup' --change 'ENV CARGO_HOME=/usr/local/cargo' \
-    --change "ENV PATH=/usr/local/cargo/bin:$common_path" --change 'ENV RUST_VERSION=1.95.0' \
-    --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' "$work/rootfs.tar" "$1" >/dev/null
+      chmod -R a+w \"\$1/usr/local/rustup\" \"\$1/usr/local/cargo\""
+  import_rootfs "$1" 'ENV RUSTUP_HOME=/usr/local/rustup' 'ENV CARGO_HOME=/usr/local/cargo' \
+    "ENV PATH=/usr/local/cargo/bin:$common_path" 'ENV RUST_VERSION=1.95.0' 'CMD ["bash"]'
 }
 
 base_image() {  # VAR UPSTREAM KIND: export VAR as the image the build will use

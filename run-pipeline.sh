@@ -72,8 +72,8 @@ native)
   mlflow_url=http://127.0.0.1:$mlflow_port
   say "mode: native (no usable Docker engine: cargo build + local MLflow)"
   scripts/venv.sh
-  say "cargo build --release --locked -p churnkit"
-  cargo build --release --locked --quiet -p churnkit
+  say "cargo build --release --locked -p churnkit-cli"
+  cargo build --release --locked --quiet -p churnkit-cli
   store=$PWD/mlflow-data
   server_pid=
   stop_server() {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/venv.sh >/dev/null
-cargo build --release --locked --quiet -p churnkit
+cargo build --release --locked --quiet -p churnkit-cli
 export CHURNKIT_TELCO="${CHURNKIT_TELCO:-$PWD/../shared/data/telco-customer-churn.csv}"
 # OPENBLAS_* slow numpy down on some CPUs here; scikit-learn's forest does not use BLAS, but
 # unset them for a fair run anyway.

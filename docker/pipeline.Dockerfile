@@ -13,7 +13,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY churnkit ./churnkit
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --profile dist --locked -p churnkit \
+    cargo build --profile dist --locked -p churnkit-cli \
     && install -m 0755 target/dist/churnkit /usr/local/bin/churnkit
 
 FROM ${DEBIAN_IMAGE}

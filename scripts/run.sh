@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --release --locked --quiet -p churnkit
+cargo build --release --locked --quiet -p churnkit-cli
 "$CHURNKIT_BIN" pipeline "$@"

@@ -1,24 +1,55 @@
-//! churnkit: churn modelling in Rust.
+//! churnkit: churn modelling in Rust, on values in memory.
 //!
-//! The workflow of the guide, step by step: [`generate`] sample data, [`preprocess`] it,
-//! train a [`forest`], [`evaluate`] it with [`plots`], and [`tracking`] runs (MLflow or a
-//! local store).
+//! A customer table (a polars DataFrame or a CSV) becomes a [`table::Table`]; a
+//! [`schema::Schema`] says what its columns mean (inferred or given); [`preprocess::Processed`]
+//! splits it (stratified) and fits the preprocessing on the training rows; [`workflow::train`]
+//! fits churnkit's random forest, [`workflow::evaluate`] scores the test rows with charts;
+//! each result turns into a [`tracking::RunRecord`] that a [`tracking::Tracker`] logs to
+//! `mlruns/` and MLflow. Saving files is a separate step ([`layout`]).
+//!
+//! ```
+//! use churnkit::prelude::*;
+//! let (csv, _) = churnkit::generate::generate_rows(500, 7);   // or Table::read_csv(path)
+//! let table = Table::from_csv_bytes(csv, "customers.csv")?;
+//! let schema = Schema::infer(&table, "Churn", None)?;
+//! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
+//! let params = RandomForestParams::new().n_estimators(50).check()?;
+//! let trained = train(&data, ModelKind::RandomForest, &params, &|| {})?;
+//! let evaluated = evaluate(&trained.model, &data, 0.5)?;
+//! assert!(evaluated.evaluation.metrics.roc_auc.unwrap() > 0.7);
+//! # Ok::<(), churnkit::Error>(())
+//! ```
+//!
+//! The layers, each its own crate, depend one way: `churnkit-core` (tables, schema,
+//! preprocessing, forest, model, evaluation, charts; no files layout, network, terminal or
+//! processes) <- `churnkit-tracking` (run records, MLflow client, local run store) <- `churnkit`
+//! (this facade: the workflow on values, the file layout, the notebook layer) <- `churnkit-cli`.
 #![doc(html_root_url = "https://docs.rs/churnkit")]
 
-pub mod evaluate;
-pub mod forest;
-pub mod frame;
-pub mod generate;
-pub mod io;
-pub mod model;
+pub use churnkit_core::{
+    error, evaluate, forest, format, frame, generate, io, model, plots, polars, preprocess, rng,
+    schema, stats, table, Error, ErrorKind, Result, Transience, VERSION,
+};
+pub use churnkit_tracking as tracking;
+
+pub mod layout;
 #[cfg(feature = "notebook")]
 pub mod notebook;
-pub mod pipeline;
-pub mod plots;
-pub mod preprocess;
-pub mod rng;
-pub mod schema;
-pub mod table;
-pub mod tracking;
+pub mod workflow;
 
-pub use polars;
+/// What a program using churnkit usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::layout::Layout;
+    pub use crate::tracking::{RunRecord, RunSource, Tracker};
+    pub use crate::workflow::{evaluate, predict, train, Evaluated, Scores, Trained};
+    pub use churnkit_core::evaluate::Evaluation;
+    pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};
+    pub use churnkit_core::linfa::ParamGuard;
+    pub use churnkit_core::model::{Model, ModelKind};
+    pub use churnkit_core::preprocess::{
+        Preprocessor, Processed, Split, SplitOptions, UnknownCategory,
+    };
+    pub use churnkit_core::schema::Schema;
+    pub use churnkit_core::table::Table;
+    pub use churnkit_core::{Error, ErrorKind, Result};
+}

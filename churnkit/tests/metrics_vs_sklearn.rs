@@ -3,8 +3,8 @@
 //! `fixtures/make_sklearn_fixtures.py`.
 
 use churnkit::evaluate::{
-    average_precision, classification_report, precision_recall_curve, roc_auc, roc_curve,
-    BinaryMetrics,
+    average_precision, precision_recall_curve, roc_auc, roc_curve, BinaryMetrics,
+    ClassificationReport,
 };
 use serde_json::Value;
 
@@ -118,7 +118,8 @@ fn classification_report_has_sklearn_keys_and_values() {
             .iter()
             .map(|v| v.as_u64().unwrap() as u8)
             .collect();
-        let ours = classification_report(&y, &pred);
+        // The struct serialises to scikit-learn's own JSON layout.
+        let ours = serde_json::to_value(ClassificationReport::new(&y, &pred)).unwrap();
         let theirs = &c["report"];
         let ok: Vec<&String> = ours.as_object().unwrap().keys().collect();
         let tk: Vec<&String> = theirs.as_object().unwrap().keys().collect();

@@ -9,57 +9,32 @@
 //! ```
 //!
 //! Everything a notebook needs is re-exported here (polars included), so a notebook depends on
-//! churnkit alone and never builds a second polars.
+//! churnkit alone and never builds a second polars. The helpers work on values: a DataFrame in,
+//! [`Processed`] data, a [`Model`], an [`Evaluation`] out; nothing is re-read from disk.
 
 mod display;
 
 pub use display::{base64, content_block, escape, fmt_float, frame_html, Display, Html, Report};
 // `col` is defined below: the evcxr-safe column lookup.
 
-pub use crate::evaluate::{BinaryMetrics, BusinessMetrics, Confusion};
-pub use crate::forest::{MaxFeatures, RandomForestParams};
-pub use crate::model::SavedModel;
-pub use crate::plots::Png;
-pub use crate::tracking::{self, RunSource, Tracker};
+pub use crate::prelude::*;
+pub use crate::tracking;
+pub use churnkit_core::evaluate::{
+    BinaryMetrics, BusinessMetrics, ClassificationReport, Confusion,
+};
+pub use churnkit_core::plots::Png;
 pub use polars;
 pub use polars::prelude::{Column, DataFrame, DataType};
 
-use crate::plots::{self, PlotError};
-use crate::table::{DataError, RawTable};
-use polars::prelude::*;
+use churnkit_core::plots;
+use churnkit_core::stats::quantile;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Errors of notebook helpers, one type so cells can use `?` throughout.
-#[derive(Debug, thiserror::Error)]
-pub enum NotebookError {
-    /// Bad data.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// A chart failed.
-    #[error(transparent)]
-    Plot(#[from] PlotError),
-    /// polars failed.
-    #[error("polars: {0}")]
-    Polars(#[from] PolarsError),
-    /// Tracking failed.
-    #[error(transparent)]
-    Tracking(#[from] crate::tracking::TrackingError),
-    /// A pipeline step failed.
-    #[error(transparent)]
-    Step(#[from] crate::pipeline::StepError),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Result of notebook helpers.
-pub type Result<T, E = NotebookError> = std::result::Result<T, E>;
 
 /// Read a CSV for exploration: columns whose non-blank cells are all numbers become `f64`
 /// (blanks are nulls), the others stay text. Blank and whitespace-only cells are missing.
 pub fn load_csv(path: impl AsRef<Path>) -> Result<DataFrame> {
-    let t = RawTable::read(path)?;
+    let t = Table::read_csv(path)?;
     let mut cols = Vec::new();
     for h in t.headers() {
         let cells = t.column(h)?;
@@ -98,9 +73,9 @@ pub fn col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
         .find(|c| c.name().as_str() == name)
         .ok_or_else(|| {
             let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
-            NotebookError::Other(format!(
+            Error::data(format!(
                 "no column '{name}' (columns: {})",
-                names.join(", ")
+                churnkit_core::error::few(&names, 12)
             ))
         })
 }
@@ -149,14 +124,7 @@ pub fn summary(df: &DataFrame) -> Result<DataFrame> {
         let k = v.len() as f64;
         let mean = v.iter().sum::<f64>() / k;
         let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
-        let q = |p: f64| {
-            if v.is_empty() {
-                return f64::NAN;
-            }
-            let pos = p * (v.len() - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-        };
+        let q = |p: f64| quantile(&v, p).unwrap_or(f64::NAN);
         let vals = vec![k, mean, std, q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)];
         cols.push(Column::new(n.as_str().into(), vals));
     }
@@ -195,11 +163,11 @@ const NAMES: [&str; 2] = ["No churn", "Churn"];
 pub fn churn_distribution(df: &DataFrame, target: &str) -> Result<Png> {
     let y = target_labels(df, target)?;
     let ones = y.iter().filter(|&&v| v == 1).count();
-    Ok(plots::count_chart(
+    plots::count_chart(
         &format!("{target} distribution"),
         &[NAMES[0].to_string(), NAMES[1].to_string()],
         &[y.len() - ones, ones],
-    )?)
+    )
 }
 
 /// Histogram of a numeric column by churn class (e.g. Age by churn).
@@ -209,14 +177,7 @@ pub fn histogram_by_churn(df: &DataFrame, column: &str, target: &str) -> Result<
         .into_iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect();
-    Ok(plots::histogram_by_class(
-        &format!("{column} by {target}"),
-        column,
-        &v,
-        &y,
-        NAMES,
-        20,
-    )?)
+    plots::histogram_by_class(&format!("{column} by {target}"), column, &v, &y, NAMES, 20)
 }
 
 /// Scatter of two numeric columns coloured by churn (e.g. Tenure vs MonthlyCharges).
@@ -230,22 +191,16 @@ pub fn scatter_by_churn(df: &DataFrame, x: &str, y: &str, target: &str) -> Resul
         .into_iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect();
-    Ok(plots::scatter_by_class(
-        &format!("{x} vs {y}"),
-        (x, &xs),
-        (y, &ys),
-        &t,
-        NAMES,
-    )?)
+    plots::scatter_by_class(&format!("{x} vs {y}"), (x, &xs), (y, &ys), &t, NAMES)
 }
 
 /// Churn rate per category of a column (e.g. Contract), with group sizes.
 pub fn churn_rate_by(df: &DataFrame, column: &str, target: &str) -> Result<Png> {
-    Ok(plots::rate_by_category(
+    plots::rate_by_category(
         &format!("Churn rate by {column}"),
         column,
         &churn_rate_groups(df, column, target)?,
-    )?)
+    )
 }
 
 /// (category, churn rate, rows) per category of `column`, in sorted category order.
@@ -313,29 +268,44 @@ pub fn correlation_matrix(df: &DataFrame, target: &str) -> Result<(Vec<String>, 
 /// Correlation matrix heatmap.
 pub fn correlation_chart(df: &DataFrame, target: &str) -> Result<Png> {
     let (names, m) = correlation_matrix(df, target)?;
-    Ok(plots::correlation_heatmap(&names, &m)?)
+    plots::correlation_heatmap(&names, &m)
 }
 
 /// Load a saved model (validated).
-pub fn load_model(path: impl AsRef<Path>) -> Result<SavedModel> {
-    SavedModel::load(path, None).map_err(|e| NotebookError::Step(e.into()))
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Model::from_json(&bytes).map_err(|e| e.in_file(path.display()))
+}
+
+/// Preprocess a DataFrame in memory for modelling: the schema inferred for `target` (ids and
+/// the product rule found as the CLI finds them), an 80/20 stratified split with seed 42, the
+/// preprocessing fitted on the training rows.
+pub fn prepare(df: &DataFrame, target: &str) -> Result<Processed> {
+    let table = Table::from_frame(df)?;
+    let schema = Schema::infer(&table, target, None)?;
+    Processed::fit(&table, &schema, SplitOptions::default())
+}
+
+/// Train churnkit's forest with `params` on the training rows of `data`.
+pub fn fit(data: &Processed, params: RandomForestParams) -> Result<Trained> {
+    train(data, ModelKind::RandomForest, &params.check()?, &|| {})
+}
+
+/// `model` on the test rows of `data`, at threshold 0.5: metrics, curves, reports, charts.
+pub fn evaluation(model: &Model, data: &Processed) -> Result<Evaluation> {
+    Ok(evaluate(model, data, 0.5)?.evaluation)
 }
 
 /// Feature importances as a table, largest first.
-pub fn importance_table(model: &SavedModel) -> Result<DataFrame> {
-    let mut v: Vec<(String, f64)> = model
-        .feature_names
-        .iter()
-        .cloned()
-        .zip(model.feature_importances.iter().copied())
-        .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+pub fn importance_table(model: &Model) -> Result<DataFrame> {
+    let v = model.importances();
     Ok(DataFrame::new(
         v.len(),
         vec![
             Column::new(
                 "feature".into(),
-                v.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+                v.iter().map(|x| x.0.to_string()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "importance".into(),
@@ -346,109 +316,40 @@ pub fn importance_table(model: &SavedModel) -> Result<DataFrame> {
 }
 
 /// Horizontal importance bars, sorted.
-pub fn importance_chart(model: &SavedModel) -> Result<Png> {
-    Ok(plots::feature_importance_chart(
-        &model.feature_names,
-        &model.feature_importances,
+pub fn importance_chart(model: &Model) -> Result<Png> {
+    plots::feature_importance_chart(&model.feature_names, &model.feature_importances)
+}
+
+/// scikit-learn's classification report as a table: one row per class and average, then
+/// accuracy.
+pub fn report_table(r: &ClassificationReport) -> Result<DataFrame> {
+    let rows = [
+        ("0", r.class_0),
+        ("1", r.class_1),
+        ("macro avg", r.macro_avg),
+        ("weighted avg", r.weighted_avg),
+    ];
+    let total = r.macro_avg.support as f64;
+    let mut class: Vec<String> = rows.iter().map(|(k, _)| k.to_string()).collect();
+    let mut precision: Vec<f64> = rows.iter().map(|(_, c)| c.precision).collect();
+    let mut recall: Vec<f64> = rows.iter().map(|(_, c)| c.recall).collect();
+    let mut f1: Vec<f64> = rows.iter().map(|(_, c)| c.f1_score).collect();
+    let mut support: Vec<f64> = rows.iter().map(|(_, c)| c.support as f64).collect();
+    class.push("accuracy".into());
+    precision.push(f64::NAN);
+    recall.push(f64::NAN);
+    f1.push(r.accuracy);
+    support.push(total);
+    Ok(DataFrame::new(
+        class.len(),
+        vec![
+            Column::new("class".into(), class),
+            Column::new("precision".into(), precision),
+            Column::new("recall".into(), recall),
+            Column::new("f1-score".into(), f1),
+            Column::new("support".into(), support),
+        ],
     )?)
-}
-
-/// The saved model scored on the processed test split: metrics, report and charts.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    /// Test labels.
-    pub y: Vec<u8>,
-    /// Class-1 probabilities.
-    pub proba: Vec<f64>,
-    /// Headline metrics at 0.5.
-    pub metrics: BinaryMetrics,
-    /// Confusion matrix at 0.5.
-    pub confusion: Confusion,
-}
-
-impl Evaluation {
-    /// Score `processed_dir`'s test split with the model in `models_dir`.
-    pub fn load(processed_dir: impl AsRef<Path>, models_dir: impl AsRef<Path>) -> Result<Self> {
-        let data = crate::preprocess::ProcessedData::load(processed_dir)
-            .map_err(|e| NotebookError::Step(e.into()))?;
-        let model = SavedModel::load(
-            models_dir.as_ref().join(crate::pipeline::MODEL_FILE),
-            Some(&data.state.feature_names()),
-        )
-        .map_err(|e| NotebookError::Step(e.into()))?;
-        let proba = model
-            .predict_frame(&data.x_test)
-            .map_err(|e| NotebookError::Step(e.into()))?;
-        let pred = crate::evaluate::labels(&proba, 0.5);
-        Ok(Evaluation {
-            metrics: BinaryMetrics::compute(&data.y_test, &proba, 0.5),
-            confusion: Confusion::from_labels(&data.y_test, &pred),
-            y: data.y_test,
-            proba,
-        })
-    }
-
-    /// scikit-learn's classification report as a table.
-    pub fn report(&self) -> Result<DataFrame> {
-        let r = crate::evaluate::classification_report(
-            &self.y,
-            &crate::evaluate::labels(&self.proba, 0.5),
-        );
-        let rows = ["0", "1", "macro avg", "weighted avg"];
-        let get = |k: &str, m: &str| r[k][m].as_f64().unwrap_or(f64::NAN);
-        let mut cols = vec![Column::new(
-            "class".into(),
-            rows.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )];
-        for m in ["precision", "recall", "f1-score", "support"] {
-            cols.push(Column::new(
-                m.into(),
-                rows.iter().map(|k| get(k, m)).collect::<Vec<_>>(),
-            ));
-        }
-        let mut df = DataFrame::new(rows.len(), cols)?;
-        let acc = DataFrame::new(
-            1,
-            vec![
-                Column::new("class".into(), vec!["accuracy".to_string()]),
-                Column::new("precision".into(), vec![f64::NAN]),
-                Column::new("recall".into(), vec![f64::NAN]),
-                Column::new(
-                    "f1-score".into(),
-                    vec![r["accuracy"].as_f64().unwrap_or(f64::NAN)],
-                ),
-                Column::new("support".into(), vec![self.y.len() as f64]),
-            ],
-        )?;
-        df.vstack_mut(&acc)?;
-        Ok(df)
-    }
-
-    /// Confusion matrix heatmap.
-    pub fn confusion_chart(&self) -> Result<Png> {
-        Ok(plots::confusion_matrix_chart(
-            &self.confusion,
-            ["No churn (0)", "Churn (1)"],
-        )?)
-    }
-
-    /// ROC curve.
-    pub fn roc_chart(&self) -> Result<Png> {
-        Ok(plots::roc_chart(
-            crate::evaluate::roc_curve(&self.y, &self.proba).as_ref(),
-            self.metrics.roc_auc,
-        )?)
-    }
-
-    /// Precision-recall curve.
-    pub fn pr_chart(&self) -> Result<Png> {
-        let prev = self.y.iter().map(|&v| f64::from(v)).sum::<f64>() / self.y.len().max(1) as f64;
-        Ok(plots::pr_chart(
-            crate::evaluate::precision_recall_curve(&self.y, &self.proba).as_ref(),
-            crate::evaluate::average_precision(&self.y, &self.proba),
-            prev,
-        )?)
-    }
 }
 
 /// A churnkit project seen from a notebook: its `data/`, `models/`, `mlruns/` and the tracking
@@ -464,7 +365,7 @@ impl Project {
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         if !root.join("data").is_dir() {
-            return Err(NotebookError::Other(format!(
+            return Err(Error::data(format!(
                 "{} has no data/ directory: not a churnkit project",
                 root.display()
             )));
@@ -475,6 +376,11 @@ impl Project {
     /// A path inside the project.
     pub fn path(&self, rel: &str) -> std::path::PathBuf {
         self.root.join(rel)
+    }
+
+    /// The project's file layout.
+    pub fn layout(&self) -> Layout {
+        Layout::under(&self.root)
     }
 
     /// Where runs are read from: the server if `MLFLOW_TRACKING_URI` is set, else `mlruns/`.
@@ -494,13 +400,8 @@ impl Project {
     }
 
     /// The saved model (`models/churn_model.json`).
-    pub fn model(&self) -> Result<SavedModel> {
-        load_model(self.path("models").join(crate::pipeline::MODEL_FILE))
-    }
-
-    /// The saved model scored on the processed test split.
-    pub fn evaluation(&self) -> Result<Evaluation> {
-        Evaluation::load(self.path("data/processed"), self.path("models"))
+    pub fn model(&self) -> Result<Model> {
+        load_model(self.layout().model_path())
     }
 
     /// Ids of the `n` most recent runs of an experiment.
@@ -516,19 +417,18 @@ impl Project {
 
     /// Runs of an experiment, newest first: ids, params, metrics.
     pub fn runs(&self, experiment: &str) -> Result<DataFrame> {
-        Ok(tracking::search_runs(&self.source()?, experiment, "", &[])?)
+        tracking::search_runs(&self.source()?, experiment, "", &[])
     }
 
     /// The run with the highest `metric`.
     pub fn best_run(&self, experiment: &str, metric: &str) -> Result<tracking::RunRow> {
-        tracking::best_run(&self.source()?, experiment, metric)?.ok_or_else(|| {
-            NotebookError::Other(format!("no run of '{experiment}' has metric '{metric}'"))
-        })
+        tracking::best_run(&self.source()?, experiment, metric)?
+            .ok_or_else(|| Error::data(format!("no run of '{experiment}' has metric '{metric}'")))
     }
 
     /// Runs side by side: differing params and all metrics.
     pub fn compare<S: AsRef<str>>(&self, run_ids: &[S]) -> Result<DataFrame> {
-        Ok(tracking::compare(&self.source()?, run_ids)?)
+        tracking::compare(&self.source()?, run_ids)
     }
 
     /// A metric against a numeric param over an experiment's runs (e.g. test_f1 vs max_depth).
@@ -538,12 +438,7 @@ impl Project {
             .iter()
             .filter_map(|r| Some((r.params.get(param)?.parse().ok()?, *r.metrics.get(metric)?)))
             .collect();
-        Ok(plots::line_chart(
-            &format!("{metric} vs {param}"),
-            param,
-            metric,
-            &pts,
-        )?)
+        plots::line_chart(&format!("{metric} vs {param}"), param, metric, &pts)
     }
 
     /// A run's metric history (e.g. test_roc_auc as trees are added).
@@ -553,40 +448,30 @@ impl Project {
             .iter()
             .filter_map(|p| Some((p.step as f64, p.value?)))
             .collect();
-        Ok(plots::line_chart(
-            &format!("{metric} by step"),
-            "step",
-            metric,
-            &pts,
-        )?)
+        plots::line_chart(&format!("{metric} by step"), "step", metric, &pts)
     }
 
-    /// Train one forest per `max_depth` on `data/processed/` (models under
-    /// `models/sweep/depth-N/`, so the main model is untouched), log each run to `experiment`,
-    /// and return a table of the results.
-    pub fn sweep_max_depth(&self, experiment: &str, depths: &[usize]) -> Result<DataFrame> {
+    /// Train one forest per `max_depth` on `data` in memory, log each run (model and
+    /// importances as artifacts) to `experiment`, and return a table of the results. Nothing
+    /// is written to `models/`.
+    pub fn sweep_max_depth(
+        &self,
+        experiment: &str,
+        data: &Processed,
+        depths: &[usize],
+    ) -> Result<DataFrame> {
         let tracker = self.tracker()?;
         let (mut d, mut f1, mut auc, mut train_f1, mut secs, mut ids) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for &depth in depths {
-            let report = crate::pipeline::train(&crate::pipeline::TrainOptions {
-                processed_dir: self.path("data/processed"),
-                models_dir: self.path(&format!("models/sweep/depth-{depth}")),
-                kind: crate::model::ModelKind::RandomForest,
-                params: RandomForestParams::new().max_depth(Some(depth)),
-                experiment: experiment.to_string(),
-                progress: false,
-            })?;
-            let logged = tracker.log(&report.run)?;
+            let trained = fit(data, RandomForestParams::new().max_depth(Some(depth)))?;
+            let logged = tracker.log(&trained.run_record(data, experiment))?;
             d.push(depth as u64);
-            f1.push(report.test.f1);
-            auc.push(report.test.roc_auc);
-            train_f1.push(report.train.f1);
-            secs.push(report.fit_seconds);
-            ids.push(match logged.delivery {
-                tracking::Delivery::Server { run_id, .. } => run_id,
-                tracking::Delivery::Local { .. } => logged.stored.run_id,
-            });
+            f1.push(trained.test.f1);
+            auc.push(trained.test.roc_auc);
+            train_f1.push(trained.train.f1);
+            secs.push(trained.fit_seconds);
+            ids.push(logged.run_id().to_string());
         }
         Ok(DataFrame::new(
             d.len(),

@@ -6,83 +6,18 @@
 //! 1000 metrics, 1000 items per request); errors carry MLflow's `error_code`; connection errors
 //! and 5xx responses are retried with exponential backoff, 4xx never.
 
+use crate::record::{keys::tags, ModelFlavor, RunStatus};
+use churnkit_core::{Error, Result};
 use reqwest::blocking::Client;
-use reqwest::Method;
+/// HTTP methods for [`MlflowClient::call`].
+pub use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Failures of tracking, remote or local.
-#[derive(Debug, thiserror::Error)]
-pub enum TrackingError {
-    /// MLflow answered with a JSON error.
-    #[error("MLflow {error_code} (HTTP {status}): {message}")]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// MLflow's `error_code`, e.g. `RESOURCE_ALREADY_EXISTS`, `INVALID_PARAMETER_VALUE`.
-        error_code: String,
-        /// MLflow's message.
-        message: String,
-    },
-    /// A non-JSON error response (HTML 404, plain-text 401/403).
-    #[error("HTTP {status} from {url}: {body}")]
-    Http {
-        /// HTTP status.
-        status: u16,
-        /// The URL.
-        url: String,
-        /// The start of the body.
-        body: String,
-    },
-    /// No answer after the retries.
-    #[error("cannot reach MLflow at {url}: {message}")]
-    Unreachable {
-        /// The URL.
-        url: String,
-        /// The last error.
-        message: String,
-    },
-    /// An answer churnkit cannot understand.
-    #[error("unexpected answer from {url}: {message}")]
-    Protocol {
-        /// The URL.
-        url: String,
-        /// What was wrong.
-        message: String,
-    },
-    /// Local store or artifact file problems.
-    #[error(transparent)]
-    Io(#[from] crate::io::IoError),
-    /// Other local problems (bad run record, unknown run).
-    #[error("{0}")]
-    Local(String),
-}
-
-impl TrackingError {
-    /// MLflow's `error_code`, if the server sent one.
-    pub fn error_code(&self) -> Option<&str> {
-        match self {
-            TrackingError::Server { error_code, .. } => Some(error_code),
-            _ => None,
-        }
-    }
-
-    /// True when the server could not be reached or failed (5xx): worth keeping the run
-    /// locally and syncing later. False for a request the server rejected (4xx).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            TrackingError::Unreachable { .. } => true,
-            TrackingError::Server { status, .. } | TrackingError::Http { status, .. } => {
-                *status >= 500
-            }
-            _ => false,
-        }
-    }
-}
-
 /// How requests authenticate.
+#[non_exhaustive]
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum Auth {
     /// No credentials.
@@ -187,8 +122,8 @@ pub struct RunInfo {
     pub experiment_id: String,
     /// Run name.
     pub run_name: String,
-    /// RUNNING, FINISHED, FAILED, KILLED.
-    pub status: String,
+    /// Lifecycle state.
+    pub status: RunStatus,
     /// Start, ms since the epoch.
     pub start_time: i64,
     /// End, ms since the epoch (None while running).
@@ -258,13 +193,13 @@ fn kv(list: &Value) -> BTreeMap<String, String> {
 impl MlflowClient {
     /// A client for `tracking_uri` (e.g. `http://127.0.0.1:5000`), with credentials from the
     /// environment. Retries: `CHURNKIT_HTTP_RETRIES` (default 3).
-    pub fn new(tracking_uri: &str) -> Result<Self, TrackingError> {
+    pub fn new(tracking_uri: &str) -> Result<Self> {
         let http = Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("churnkit/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| TrackingError::Local(format!("HTTP client: {e}")))?;
+            .map_err(|e| Error::rejected(format!("HTTP client: {e}")))?;
         let retries = std::env::var("CHURNKIT_HTTP_RETRIES")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -280,7 +215,7 @@ impl MlflowClient {
 
     /// The client for `MLFLOW_TRACKING_URI` when it is an http(s) URL; `None` otherwise
     /// (unset, or a local path: churnkit then uses its own local store).
-    pub fn from_env() -> Result<Option<Self>, TrackingError> {
+    pub fn from_env() -> Result<Option<Self>> {
         match std::env::var("MLFLOW_TRACKING_URI") {
             Ok(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 Self::new(&u).map(Some)
@@ -318,7 +253,7 @@ impl MlflowClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<Body>,
-    ) -> Result<reqwest::blocking::Response, TrackingError> {
+    ) -> Result<reqwest::blocking::Response> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
@@ -343,15 +278,14 @@ impl MlflowClient {
             if !retry || attempt >= self.retries {
                 return match outcome {
                     Ok(r) => Ok(r),
-                    Err(e) => Err(TrackingError::Unreachable {
-                        url: self.base.clone(),
-                        message: e
-                            .source_chain()
+                    Err(e) => Err(Error::transient(format!(
+                        "cannot reach MLflow at {}: {}",
+                        self.base,
+                        e.source_chain()
                             .lines()
                             .last()
                             .unwrap_or("connection failed")
-                            .to_string(),
-                    }),
+                    ))),
                 };
             }
             std::thread::sleep(self.backoff * 2u32.saturating_pow(attempt));
@@ -359,26 +293,31 @@ impl MlflowClient {
         }
     }
 
-    fn check(url: &str, r: reqwest::blocking::Response) -> Result<Vec<u8>, TrackingError> {
+    fn check(url: &str, r: reqwest::blocking::Response) -> Result<Vec<u8>> {
         let status = r.status();
-        let bytes = r.bytes().map_err(|e| TrackingError::Protocol {
-            url: url.to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes = r
+            .bytes()
+            .map_err(|e| Error::transient(format!("unexpected answer from {url}: {e}")))?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
+        // 5xx may pass; 4xx is the server saying no.
+        let failure = |message: String| {
+            let e = if status.is_server_error() {
+                Error::transient(message)
+            } else {
+                Error::rejected(message)
+            };
+            e.with_status(status.as_u16())
+        };
         if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
             if let Some(code) = v.get("error_code").and_then(Value::as_str) {
-                return Err(TrackingError::Server {
-                    status: status.as_u16(),
-                    error_code: code.to_string(),
-                    message: v
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                });
+                let message = v.get("message").and_then(Value::as_str).unwrap_or("");
+                let first = message.lines().next().unwrap_or_default();
+                return Err(
+                    failure(format!("MLflow {code} (HTTP {}): {first}", status.as_u16()))
+                        .with_code(code),
+                );
             }
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -388,11 +327,11 @@ impl MlflowClient {
                 "authentication failed: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) [{body}]"
             );
         }
-        Err(TrackingError::Http {
-            status: status.as_u16(),
-            url: url.to_string(),
-            body: body.chars().take(300).collect(),
-        })
+        let body: String = body.chars().take(300).collect();
+        Err(failure(format!(
+            "HTTP {} from {url}: {body}",
+            status.as_u16()
+        )))
     }
 
     /// A JSON API call.
@@ -402,27 +341,25 @@ impl MlflowClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<Value>,
-    ) -> Result<Value, TrackingError> {
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let r = self.send(method, path, query, body.map(Body::Json))?;
         let bytes = Self::check(&url, r)?;
         if bytes.is_empty() {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&bytes).map_err(|e| TrackingError::Protocol {
-            url,
-            message: format!("not JSON: {e}"),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::rejected(format!("unexpected answer from {url}: not JSON: {e}")))
     }
 
     /// `GET /health`: Ok when the server answers.
-    pub fn health(&self) -> Result<(), TrackingError> {
+    pub fn health(&self) -> Result<()> {
         let r = self.send(Method::GET, "/health", &[], None)?;
         Self::check(&format!("{}/health", self.base), r).map(|_| ())
     }
 
     /// The experiment id for `name`, or `None`.
-    pub fn get_experiment_by_name(&self, name: &str) -> Result<Option<String>, TrackingError> {
+    pub fn get_experiment_by_name(&self, name: &str) -> Result<Option<String>> {
         match self.call(
             Method::GET,
             "/api/2.0/mlflow/experiments/get-by-name",
@@ -430,13 +367,13 @@ impl MlflowClient {
             None,
         ) {
             Ok(v) => Ok(v["experiment"]["experiment_id"].as_str().map(String::from)),
-            Err(e) if e.error_code() == Some("RESOURCE_DOES_NOT_EXIST") => Ok(None),
+            Err(e) if e.code() == Some("RESOURCE_DOES_NOT_EXIST") => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// Get or create the experiment `name`; returns its id.
-    pub fn get_or_create_experiment(&self, name: &str) -> Result<String, TrackingError> {
+    pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if let Some(id) = self.get_experiment_by_name(name)? {
             return Ok(id);
         }
@@ -449,27 +386,29 @@ impl MlflowClient {
             Ok(v) => v["experiment_id"]
                 .as_str()
                 .map(String::from)
-                .ok_or_else(|| TrackingError::Protocol {
-                    url: self.base.clone(),
-                    message: "experiments/create returned no id".into(),
+                .ok_or_else(|| {
+                    Error::rejected(format!(
+                        "unexpected answer from {}: experiments/create returned no id",
+                        self.base
+                    ))
                 }),
             // Someone created it between our two calls.
-            Err(e) if e.error_code() == Some("RESOURCE_ALREADY_EXISTS") => self
+            Err(e) if e.code() == Some("RESOURCE_ALREADY_EXISTS") => self
                 .get_experiment_by_name(name)?
-                .ok_or_else(|| TrackingError::Local(format!("experiment '{name}' vanished"))),
+                .ok_or_else(|| Error::transient(format!("experiment '{name}' vanished"))),
             Err(e) => Err(e),
         }
     }
 
-    fn parse_run(&self, v: &Value) -> Result<Run, TrackingError> {
+    fn parse_run(&self, v: &Value) -> Result<Run> {
         let info = &v["info"];
         let s = |k: &str| info[k].as_str().unwrap_or_default().to_string();
         let run_id = s("run_id");
         if run_id.is_empty() {
-            return Err(TrackingError::Protocol {
-                url: self.base.clone(),
-                message: "run without run_id".into(),
-            });
+            return Err(Error::rejected(format!(
+                "unexpected answer from {}: a run without run_id",
+                self.base
+            )));
         }
         let metrics = v["data"]["metrics"]
             .as_array()
@@ -485,7 +424,8 @@ impl MlflowClient {
                 run_id,
                 experiment_id: s("experiment_id"),
                 run_name: s("run_name"),
-                status: s("status"),
+                // An unknown state (a newer server's) reads as still running.
+                status: RunStatus::parse(&s("status")).unwrap_or(RunStatus::Running),
                 start_time: as_i64(&info["start_time"]).unwrap_or(0),
                 end_time: as_i64(&info["end_time"]),
                 artifact_uri: s("artifact_uri"),
@@ -503,15 +443,15 @@ impl MlflowClient {
         run_name: &str,
         start_time: i64,
         tags: &BTreeMap<String, String>,
-    ) -> Result<RunInfo, TrackingError> {
+    ) -> Result<RunInfo> {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "churnkit".into());
         let mut all = tags.clone();
-        all.entry("mlflow.user".into()).or_insert(user.clone());
-        all.entry("mlflow.source.name".into())
+        all.entry(tags::MLFLOW_USER.into()).or_insert(user.clone());
+        all.entry(tags::MLFLOW_SOURCE_NAME.into())
             .or_insert_with(|| "churnkit".into());
-        all.entry("mlflow.source.type".into())
+        all.entry(tags::MLFLOW_SOURCE_TYPE.into())
             .or_insert_with(|| "LOCAL".into());
         let tag_list: Vec<Value> = all
             .iter()
@@ -533,7 +473,7 @@ impl MlflowClient {
     }
 
     /// Fetch a run.
-    pub fn get_run(&self, run_id: &str) -> Result<Run, TrackingError> {
+    pub fn get_run(&self, run_id: &str) -> Result<Run> {
         let v = self.call(
             Method::GET,
             "/api/2.0/mlflow/runs/get",
@@ -550,9 +490,9 @@ impl MlflowClient {
         params: &[(String, String)],
         metrics: &[Metric],
         tags: &[(String, String)],
-    ) -> Result<(), TrackingError> {
+    ) -> Result<()> {
         if let Some((k, v)) = params.iter().find(|(_, v)| v.len() > MAX_PARAM_VALUE_LEN) {
-            return Err(TrackingError::Local(format!(
+            return Err(Error::rejected(format!(
                 "param '{k}' is {} characters long; MLflow keeps at most {MAX_PARAM_VALUE_LEN}",
                 v.len()
             )));
@@ -583,21 +523,21 @@ impl MlflowClient {
         Ok(())
     }
 
-    /// Set a run's final status (FINISHED, FAILED, KILLED) and end time.
-    pub fn end_run(&self, run_id: &str, status: &str, end_time: i64) -> Result<(), TrackingError> {
+    /// Set a run's final status and end time.
+    pub fn end_run(&self, run_id: &str, status: RunStatus, end_time: i64) -> Result<()> {
         self.call(
             Method::POST,
             "/api/2.0/mlflow/runs/update",
             &[],
-            Some(json!({"run_id": run_id, "status": status, "end_time": end_time})),
+            Some(json!({"run_id": run_id, "status": status.as_str(), "end_time": end_time})),
         )
         .map(|_| ())
     }
 
     /// The proxy path for `artifact_uri` + `path`; errors if the server does not proxy.
-    fn proxy_path(&self, artifact_uri: &str, path: &str) -> Result<String, TrackingError> {
+    fn proxy_path(&self, artifact_uri: &str, path: &str) -> Result<String> {
         let rest = artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
-            TrackingError::Local(format!(
+            Error::rejected(format!(
                 "artifacts of this server live at '{artifact_uri}', which churnkit cannot reach; start `mlflow server` with the artifact proxy (the default, or --serve-artifacts)"
             ))
         })?;
@@ -614,12 +554,7 @@ impl MlflowClient {
     }
 
     /// Upload `bytes` as artifact `path` under `artifact_uri` (a run's or a logged model's).
-    pub fn upload_artifact(
-        &self,
-        artifact_uri: &str,
-        path: &str,
-        bytes: Vec<u8>,
-    ) -> Result<(), TrackingError> {
+    pub fn upload_artifact(&self, artifact_uri: &str, path: &str, bytes: Vec<u8>) -> Result<()> {
         let p = self.proxy_path(artifact_uri, path)?;
         let url = format!("{}{p}", self.base);
         let r = self.send(Method::PUT, &p, &[], Some(Body::Bytes(bytes)))?;
@@ -627,11 +562,7 @@ impl MlflowClient {
     }
 
     /// Download artifact `path` under `artifact_uri`.
-    pub fn download_artifact(
-        &self,
-        artifact_uri: &str,
-        path: &str,
-    ) -> Result<Vec<u8>, TrackingError> {
+    pub fn download_artifact(&self, artifact_uri: &str, path: &str) -> Result<Vec<u8>> {
         let p = self.proxy_path(artifact_uri, path)?;
         let url = format!("{}{p}", self.base);
         let r = self.send(Method::GET, &p, &[], None)?;
@@ -639,11 +570,7 @@ impl MlflowClient {
     }
 
     /// Files directly under `path` of a run's artifacts: (path, is_dir, size).
-    pub fn list_artifacts(
-        &self,
-        run_id: &str,
-        path: &str,
-    ) -> Result<Vec<(String, bool, u64)>, TrackingError> {
+    pub fn list_artifacts(&self, run_id: &str, path: &str) -> Result<Vec<(String, bool, u64)>> {
         let v = self.call(
             Method::GET,
             "/api/2.0/mlflow/artifacts/list",
@@ -672,7 +599,7 @@ impl MlflowClient {
         experiment_ids: &[String],
         filter: &str,
         order_by: &[String],
-    ) -> Result<Vec<Run>, TrackingError> {
+    ) -> Result<Vec<Run>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -701,7 +628,7 @@ impl MlflowClient {
     }
 
     /// Every logged value of one metric, all pages, in step order.
-    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, TrackingError> {
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -717,10 +644,7 @@ impl MlflowClient {
             let page = v["metrics"].as_array().cloned().unwrap_or_default();
             for m in &page {
                 out.push(serde_json::from_value(m.clone()).map_err(|e| {
-                    TrackingError::Protocol {
-                        url: self.base.clone(),
-                        message: format!("metric: {e}"),
-                    }
+                    Error::rejected(format!("unexpected answer from {}: metric: {e}", self.base))
                 })?);
             }
             match v["next_page_token"].as_str() {
@@ -740,10 +664,10 @@ impl MlflowClient {
         &self,
         run: &RunInfo,
         files: &[(String, Vec<u8>)],
-        flavor: &Value,
-    ) -> Result<Option<String>, TrackingError> {
-        let now = crate::tracking::now_ms();
-        let created = crate::tracking::utc_string(now);
+        flavor: &ModelFlavor,
+    ) -> Result<Option<String>> {
+        let now = crate::now_ms();
+        let created = crate::utc_string(now);
         // 3.x logged-model entity; a 404 (HTML) means the server predates it.
         let model_id = match self.call(
             Method::POST,
@@ -782,9 +706,8 @@ impl MlflowClient {
                 )?;
                 Some(id)
             }
-            Err(TrackingError::Http {
-                status: 404 | 405, ..
-            }) => None,
+            // A 3.x server answers unknown routes with MLflow JSON; older ones with HTML.
+            Err(e) if matches!(e.http_status(), Some(404 | 405)) && e.code().is_none() => None,
             Err(e) => return Err(e),
         };
         let mlmodel = mlmodel_yaml(&run.run_id, &created, flavor, model_id.as_deref());
@@ -792,37 +715,37 @@ impl MlflowClient {
         for (name, bytes) in files {
             self.upload_artifact(&run.artifact_uri, &format!("model/{name}"), bytes.clone())?;
         }
+        let mut flavors = serde_json::Map::new();
+        flavors.insert(flavor.name.clone(), json!(flavor.fields));
         let history = json!([{
             "run_id": run.run_id,
             "artifact_path": "model",
             "utc_time_created": created,
-            "flavors": flavor,
+            "flavors": flavors,
         }]);
         self.log_batch(
             &run.run_id,
             &[],
             &[],
-            &[("mlflow.log-model.history".into(), history.to_string())],
+            &[(tags::MLFLOW_LOG_MODEL_HISTORY.into(), history.to_string())],
         )?;
         Ok(model_id)
     }
 }
 
 /// A minimal `MLmodel` file describing a churnkit model.
-fn mlmodel_yaml(run_id: &str, created: &str, flavor: &Value, model_id: Option<&str>) -> String {
-    let mut s = String::from("artifact_path: model\nflavors:\n");
-    if let Some(obj) = flavor.as_object() {
-        for (name, fields) in obj {
-            s.push_str(&format!("  {name}:\n"));
-            if let Some(f) = fields.as_object() {
-                for (k, v) in f {
-                    let text = v
-                        .as_str()
-                        .map_or_else(|| v.to_string(), |t| format!("'{t}'"));
-                    s.push_str(&format!("    {k}: {text}\n"));
-                }
-            }
-        }
+fn mlmodel_yaml(
+    run_id: &str,
+    created: &str,
+    flavor: &ModelFlavor,
+    model_id: Option<&str>,
+) -> String {
+    let mut s = format!("artifact_path: model\nflavors:\n  {}:\n", flavor.name);
+    for (k, v) in &flavor.fields {
+        let text = v
+            .as_str()
+            .map_or_else(|| v.to_string(), |t| format!("'{t}'"));
+        s.push_str(&format!("    {k}: {text}\n"));
     }
     if let Some(id) = model_id {
         s.push_str(&format!("model_id: {id}\n"));

@@ -1,35 +1,11 @@
 //! What the columns of a customer table mean: the target and its positive class, id columns to
 //! drop, numeric and categorical features, and how to fill and clip numerics.
 
-use crate::table::{DataError, RawTable};
+use crate::error::{few, Error, Result};
+use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
-
-/// Problems with a schema itself (not with the data).
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    /// The TOML file could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or has unknown keys.
-    #[error("{path}: invalid schema: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's message, on one line.
-        message: String,
-    },
-    /// The schema contradicts itself.
-    #[error("invalid schema: {0}")]
-    Invalid(String),
-}
 
 fn default_iqr_k() -> f64 {
     1.5
@@ -40,10 +16,10 @@ fn default_iqr_k() -> f64 {
 /// Read from TOML, inferred from a CSV, or the guide's default:
 ///
 /// ```
-/// let s = churnkit::schema::Schema::default();
+/// let s = churnkit_core::schema::Schema::default();
 /// assert_eq!(s.target, "Churn");
 /// assert_eq!(s.categorical, ["Contract", "PaymentMethod"]);
-/// let round_trip = churnkit::schema::Schema::from_toml_str(&s.to_toml()).unwrap();
+/// let round_trip = churnkit_core::schema::Schema::from_toml_str(&s.to_toml()).unwrap();
 /// assert_eq!(round_trip, s);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,26 +76,23 @@ const KNOWN_BINARY: &[(&str, &str)] =
 
 impl Schema {
     /// Parse a schema from TOML text.
-    pub fn from_toml_str(text: &str) -> Result<Self, SchemaError> {
-        let s: Schema = toml::from_str(text).map_err(|e| SchemaError::Parse {
-            path: "<text>".into(),
-            message: e.message().to_string(),
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let s: Schema = toml::from_str(text).map_err(|e| {
+            Error::schema(format!(
+                "invalid schema: {}",
+                e.message().lines().next().unwrap_or_default()
+            ))
         })?;
         s.check()?;
         Ok(s)
     }
 
     /// Read a schema from a TOML file.
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, SchemaError> {
-        let p = path.as_ref().display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| SchemaError::Read {
-            path: p.clone(),
-            source,
-        })?;
-        Self::from_toml_str(&text).map_err(|e| match e {
-            SchemaError::Parse { message, .. } => SchemaError::Parse { path: p, message },
-            other => other,
-        })
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(path, e).with_kind(crate::ErrorKind::Schema))?;
+        Self::from_toml_str(&text).map_err(|e| e.in_file(path.display()))
     }
 
     /// The schema as commented TOML, ready to save and edit.
@@ -143,7 +116,7 @@ impl Schema {
     }
 
     /// Internal consistency: no column in two roles, fill rules name numeric columns.
-    pub fn check(&self) -> Result<(), SchemaError> {
+    pub fn check(&self) -> Result<()> {
         let mut seen = HashSet::new();
         for c in std::iter::once(&self.target)
             .chain(&self.id_columns)
@@ -151,26 +124,26 @@ impl Schema {
             .chain(&self.categorical)
         {
             if !seen.insert(c.as_str()) {
-                return Err(SchemaError::Invalid(format!(
-                    "column '{c}' is listed in more than one role"
+                return Err(Error::schema(format!(
+                    "invalid schema: column '{c}' is listed in more than one role"
                 )));
             }
         }
         if self.numeric.is_empty() && self.categorical.is_empty() {
-            return Err(SchemaError::Invalid("no feature columns".into()));
+            return Err(Error::schema("invalid schema: no feature columns"));
         }
         for (col, [a, b]) in &self.fill_from_product {
             for c in [col, a, b] {
                 if !self.numeric.contains(c) {
-                    return Err(SchemaError::Invalid(format!(
-                        "fill_from_product uses '{c}', which is not a numeric column"
+                    return Err(Error::schema(format!(
+                        "invalid schema: fill_from_product uses '{c}', which is not a numeric column"
                     )));
                 }
             }
         }
         if !(self.outlier_iqr_k >= 0.0 && self.outlier_iqr_k.is_finite()) {
-            return Err(SchemaError::Invalid(
-                "outlier_iqr_k must be a finite number >= 0".into(),
+            return Err(Error::schema(
+                "invalid schema: outlier_iqr_k must be a finite number >= 0",
             ));
         }
         Ok(())
@@ -178,7 +151,7 @@ impl Schema {
 
     /// Check a table against the schema. Returns the table's columns that the schema does not
     /// mention (to be ignored with a warning).
-    pub fn validate(&self, table: &RawTable) -> Result<Vec<String>, DataError> {
+    pub fn validate(&self, table: &Table) -> Result<Vec<String>> {
         for c in std::iter::once(&self.target)
             .chain(&self.id_columns)
             .chain(&self.numeric)
@@ -203,14 +176,10 @@ impl Schema {
     /// Infer a schema from a table given the target column.
     ///
     /// Columns whose non-blank cells all parse as numbers are numeric; text columns whose
-    /// values are all distinct (and numeric columns named like `...id` that are all distinct)
-    /// are ids; other text columns are categorical. The positive class is `positive` if given,
+    /// values are all distinct once exact duplicate rows are set aside (and numeric columns
+    /// named like `...id` that are) are ids; other text columns are categorical. The positive class is `positive` if given,
     /// else understood from Yes/No, True/False or 1/0 (any case).
-    pub fn infer(
-        table: &RawTable,
-        target: &str,
-        positive: Option<&str>,
-    ) -> Result<Schema, DataError> {
+    pub fn infer(table: &Table, target: &str, positive: Option<&str>) -> Result<Schema> {
         let classes = target_classes(table, target)?;
         let positive = match positive {
             Some(p) => {
@@ -244,17 +213,20 @@ impl Schema {
             fill_from_product: BTreeMap::new(),
             outlier_iqr_k: default_iqr_k(),
         };
-        let n = table.n_rows();
+        // Ids are judged on the rows preprocessing keeps: an exact duplicate row repeats its id.
+        let kept = table.distinct_rows()?;
+        let n = kept.len();
         for name in table.headers() {
             if name == target {
                 continue;
             }
             let cells = table.column(name)?;
-            let present: Vec<&str> = cells.iter().flatten().copied().collect();
-            let numeric = !present.is_empty()
-                && present
+            let numeric = cells.iter().any(Option::is_some)
+                && cells
                     .iter()
+                    .flatten()
                     .all(|s| s.parse::<f64>().is_ok_and(f64::is_finite));
+            let present: Vec<&str> = kept.iter().filter_map(|&i| cells[i]).collect();
             let distinct = present.iter().collect::<HashSet<_>>().len();
             let all_distinct = distinct == present.len() && present.len() == n && n > 1;
             let id_like_name = name.to_ascii_lowercase().ends_with("id");
@@ -281,27 +253,26 @@ impl Schema {
         }
         schema
             .check()
-            .map_err(|e| table.bad_column(target, e.to_string()))?;
+            .map_err(|e| table.bad_column(target, e.message().to_string()))?;
         Ok(schema)
     }
 }
 
 /// The distinct non-blank values of the target column; exactly two, or an error.
-pub fn target_classes(table: &RawTable, target: &str) -> Result<Vec<String>, DataError> {
+pub fn target_classes(table: &Table, target: &str) -> Result<Vec<String>> {
     let cells = table.column(target)?;
     if let Some(row) = cells.iter().position(Option::is_none) {
         return Err(table.bad_value(target, row, "blank target value".into()));
     }
     let distinct: BTreeSet<&str> = cells.iter().flatten().copied().collect();
     if distinct.len() != 2 {
-        let shown: Vec<&str> = distinct.iter().take(6).copied().collect();
+        let shown: Vec<&str> = distinct.iter().copied().collect();
         return Err(table.bad_column(
             target,
             format!(
-                "target must have exactly two classes, found {} ({}{})",
+                "target must have exactly two classes, found {} ({})",
                 distinct.len(),
-                shown.join(", "),
-                if distinct.len() > 6 { ", ..." } else { "" }
+                few(&shown, 6)
             ),
         ));
     }

@@ -1,8 +1,10 @@
 //! Classification metrics, curves and reports, computed as scikit-learn computes them (and
 //! tested against its values on fixed inputs, ties and degenerate cases included).
 
+use crate::error::Result;
+use crate::plots::{self, Png};
+use crate::preprocess::TargetEncoding;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// Counts of a binary confusion matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -21,7 +23,7 @@ impl Confusion {
     /// Count from labels and predictions.
     ///
     /// ```
-    /// let c = churnkit::evaluate::Confusion::from_labels(&[0, 0, 1, 1], &[0, 1, 1, 0]);
+    /// let c = churnkit_core::evaluate::Confusion::from_labels(&[0, 0, 1, 1], &[0, 1, 1, 0]);
     /// assert_eq!((c.tn, c.fp, c.fn_, c.tp), (1, 1, 1, 1));
     /// ```
     pub fn from_labels(y: &[u8], pred: &[u8]) -> Self {
@@ -157,7 +159,7 @@ pub fn roc_curve(y: &[u8], scores: &[f64]) -> Option<RocCurve> {
 /// class is present.
 ///
 /// ```
-/// use churnkit::evaluate::roc_auc;
+/// use churnkit_core::evaluate::roc_auc;
 /// assert_eq!(roc_auc(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]), Some(0.75));
 /// assert_eq!(roc_auc(&[1, 1], &[0.2, 0.3]), None);
 /// ```
@@ -220,31 +222,87 @@ pub fn average_precision(y: &[u8], scores: &[f64]) -> Option<f64> {
     )
 }
 
-/// scikit-learn's `classification_report(y, pred, output_dict=True)` for labels 0 and 1:
-/// keys `"0"`, `"1"`, `"accuracy"`, `"macro avg"`, `"weighted avg"`.
-pub fn classification_report(y: &[u8], pred: &[u8]) -> Value {
-    let c = Confusion::from_labels(y, pred);
-    let per_class = |tp: usize, fp: usize, fn_: usize| {
-        let (tp, fp, fn_) = (tp as f64, fp as f64, fn_ as f64);
-        (
-            ratio(tp, tp + fp),
-            ratio(tp, tp + fn_),
-            ratio(2.0 * tp, 2.0 * tp + fp + fn_),
-        )
-    };
-    let c0 = per_class(c.tn, c.fn_, c.fp);
-    let c1 = per_class(c.tp, c.fp, c.fn_);
-    let (s0, s1) = (c.tn + c.fp, c.tp + c.fn_);
-    let total = (s0 + s1) as f64;
-    let entry = |(p, r, f): (f64, f64, f64), s: usize| json!({"precision": p, "recall": r, "f1-score": f, "support": s});
-    let w = |a: f64, b: f64| ratio(a * s0 as f64 + b * s1 as f64, total);
-    json!({
-        "0": entry(c0, s0),
-        "1": entry(c1, s1),
-        "accuracy": ratio((c.tp + c.tn) as f64, total),
-        "macro avg": entry(((c0.0 + c1.0) / 2.0, (c0.1 + c1.1) / 2.0, (c0.2 + c1.2) / 2.0), s0 + s1),
-        "weighted avg": entry((w(c0.0, c1.0), w(c0.1, c1.1), w(c0.2, c1.2)), s0 + s1),
-    })
+/// Precision, recall, F1 and support of one class (or an average), in scikit-learn's names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    /// F1 score.
+    #[serde(rename = "f1-score")]
+    pub f1_score: f64,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// Rows of the class (all rows for the averages).
+    pub support: usize,
+}
+
+/// scikit-learn's `classification_report(y, pred, output_dict=True)` for labels 0 and 1. Its
+/// JSON has scikit-learn's keys: `"0"`, `"1"`, `"accuracy"`, `"macro avg"`, `"weighted avg"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationReport {
+    /// Class 0.
+    #[serde(rename = "0")]
+    pub class_0: ClassMetrics,
+    /// Class 1.
+    #[serde(rename = "1")]
+    pub class_1: ClassMetrics,
+    /// Share of correct predictions.
+    pub accuracy: f64,
+    /// Unweighted mean of the two classes.
+    #[serde(rename = "macro avg")]
+    pub macro_avg: ClassMetrics,
+    /// Support-weighted mean of the two classes.
+    #[serde(rename = "weighted avg")]
+    pub weighted_avg: ClassMetrics,
+}
+
+impl ClassificationReport {
+    /// The report of predictions `pred` against labels `y`.
+    ///
+    /// ```
+    /// let r = churnkit_core::evaluate::ClassificationReport::new(&[0, 0, 1, 1], &[0, 1, 1, 1]);
+    /// assert_eq!(r.class_1.precision, 2.0 / 3.0);
+    /// assert_eq!(r.accuracy, 0.75);
+    /// ```
+    pub fn new(y: &[u8], pred: &[u8]) -> Self {
+        let c = Confusion::from_labels(y, pred);
+        let class = |tp: usize, fp: usize, fn_: usize, support: usize| {
+            let (tp, fp, fn_) = (tp as f64, fp as f64, fn_ as f64);
+            ClassMetrics {
+                precision: ratio(tp, tp + fp),
+                recall: ratio(tp, tp + fn_),
+                f1_score: ratio(2.0 * tp, 2.0 * tp + fp + fn_),
+                support,
+            }
+        };
+        let (s0, s1) = (c.tn + c.fp, c.tp + c.fn_);
+        let c0 = class(c.tn, c.fn_, c.fp, s0);
+        let c1 = class(c.tp, c.fp, c.fn_, s1);
+        let total = (s0 + s1) as f64;
+        let w = |a: f64, b: f64| ratio(a * s0 as f64 + b * s1 as f64, total);
+        ClassificationReport {
+            class_0: c0,
+            class_1: c1,
+            accuracy: ratio((c.tp + c.tn) as f64, total),
+            macro_avg: ClassMetrics {
+                precision: (c0.precision + c1.precision) / 2.0,
+                recall: (c0.recall + c1.recall) / 2.0,
+                f1_score: (c0.f1_score + c1.f1_score) / 2.0,
+                support: s0 + s1,
+            },
+            weighted_avg: ClassMetrics {
+                precision: w(c0.precision, c1.precision),
+                recall: w(c0.recall, c1.recall),
+                f1_score: w(c0.f1_score, c1.f1_score),
+                support: s0 + s1,
+            },
+        }
+    }
+
+    /// Pretty JSON in scikit-learn's layout (`classification_report.json`).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("report serializes")
+    }
 }
 
 /// The guide's eight business figures.
@@ -284,6 +342,123 @@ impl BusinessMetrics {
     }
 }
 
+impl BusinessMetrics {
+    /// Pretty JSON (`business_metrics.json`).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("metrics serialize")
+    }
+}
+
+/// Display names of the two classes for charts: `No churn (0)` / `Churn (1)` for a 0/1 target,
+/// else the target's own values (`No (0)` / `Yes (1)`).
+pub fn class_names(target: &TargetEncoding) -> [String; 2] {
+    if target.positive == "1" && target.negative == "0" {
+        ["No churn (0)".to_string(), "Churn (1)".to_string()]
+    } else {
+        [
+            format!("{} (0)", target.negative),
+            format!("{} (1)", target.positive),
+        ]
+    }
+}
+
+/// A model's scores on labelled rows, and everything computed from them at one threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Probability above which a row is predicted positive.
+    pub threshold: f64,
+    /// Labels.
+    pub y: Vec<u8>,
+    /// Class-1 probabilities.
+    pub proba: Vec<f64>,
+    /// Headline metrics.
+    pub metrics: BinaryMetrics,
+    /// Average precision (`None` with no positive row).
+    pub average_precision: Option<f64>,
+    /// Confusion matrix.
+    pub confusion: Confusion,
+    /// The guide's business figures.
+    pub business: BusinessMetrics,
+    /// scikit-learn's classification report.
+    pub report: ClassificationReport,
+    /// The ROC curve (`None` with one class only).
+    pub roc: Option<RocCurve>,
+    /// The precision-recall curve (`None` with no positive row).
+    pub pr: Option<PrCurve>,
+    /// Class names for charts, class 0 first.
+    pub class_names: [String; 2],
+}
+
+/// The three evaluation charts as PNG bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charts {
+    /// Confusion-matrix heatmap.
+    pub confusion_matrix: Png,
+    /// ROC curve with its AUC.
+    pub roc_curve: Png,
+    /// Precision-recall curve with the average precision and the base rate.
+    pub precision_recall_curve: Png,
+}
+
+impl Evaluation {
+    /// Evaluate scores `proba` against labels `y` at `threshold`.
+    ///
+    /// ```
+    /// use churnkit_core::evaluate::Evaluation;
+    /// let names = ["stays".to_string(), "churns".to_string()];
+    /// let e = Evaluation::new(vec![0, 0, 1, 1], vec![0.1, 0.6, 0.7, 0.9], 0.5, names);
+    /// assert_eq!((e.confusion.fp, e.confusion.tp), (1, 2));
+    /// assert_eq!(e.metrics.roc_auc, Some(1.0));
+    /// ```
+    pub fn new(y: Vec<u8>, proba: Vec<f64>, threshold: f64, class_names: [String; 2]) -> Self {
+        let pred = labels(&proba, threshold);
+        let confusion = Confusion::from_labels(&y, &pred);
+        Evaluation {
+            threshold,
+            metrics: BinaryMetrics::compute(&y, &proba, threshold),
+            average_precision: average_precision(&y, &proba),
+            business: BusinessMetrics::from_confusion(&confusion),
+            report: ClassificationReport::new(&y, &pred),
+            roc: roc_curve(&y, &proba),
+            pr: precision_recall_curve(&y, &proba),
+            confusion,
+            class_names,
+            y,
+            proba,
+        }
+    }
+
+    /// Share of positive labels.
+    pub fn prevalence(&self) -> f64 {
+        self.y.iter().map(|&v| f64::from(v)).sum::<f64>() / self.y.len().max(1) as f64
+    }
+
+    /// The confusion matrix, ROC and precision-recall charts.
+    pub fn charts(&self) -> Result<Charts> {
+        Ok(Charts {
+            confusion_matrix: self.confusion_chart()?,
+            roc_curve: self.roc_chart()?,
+            precision_recall_curve: self.pr_chart()?,
+        })
+    }
+
+    /// Confusion-matrix heatmap.
+    pub fn confusion_chart(&self) -> Result<Png> {
+        let [a, b] = &self.class_names;
+        plots::confusion_matrix_chart(&self.confusion, [a, b])
+    }
+
+    /// ROC curve.
+    pub fn roc_chart(&self) -> Result<Png> {
+        plots::roc_chart(self.roc.as_ref(), self.metrics.roc_auc)
+    }
+
+    /// Precision-recall curve.
+    pub fn pr_chart(&self) -> Result<Png> {
+        plots::pr_chart(self.pr.as_ref(), self.average_precision, self.prevalence())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,9 +475,9 @@ mod tests {
             (m.precision, m.recall, m.f1, m.roc_auc),
             (0.0, 0.0, 0.0, None)
         );
-        let r = classification_report(&[1, 1], &[1, 1]);
-        assert_eq!(r["0"]["support"], 0);
-        assert_eq!(r["1"]["f1-score"], 1.0);
+        let r = ClassificationReport::new(&[1, 1], &[1, 1]);
+        assert_eq!(r.class_0.support, 0);
+        assert_eq!(r.class_1.f1_score, 1.0);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Query and compare runs as polars DataFrames, over the local store or a server alike.
 
-use super::{LocalStore, MetricPoint, MlflowClient, TrackingError};
+use crate::record::{MetricPoint, RunStatus};
+use crate::{LocalStore, MlflowClient};
+use churnkit_core::{Error, Result};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,8 +19,8 @@ pub struct RunRow {
     pub start_time_ms: i64,
     /// End, ms since the epoch.
     pub end_time_ms: Option<i64>,
-    /// Status (FINISHED, RUNNING, FAILED, KILLED).
-    pub status: String,
+    /// Lifecycle state.
+    pub status: RunStatus,
     /// Params.
     pub params: BTreeMap<String, String>,
     /// Latest metric values (NaN: undefined).
@@ -36,6 +38,7 @@ impl RunRow {
 }
 
 /// Where runs are read from.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum RunSource {
     /// The local store.
@@ -46,7 +49,7 @@ pub enum RunSource {
 
 impl RunSource {
     /// The server of `MLFLOW_TRACKING_URI` if set, else the local store.
-    pub fn from_env() -> Result<Self, TrackingError> {
+    pub fn from_env() -> Result<Self> {
         Ok(match MlflowClient::from_env()? {
             Some(c) => RunSource::Server(c),
             None => RunSource::Local(LocalStore::from_env()),
@@ -56,12 +59,7 @@ impl RunSource {
     /// Runs of `experiment` matching `filter` (MLflow syntax; locally a subset: clauses joined
     /// by `and`, each `metrics.K|params.K|tags.K|attributes.K <op> value`), sorted by
     /// `order_by` entries like `"metrics.test_f1 DESC"` (default: newest first).
-    pub fn runs(
-        &self,
-        experiment: &str,
-        filter: &str,
-        order_by: &[&str],
-    ) -> Result<Vec<RunRow>, TrackingError> {
+    pub fn runs(&self, experiment: &str, filter: &str, order_by: &[&str]) -> Result<Vec<RunRow>> {
         match self {
             RunSource::Server(c) => {
                 let Some(id) = c.get_experiment_by_name(experiment)? else {
@@ -88,7 +86,7 @@ impl RunSource {
     }
 
     /// One run by id.
-    pub fn run(&self, run_id: &str) -> Result<RunRow, TrackingError> {
+    pub fn run(&self, run_id: &str) -> Result<RunRow> {
         match self {
             RunSource::Server(c) => {
                 let r = c.get_run(run_id)?;
@@ -100,7 +98,7 @@ impl RunSource {
     }
 
     /// Every value of a metric of a run, in step order.
-    pub fn history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, TrackingError> {
+    pub fn history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         match self {
             RunSource::Server(c) => Ok(c
                 .metric_history(run_id, key)?
@@ -125,7 +123,7 @@ impl RunSource {
     }
 }
 
-fn server_row(r: super::Run, experiment: &str) -> RunRow {
+fn server_row(r: crate::Run, experiment: &str) -> RunRow {
     RunRow {
         run_id: r.info.run_id,
         run_name: r.info.run_name,
@@ -139,7 +137,7 @@ fn server_row(r: super::Run, experiment: &str) -> RunRow {
     }
 }
 
-fn local_row(s: &super::StoredRun) -> RunRow {
+fn local_row(s: &crate::StoredRun) -> RunRow {
     let r = &s.record;
     RunRow {
         run_id: s.run_id.clone(),
@@ -147,7 +145,7 @@ fn local_row(s: &super::StoredRun) -> RunRow {
         experiment: r.experiment.clone(),
         start_time_ms: r.start_time_ms as i64,
         end_time_ms: Some(r.end_time_ms as i64),
-        status: "FINISHED".into(),
+        status: RunStatus::Finished,
         params: r.params.clone(),
         metrics: r
             .metrics
@@ -180,7 +178,7 @@ fn field(r: &RunRow, kind: &str, key: &str) -> Option<Value> {
         _ => match key {
             "run_id" => Some(Value::Text(r.run_id.clone())),
             "run_name" => Some(Value::Text(r.run_name.clone())),
-            "status" => Some(Value::Text(r.status.clone())),
+            "status" => Some(Value::Text(r.status.as_str().into())),
             "start_time" => Some(Value::Num(r.start_time_ms as f64)),
             "end_time" => r.end_time_ms.map(|v| Value::Num(v as f64)),
             _ => None,
@@ -225,13 +223,13 @@ fn split_ident(ident: &str) -> (String, String) {
     }
 }
 
-fn parse_filter(filter: &str) -> Result<Vec<Clause>, TrackingError> {
+fn parse_filter(filter: &str) -> Result<Vec<Clause>> {
     let filter = filter.trim();
     if filter.is_empty() {
         return Ok(vec![]);
     }
     let bad = |c: &str| {
-        TrackingError::Local(format!("cannot parse filter clause '{c}' (expected e.g. metrics.test_f1 > 0.5 and params.max_depth = '10')"))
+        Error::params(format!("cannot parse filter clause '{c}' (expected e.g. metrics.test_f1 > 0.5 and params.max_depth = '10')"))
     };
     let mut out = Vec::new();
     let lower = filter.to_ascii_lowercase();
@@ -267,7 +265,7 @@ fn parse_filter(filter: &str) -> Result<Vec<Clause>, TrackingError> {
     Ok(out)
 }
 
-fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<(), TrackingError> {
+fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<()> {
     let mut keys = Vec::new();
     for o in order_by {
         let mut parts = o.split_whitespace();
@@ -277,7 +275,7 @@ fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<(), TrackingError
             Some(d) if d == "ASC" => false,
             Some(d) if d == "DESC" => true,
             Some(d) => {
-                return Err(TrackingError::Local(format!(
+                return Err(Error::params(format!(
                     "order_by '{o}': '{d}' is not ASC or DESC"
                 )))
             }
@@ -324,16 +322,9 @@ fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<(), TrackingError
     Ok(())
 }
 
-fn polars_err(e: PolarsError) -> TrackingError {
-    TrackingError::Local(format!("building the runs table: {e}"))
-}
-
 /// Rows of runs as a DataFrame: run_id, run_name, start_time (UTC text), duration_s, status,
 /// then `params.*` (text) and `metrics.*` (f64, null when absent) in name order.
-pub fn runs_frame(
-    rows: &[RunRow],
-    only_params: Option<&BTreeSet<String>>,
-) -> Result<DataFrame, TrackingError> {
+pub fn runs_frame(rows: &[RunRow], only_params: Option<&BTreeSet<String>>) -> Result<DataFrame> {
     let params: BTreeSet<String> = match only_params {
         Some(p) => p.clone(),
         None => rows.iter().flat_map(|r| r.params.keys().cloned()).collect(),
@@ -348,7 +339,7 @@ pub fn runs_frame(
         Column::new("run_name".into(), text(&|r| r.run_name.clone())),
         Column::new(
             "start_time".into(),
-            text(&|r| super::utc_string(r.start_time_ms.max(0) as u64)[..19].to_string()),
+            text(&|r| crate::utc_string(r.start_time_ms.max(0) as u64)[..19].to_string()),
         ),
         Column::new(
             "duration_s".into(),
@@ -356,7 +347,7 @@ pub fn runs_frame(
                 .map(RunRow::duration_s)
                 .collect::<Vec<Option<f64>>>(),
         ),
-        Column::new("status".into(), text(&|r| r.status.clone())),
+        Column::new("status".into(), text(&|r| r.status.to_string())),
     ];
     for p in &params {
         cols.push(Column::new(
@@ -374,33 +365,29 @@ pub fn runs_frame(
                 .collect::<Vec<Option<f64>>>(),
         ));
     }
-    DataFrame::new(rows.len(), cols).map_err(polars_err)
+    Ok(DataFrame::new(rows.len(), cols)?)
 }
 
 /// `search_runs(source, experiment, filter, order_by)`: one row per run, as [`runs_frame`].
 ///
 /// ```no_run
-/// use churnkit::tracking::{search_runs, RunSource};
+/// use churnkit_tracking::{search_runs, RunSource};
 /// let source = RunSource::from_env()?;
 /// let df = search_runs(&source, "depth-tuning", "metrics.test_f1 > 0.5", &["metrics.test_f1 DESC"])?;
 /// println!("{df}");
-/// # Ok::<(), churnkit::tracking::TrackingError>(())
+/// # Ok::<(), churnkit_tracking::Error>(())
 /// ```
 pub fn search_runs(
     source: &RunSource,
     experiment: &str,
     filter: &str,
     order_by: &[&str],
-) -> Result<DataFrame, TrackingError> {
+) -> Result<DataFrame> {
     runs_frame(&source.runs(experiment, filter, order_by)?, None)
 }
 
 /// A metric's history as a DataFrame with columns `step` and `value`.
-pub fn metric_history(
-    source: &RunSource,
-    run_id: &str,
-    key: &str,
-) -> Result<DataFrame, TrackingError> {
+pub fn metric_history(source: &RunSource, run_id: &str, key: &str) -> Result<DataFrame> {
     let h = source.history(run_id, key)?;
     let n = h.len();
     DataFrame::new(
@@ -416,14 +403,11 @@ pub fn metric_history(
             ),
         ],
     )
-    .map_err(polars_err)
+    .map_err(Error::from)
 }
 
 /// Runs side by side: the params whose values differ between them, and every metric.
-pub fn compare<S: AsRef<str>>(
-    source: &RunSource,
-    run_ids: &[S],
-) -> Result<DataFrame, TrackingError> {
+pub fn compare<S: AsRef<str>>(source: &RunSource, run_ids: &[S]) -> Result<DataFrame> {
     let rows: Vec<RunRow> = run_ids
         .iter()
         .map(|id| source.run(id.as_ref()))
@@ -440,11 +424,7 @@ pub fn compare<S: AsRef<str>>(
 }
 
 /// The run of `experiment` with the highest `metric` (runs without it, or NaN, are ignored).
-pub fn best_run(
-    source: &RunSource,
-    experiment: &str,
-    metric: &str,
-) -> Result<Option<RunRow>, TrackingError> {
+pub fn best_run(source: &RunSource, experiment: &str, metric: &str) -> Result<Option<RunRow>> {
     Ok(source
         .runs(experiment, "", &[])?
         .into_iter()
@@ -454,6 +434,88 @@ pub fn best_run(
                 .total_cmp(&b.metrics[metric])
                 .then(b.run_id.cmp(&a.run_id))
         }))
+}
+
+/// Where a listed run lives.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// Only in the local store (no server, or not delivered yet).
+    Local,
+    /// In the local store and delivered to the server.
+    Synced,
+    /// On the server only (logged from elsewhere).
+    Server,
+}
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Where::Local => "local",
+            Where::Synced => "synced",
+            Where::Server => "server",
+        })
+    }
+}
+
+/// The runs of an experiment across the local store and a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunListing {
+    /// Each run and where it lives, in display order.
+    pub rows: Vec<(Where, RunRow)>,
+    /// Set when the server could not be asked.
+    pub warning: Option<String>,
+}
+
+/// Every run of `experiment` in the local store and, if given, on the server (a delivered run
+/// once, as `Synced`), best `sort_metric` first (runs without it last) or newest first. An
+/// unreachable server is not an error: the local runs come back with a warning.
+pub fn list_runs(
+    store: &LocalStore,
+    server: Option<&MlflowClient>,
+    experiment: &str,
+    sort_metric: Option<&str>,
+) -> Result<RunListing> {
+    let mut rows = Vec::new();
+    let mut synced = BTreeSet::new();
+    for s in store.list(Some(experiment))? {
+        let place = match s.remote.as_ref() {
+            Some(r) if r.synced => {
+                synced.insert(r.run_id.clone());
+                Where::Synced
+            }
+            _ => Where::Local,
+        };
+        rows.push((place, local_row(&s)));
+    }
+    let mut warning = None;
+    if let Some(client) = server {
+        match RunSource::Server(client.clone()).runs(experiment, "", &[]) {
+            Ok(remote) => rows.extend(
+                remote
+                    .into_iter()
+                    .filter(|r| !synced.contains(&r.run_id))
+                    .map(|r| (Where::Server, r)),
+            ),
+            Err(e) if e.is_transient() => {
+                warning = Some(format!("server not reached ({e}); showing local runs only"))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match sort_metric {
+        Some(m) => rows.sort_by(|x, y| {
+            let v = |r: &RunRow| r.metrics.get(m).copied().filter(|v| !v.is_nan());
+            match (v(&x.1), v(&y.1)) {
+                (Some(p), Some(q)) => q.total_cmp(&p),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                _ => std::cmp::Ordering::Equal,
+            }
+        }),
+        None => rows.sort_by_key(|r| std::cmp::Reverse(r.1.start_time_ms)),
+    }
+    Ok(RunListing { rows, warning })
 }
 
 #[cfg(test)]
@@ -467,7 +529,7 @@ mod tests {
             experiment: "e".into(),
             start_time_ms: 1000,
             end_time_ms: Some(3500),
-            status: "FINISHED".into(),
+            status: RunStatus::Finished,
             params: BTreeMap::from([
                 ("max_depth".to_string(), depth.to_string()),
                 ("seed".into(), "42".into()),

@@ -7,7 +7,7 @@
 /// xoshiro256++ with SplitMix64 seeding.
 ///
 /// ```
-/// use churnkit::rng::Rng;
+/// use churnkit_core::rng::Rng;
 /// let mut a = Rng::new(42);
 /// let mut b = Rng::new(42);
 /// assert_eq!(a.next_u64(), b.next_u64());

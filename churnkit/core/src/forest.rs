@@ -10,7 +10,7 @@
 //! normalised again.
 //!
 //! ```
-//! use churnkit::forest::{RandomForestParams, RandomForest};
+//! use churnkit_core::forest::{RandomForestParams, RandomForest};
 //! use linfa::prelude::*;
 //! use ndarray::{array, Array1};
 //!
@@ -30,23 +30,19 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::error::{Error, Result};
 use crate::rng::Rng;
 
-/// Errors of fitting and of hyperparameter checks.
-#[derive(Debug, thiserror::Error)]
-pub enum ForestError {
-    /// A hyperparameter is out of range.
-    #[error("invalid hyperparameter: {0}")]
-    InvalidParams(String),
-    /// The training data cannot be used.
-    #[error("invalid training data: {0}")]
-    InvalidData(String),
-    /// An error reported by linfa.
-    #[error(transparent)]
-    Linfa(#[from] linfa::Error),
+fn bad_params(message: impl std::fmt::Display) -> Error {
+    Error::params(format!("invalid hyperparameter: {message}"))
+}
+
+fn bad_data(message: impl std::fmt::Display) -> Error {
+    Error::data(format!("invalid training data: {message}"))
 }
 
 /// How many features each split considers.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaxFeatures {
@@ -77,9 +73,9 @@ impl MaxFeatures {
 }
 
 impl std::str::FromStr for MaxFeatures {
-    type Err = String;
+    type Err = Error;
     /// `sqrt`, `log2`, `all`, an integer, or a fraction in (0, 1].
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "sqrt" => Ok(MaxFeatures::Sqrt),
             "log2" => Ok(MaxFeatures::Log2),
@@ -89,13 +85,17 @@ impl std::str::FromStr for MaxFeatures {
                 .ok()
                 .filter(|f| *f > 0.0 && *f <= 1.0)
                 .map(MaxFeatures::Fraction)
-                .ok_or_else(|| format!("'{s}' is not a fraction in (0, 1]")),
+                .ok_or_else(|| Error::params(format!("'{s}' is not a fraction in (0, 1]"))),
             _ => s
                 .parse::<usize>()
                 .ok()
                 .filter(|c| *c > 0)
                 .map(MaxFeatures::Count)
-                .ok_or_else(|| format!("'{s}': expected sqrt, log2, all, a count or a fraction")),
+                .ok_or_else(|| {
+                    Error::params(format!(
+                        "'{s}': expected sqrt, log2, all, a count or a fraction"
+                    ))
+                }),
         }
     }
 }
@@ -112,28 +112,99 @@ impl std::fmt::Display for MaxFeatures {
     }
 }
 
-/// Checked hyperparameters (see [`RandomForestParams`]).
+/// Checked hyperparameters (see [`RandomForestParams`]): only [`ParamGuard::check`] makes them,
+/// and deserialising (e.g. from a model file) runs the same check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ParamsRepr")]
 pub struct RandomForestValidParams {
-    /// Number of trees.
-    pub n_estimators: usize,
-    /// Maximum depth (`None`: unlimited).
-    pub max_depth: Option<usize>,
-    /// A node with fewer samples is not split.
-    pub min_samples_split: usize,
-    /// Each child keeps at least this many samples.
-    pub min_samples_leaf: usize,
-    /// Features considered per split.
-    pub max_features: MaxFeatures,
-    /// Draw a bootstrap sample per tree.
-    pub bootstrap: bool,
-    /// Seed: the same seed and data give the same forest, on any number of threads.
-    pub seed: u64,
-    /// Histogram bins per feature (2..=256).
-    pub max_bins: usize,
-    /// Worker threads (`None`: all cores). Not part of the result.
+    n_estimators: usize,
+    max_depth: Option<usize>,
+    min_samples_split: usize,
+    min_samples_leaf: usize,
+    max_features: MaxFeatures,
+    bootstrap: bool,
+    seed: u64,
+    max_bins: usize,
     #[serde(skip)]
-    pub n_threads: Option<usize>,
+    n_threads: Option<usize>,
+}
+
+/// The serialised form of the params, checked on the way in.
+#[derive(Deserialize)]
+struct ParamsRepr {
+    n_estimators: usize,
+    max_depth: Option<usize>,
+    min_samples_split: usize,
+    min_samples_leaf: usize,
+    max_features: MaxFeatures,
+    bootstrap: bool,
+    seed: u64,
+    max_bins: usize,
+}
+
+impl TryFrom<ParamsRepr> for RandomForestValidParams {
+    type Error = Error;
+    fn try_from(r: ParamsRepr) -> Result<Self> {
+        RandomForestParams(RandomForestValidParams {
+            n_estimators: r.n_estimators,
+            max_depth: r.max_depth,
+            min_samples_split: r.min_samples_split,
+            min_samples_leaf: r.min_samples_leaf,
+            max_features: r.max_features,
+            bootstrap: r.bootstrap,
+            seed: r.seed,
+            max_bins: r.max_bins,
+            n_threads: None,
+        })
+        .check()
+    }
+}
+
+impl RandomForestValidParams {
+    /// Number of trees.
+    pub fn n_estimators(&self) -> usize {
+        self.n_estimators
+    }
+    /// Maximum depth (`None`: unlimited).
+    pub fn max_depth(&self) -> Option<usize> {
+        self.max_depth
+    }
+    /// A node with fewer samples is not split.
+    pub fn min_samples_split(&self) -> usize {
+        self.min_samples_split
+    }
+    /// Each child keeps at least this many samples.
+    pub fn min_samples_leaf(&self) -> usize {
+        self.min_samples_leaf
+    }
+    /// Features considered per split.
+    pub fn max_features(&self) -> MaxFeatures {
+        self.max_features
+    }
+    /// Whether each tree draws a bootstrap sample.
+    pub fn bootstrap(&self) -> bool {
+        self.bootstrap
+    }
+    /// Seed: the same seed and data give the same forest, on any number of threads.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// Histogram bins per feature (2..=256).
+    pub fn max_bins(&self) -> usize {
+        self.max_bins
+    }
+    /// Worker threads (`None`: all cores). Not part of the result.
+    pub fn n_threads(&self) -> Option<usize> {
+        self.n_threads
+    }
+    /// The params of a single tree grown on all rows (the decision-tree baseline's record).
+    pub(crate) fn single_tree(&self) -> Self {
+        RandomForestValidParams {
+            n_estimators: 1,
+            bootstrap: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// Hyperparameters, checked into [`RandomForestValidParams`] before fitting (linfa's
@@ -211,11 +282,11 @@ impl RandomForestParams {
 
 impl ParamGuard for RandomForestParams {
     type Checked = RandomForestValidParams;
-    type Error = ForestError;
+    type Error = Error;
 
-    fn check_ref(&self) -> Result<&Self::Checked, ForestError> {
+    fn check_ref(&self) -> Result<&Self::Checked> {
         let p = &self.0;
-        let bad = |m: &str| Err(ForestError::InvalidParams(m.into()));
+        let bad = |m: &str| Err(bad_params(m));
         if p.n_estimators == 0 {
             return bad("n_estimators must be at least 1");
         }
@@ -244,7 +315,7 @@ impl ParamGuard for RandomForestParams {
         Ok(p)
     }
 
-    fn check(self) -> Result<Self::Checked, ForestError> {
+    fn check(self) -> Result<Self::Checked> {
         self.check_ref()?;
         Ok(self.0)
     }
@@ -267,14 +338,14 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// Class-1 probability for one row, given as a feature accessor.
-    #[inline]
-    pub fn predict_row(&self, x: impl Fn(usize) -> f64) -> f64 {
+    /// The leaf a row reaches, the row given as a feature accessor. (Batch prediction walks a
+    /// packed copy of the tree instead: see [`predict_proba_trees`].)
+    pub fn leaf(&self, x: impl Fn(usize) -> f64) -> usize {
         let mut n = 0usize;
         loop {
             let f = self.feature[n];
             if f < 0 {
-                return self.value[n];
+                return n;
             }
             n = if x(f as usize) <= self.threshold[n] {
                 self.left[n] as usize
@@ -282,6 +353,11 @@ impl Tree {
                 self.right[n] as usize
             };
         }
+    }
+
+    /// Class-1 probability for one row, given as a feature accessor.
+    pub fn predict_row(&self, x: impl Fn(usize) -> f64) -> f64 {
+        self.value[self.leaf(x)]
     }
 
     /// Number of nodes.
@@ -305,10 +381,10 @@ impl Tree {
     }
 
     /// Structural checks for a tree read from a file.
-    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+    pub fn validate(&self, n_features: usize) -> Result<()> {
         let n = self.feature.len();
         if n == 0 {
-            return Err("a tree has no nodes".into());
+            return Err(Error::model("a tree has no nodes"));
         }
         if [
             self.threshold.len(),
@@ -319,37 +395,41 @@ impl Tree {
         .iter()
         .any(|&l| l != n)
         {
-            return Err("a tree's node arrays have different lengths".into());
+            return Err(Error::model("a tree's node arrays have different lengths"));
         }
         let mut parents = vec![0u8; n];
         for i in 0..n {
             let f = self.feature[i];
             if f >= 0 {
                 if f as usize >= n_features {
-                    return Err(format!(
+                    return Err(Error::model(format!(
                         "node {i} splits on feature {f}, but the model has {n_features} features"
-                    ));
+                    )));
                 }
                 if !self.threshold[i].is_finite() {
-                    return Err(format!("node {i} has a non-finite threshold"));
+                    return Err(Error::model(format!("node {i} has a non-finite threshold")));
                 }
                 for c in [self.left[i] as usize, self.right[i] as usize] {
                     if c <= i || c >= n {
-                        return Err(format!("node {i} has an invalid child index {c}"));
+                        return Err(Error::model(format!(
+                            "node {i} has an invalid child index {c}"
+                        )));
                     }
                     parents[c] += 1;
                 }
             } else if f != -1 {
-                return Err(format!("node {i} has feature {f} (leaves use -1)"));
+                return Err(Error::model(format!(
+                    "node {i} has feature {f} (leaves use -1)"
+                )));
             } else if !(0.0..=1.0).contains(&self.value[i]) {
-                return Err(format!(
+                return Err(Error::model(format!(
                     "leaf {i} has probability {} outside [0, 1]",
                     self.value[i]
-                ));
+                )));
             }
         }
         if parents[1..].iter().any(|&p| p != 1) {
-            return Err("a tree's nodes do not form a tree".into());
+            return Err(Error::model("a tree's nodes do not form a tree"));
         }
         Ok(())
     }
@@ -482,7 +562,7 @@ pub struct BinnedFeatures {
 impl BinnedFeatures {
     /// Bin each column of `x` into at most `max_bins` quantile bins. Columns with no more
     /// distinct values than bins get one bin per value, so splits are exact.
-    pub fn new(x: &ArrayView2<f64>, max_bins: usize) -> Result<Self, ForestError> {
+    pub fn new(x: &ArrayView2<f64>, max_bins: usize) -> Result<Self> {
         let cols: Vec<_> = (0..x.ncols())
             .into_par_iter()
             .map(|j| bin_column(x.column(j).iter().copied(), x.nrows(), max_bins, j))
@@ -540,11 +620,11 @@ fn bin_column(
     n: usize,
     max_bins: usize,
     j: usize,
-) -> Result<BinnedColumn, ForestError> {
+) -> Result<BinnedColumn> {
     let mut all: Vec<f64> = Vec::with_capacity(n);
     for (i, v) in values.clone().enumerate() {
         if !v.is_finite() {
-            return Err(ForestError::InvalidData(format!(
+            return Err(bad_data(format!(
                 "row {i}, feature {j}: value {v} is not finite"
             )));
         }
@@ -803,27 +883,24 @@ impl RandomForestValidParams {
         x: &ArrayView2<f64>,
         y: &[u8],
         on_tree: &(dyn Fn() + Sync),
-    ) -> Result<RandomForest, ForestError> {
+    ) -> Result<RandomForest> {
         let (n, m) = x.dim();
         if n == 0 || m == 0 {
-            return Err(ForestError::InvalidData("no rows or no features".into()));
+            return Err(bad_data("no rows or no features"));
         }
         if y.len() != n {
-            return Err(ForestError::InvalidData(format!(
-                "{n} rows but {} labels",
-                y.len()
-            )));
+            return Err(bad_data(format!("{n} rows but {} labels", y.len())));
         }
         if let Some(i) = y.iter().position(|&v| v > 1) {
-            return Err(ForestError::InvalidData(format!(
+            return Err(bad_data(format!(
                 "label {} at row {i}: the forest is a binary classifier (0/1)",
                 y[i]
             )));
         }
         if n > u32::MAX as usize / 2 {
-            return Err(ForestError::InvalidData("too many rows".into()));
+            return Err(bad_data("too many rows"));
         }
-        let run = || -> Result<RandomForest, ForestError> {
+        let run = || -> Result<RandomForest> {
             let binned = BinnedFeatures::new(x, self.max_bins)?;
             let done = AtomicUsize::new(0);
             let results: Vec<(Tree, Vec<f64>)> = (0..self.n_estimators)
@@ -861,7 +938,7 @@ impl RandomForestValidParams {
             Some(k) => rayon::ThreadPoolBuilder::new()
                 .num_threads(k)
                 .build()
-                .map_err(|e| ForestError::InvalidParams(format!("thread pool: {e}")))?
+                .map_err(|e| bad_params(format!("thread pool: {e}")))?
                 .install(run),
             None => run(),
         }
@@ -912,17 +989,14 @@ impl RandomForestValidParams {
     }
 }
 
-impl<D, T> Fit<ArrayBase<D, Ix2>, T, ForestError> for RandomForestValidParams
+impl<D, T> Fit<ArrayBase<D, Ix2>, T, Error> for RandomForestValidParams
 where
     D: Data<Elem = f64>,
     T: AsSingleTargets<Elem = usize>,
 {
     type Object = RandomForest;
 
-    fn fit(
-        &self,
-        dataset: &DatasetBase<ArrayBase<D, Ix2>, T>,
-    ) -> Result<RandomForest, ForestError> {
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<RandomForest> {
         let targets = dataset.as_single_targets();
         let y: Vec<u8> = targets
             .iter()

@@ -1,41 +1,22 @@
-//! File output that is all-or-nothing, and input fingerprints.
+//! File output that is all-or-nothing, and content fingerprints. Generic helpers: which files a
+//! step writes, and where, is decided by the layers above (`churnkit::layout`).
 //!
 //! Every command writes its outputs through [`StagedFiles`]: each file goes to a hidden temporary
 //! file in its destination directory and is renamed into place only when the whole command has
 //! succeeded. A failure part-way leaves the previous outputs untouched and no temporary files.
 
+use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// An I/O failure with the path it concerns.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
-pub struct IoError {
-    /// The file or directory.
-    pub path: PathBuf,
-    /// What the OS said.
-    #[source]
-    pub source: io::Error,
-}
-
-impl IoError {
-    /// Attach `path` to an `io::Error`.
-    pub fn new(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        IoError {
-            path: path.into(),
-            source,
-        }
-    }
-}
 
 /// A set of output files written to temporaries and renamed into place together by
 /// [`StagedFiles::commit`]. Dropped without commit, it deletes its temporaries.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("churnkit-doc-{}", std::process::id()));
-/// let mut out = churnkit::io::StagedFiles::new();
+/// let mut out = churnkit_core::io::StagedFiles::new();
 /// out.write(dir.join("a.txt"), |w| std::io::Write::write_all(w, b"hello")).unwrap();
 /// assert!(!dir.join("a.txt").exists()); // nothing visible before commit
 /// out.commit().unwrap();
@@ -54,7 +35,7 @@ impl StagedFiles {
     }
 
     /// Write `path`'s future content with `fill`, into a temporary beside it.
-    pub fn write<F>(&mut self, path: impl AsRef<Path>, fill: F) -> Result<(), IoError>
+    pub fn write<F>(&mut self, path: impl AsRef<Path>, fill: F) -> Result<()>
     where
         F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
     {
@@ -63,7 +44,7 @@ impl StagedFiles {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&dir).map_err(|e| IoError::new(&dir, e))?;
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -71,18 +52,18 @@ impl StagedFiles {
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         // Record the temporary before writing so that Drop removes it even if writing fails.
         self.staged.push((tmp.clone(), path.to_path_buf()));
-        let file = File::create(&tmp).map_err(|e| IoError::new(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut w = BufWriter::new(file);
-        fill(&mut w).map_err(|e| IoError::new(path, e))?;
+        fill(&mut w).map_err(|e| Error::io(path, e))?;
         let file = w
             .into_inner()
-            .map_err(|e| IoError::new(path, e.into_error()))?;
-        file.sync_all().map_err(|e| IoError::new(path, e))?;
+            .map_err(|e| Error::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
         Ok(())
     }
 
     /// Stage `bytes` as the content of `path`.
-    pub fn write_bytes(&mut self, path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), IoError> {
+    pub fn write_bytes(&mut self, path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
         self.write(path, |w| w.write_all(bytes))
     }
 
@@ -92,7 +73,7 @@ impl StagedFiles {
     }
 
     /// Rename every temporary into place.
-    pub fn commit(mut self) -> Result<Vec<PathBuf>, IoError> {
+    pub fn commit(mut self) -> Result<Vec<PathBuf>> {
         let staged = std::mem::take(&mut self.staged);
         let mut done = Vec::with_capacity(staged.len());
         for (i, (tmp, dest)) in staged.iter().enumerate() {
@@ -100,7 +81,7 @@ impl StagedFiles {
                 for (t, _) in &staged[i..] {
                     let _ = fs::remove_file(t);
                 }
-                return Err(IoError::new(dest, e));
+                return Err(Error::io(dest, e));
             }
             done.push(dest.clone());
         }
@@ -117,26 +98,37 @@ impl Drop for StagedFiles {
 }
 
 /// Write one file atomically (temporary + rename).
-pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), IoError> {
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let mut s = StagedFiles::new();
     s.write_bytes(path, bytes)?;
     s.commit().map(|_| ())
 }
 
-/// Lower-case hex SHA-256 of a file's bytes.
-pub fn sha256_file(path: impl AsRef<Path>) -> Result<String, IoError> {
-    let path = path.as_ref();
-    let mut f = File::open(path).map_err(|e| IoError::new(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| IoError::new(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+/// Incremental SHA-256, for hashing content that is not one buffer (a table's cells).
+#[derive(Clone, Default)]
+pub struct Fingerprint(Sha256);
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprint")
     }
-    Ok(hex(&h.finalize()))
+}
+
+impl Fingerprint {
+    /// An empty hash.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feed bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Lower-case hex digest.
+    pub fn hex(self) -> String {
+        hex(&self.0.finalize())
+    }
 }
 
 /// Lower-case hex SHA-256 of bytes.

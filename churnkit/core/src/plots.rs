@@ -3,6 +3,7 @@
 //! Text uses a bundled DejaVu Sans (through plotters' `ab_glyph` feature), so charts render the
 //! same in a slim container with no fontconfig and no system fonts.
 
+use crate::error::{Error, Result};
 use crate::evaluate::{Confusion, PrCurve, RocCurve};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -11,11 +12,6 @@ use std::sync::Once;
 /// The bundled font (DejaVu Sans, Bitstream Vera licence; see assets/fonts/LICENSE).
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
-
-/// A chart could not be drawn or encoded.
-#[derive(Debug, thiserror::Error)]
-#[error("chart: {0}")]
-pub struct PlotError(String);
 
 /// An encoded PNG image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +43,7 @@ fn register_fonts() {
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Draw into an RGB buffer with `draw`, then encode it as PNG.
-pub fn render<F>(width: u32, height: u32, draw: F) -> Result<Png, PlotError>
+pub fn render<F>(width: u32, height: u32, draw: F) -> Result<Png>
 where
     F: FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> DrawResult,
 {
@@ -55,9 +51,9 @@ where
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| PlotError(e.to_string()))?;
-        draw(root.clone()).map_err(|e| PlotError(e.to_string()))?;
-        root.present().map_err(|e| PlotError(e.to_string()))?;
+        root.fill(&WHITE).map_err(|e| Error::plot(e.to_string()))?;
+        draw(root.clone()).map_err(|e| Error::plot(e.to_string()))?;
+        root.present().map_err(|e| Error::plot(e.to_string()))?;
     }
     let mut bytes = Vec::new();
     {
@@ -67,9 +63,9 @@ where
         // Mostly-white charts compress ~20x with adaptive filtering; the default is ~1:1.
         enc.set_compression(png::Compression::Best);
         enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
-        let mut w = enc.write_header().map_err(|e| PlotError(e.to_string()))?;
+        let mut w = enc.write_header().map_err(|e| Error::plot(e.to_string()))?;
         w.write_image_data(&buf)
-            .map_err(|e| PlotError(e.to_string()))?;
+            .map_err(|e| Error::plot(e.to_string()))?;
     }
     Ok(Png {
         width,
@@ -167,7 +163,7 @@ pub fn blues(t: f64) -> RGBColor {
 }
 
 /// Confusion-matrix heatmap with counts and row percentages; rows are actual classes.
-pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png, PlotError> {
+pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png> {
     let cells = [[c.tn, c.fp], [c.fn_, c.tp]];
     let max = cells.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
     let total = c.total().max(1) as f64;
@@ -227,7 +223,7 @@ pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png, P
 
 /// ROC curve with its AUC in the legend and the chance diagonal.
 /// An undefined curve (one class only) draws the baseline and says so in the legend.
-pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png, PlotError> {
+pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png> {
     let (fpr, tpr) = curve.map_or((vec![], vec![]), |c| (c.fpr.clone(), c.tpr.clone()));
     let legend = auc.map_or("Model (AUC undefined: one class)".to_string(), |a| {
         format!("Model (AUC = {a:.3})")
@@ -280,7 +276,7 @@ pub fn pr_chart(
     curve: Option<&PrCurve>,
     average_precision: Option<f64>,
     prevalence: f64,
-) -> Result<Png, PlotError> {
+) -> Result<Png> {
     let empty = PrCurve {
         precision: vec![],
         recall: vec![],
@@ -340,7 +336,7 @@ pub fn pr_chart(
 }
 
 /// Horizontal bar chart of importances, largest at the top.
-pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result<Png, PlotError> {
+pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result<Png> {
     let mut items: Vec<(&str, f64)> = names
         .iter()
         .map(String::as_str)
@@ -407,7 +403,7 @@ fn caption_font() -> (&'static str, i32) {
 }
 
 /// Bars with a count and percentage label each (e.g. customers per churn class).
-pub fn count_chart(title: &str, labels: &[String], counts: &[usize]) -> Result<Png, PlotError> {
+pub fn count_chart(title: &str, labels: &[String], counts: &[usize]) -> Result<Png> {
     let total = counts.iter().sum::<usize>().max(1) as f64;
     let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let n = labels.len().max(1) as i32;
@@ -459,16 +455,12 @@ pub fn histogram_by_class(
     classes: &[u8],
     class_names: [&str; 2],
     bins: usize,
-) -> Result<Png, PlotError> {
+) -> Result<Png> {
     // The range covers the middle 99% of the values, so a few impossible values (Age 999) do
     // not squash the chart; how many fall outside is said in the title.
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     finite.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        finite
-            .get(((finite.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-    };
+    let q = |p: f64| crate::stats::quantile(&finite, p);
     let (lo, hi) = match (q(0.005), q(0.995)) {
         (Some(lo), Some(hi)) if hi > lo => (lo, hi),
         (Some(v), _) => (v - 0.5, v + 0.5),
@@ -522,7 +514,7 @@ pub fn scatter_by_class(
     (ylabel, y): (&str, &[f64]),
     classes: &[u8],
     class_names: [&str; 2],
-) -> Result<Png, PlotError> {
+) -> Result<Png> {
     let range = |v: &[f64]| {
         let lo = v
             .iter()
@@ -570,11 +562,7 @@ pub fn scatter_by_class(
 }
 
 /// Class-1 rate per category, as bars labelled with the rate and the group size.
-pub fn rate_by_category(
-    title: &str,
-    xlabel: &str,
-    groups: &[(String, f64, usize)],
-) -> Result<Png, PlotError> {
+pub fn rate_by_category(title: &str, xlabel: &str, groups: &[(String, f64, usize)]) -> Result<Png> {
     let n = groups.len().max(1) as i32;
     let width = (260 + 120 * groups.len() as u32).clamp(480, 1400);
     render(width, 440, |root| {
@@ -622,7 +610,7 @@ pub fn rate_by_category(
 }
 
 /// Correlation matrix heatmap (blue negative, red positive) with values in the cells.
-pub fn correlation_heatmap(names: &[String], matrix: &[Vec<f64>]) -> Result<Png, PlotError> {
+pub fn correlation_heatmap(names: &[String], matrix: &[Vec<f64>]) -> Result<Png> {
     let n = names.len().max(1) as i32;
     let size = (200 + 70 * names.len() as u32).clamp(420, 1400);
     let colour = |r: f64| {
@@ -693,12 +681,7 @@ pub fn correlation_heatmap(names: &[String], matrix: &[Vec<f64>]) -> Result<Png,
 }
 
 /// A line with markers: a metric against a parameter or a step (e.g. test F1 vs max_depth).
-pub fn line_chart(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    points: &[(f64, f64)],
-) -> Result<Png, PlotError> {
+pub fn line_chart(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)]) -> Result<Png> {
     let mut pts: Vec<(f64, f64)> = points
         .iter()
         .copied()

@@ -5,7 +5,8 @@
 //! The dirt the guide's preprocessing cleans is included on purpose: ~1% blank TotalCharges,
 //! a few impossible ages, ~1% exact duplicate rows.
 
-use crate::io::{IoError, StagedFiles};
+use crate::error::Result;
+use crate::io::StagedFiles;
 use crate::rng::Rng;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -171,11 +172,7 @@ pub fn generate_rows(rows: usize, seed: u64) -> (Vec<u8>, GenerateSummary) {
 }
 
 /// Generate and write `path` atomically.
-pub fn generate_file(
-    path: impl AsRef<Path>,
-    rows: usize,
-    seed: u64,
-) -> Result<GenerateSummary, IoError> {
+pub fn generate_file(path: impl AsRef<Path>, rows: usize, seed: u64) -> Result<GenerateSummary> {
     let (bytes, summary) = generate_rows(rows, seed);
     let mut staged = StagedFiles::new();
     staged.write_bytes(path, &bytes)?;

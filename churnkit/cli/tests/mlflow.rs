@@ -2,36 +2,28 @@
 //! CHURNKIT_TEST_MLFLOW_URI, CHURNKIT_TEST_MLFLOW_AUTH_URI and CHURNKIT_REQUIRE_MLFLOW=1).
 //! Without those variables the tests say so and pass only when MLflow is not required.
 
+mod common;
+
+use churnkit::tracking::client::Method;
 use churnkit::tracking::{
-    best_run, search_runs, Auth, Delivery, LocalStore, Metric, MlflowClient, RunRecord, RunSource,
-    Tracker, TrackingError,
+    best_run, search_runs, Artifact, Auth, Delivery, LocalStore, Metric, MlflowClient, RunKind,
+    RunRecord, RunSource, RunStatus, Tracker,
 };
+use common::{command, fails_output, workdir};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_churnkit");
-
 fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CHURNKIT_REQUIRE_MLFLOW").is_err(),
-                "{var} is not set but CHURNKIT_REQUIRE_MLFLOW is: scripts/test.sh should have started MLflow"
-            );
-            eprintln!("skipping: {var} not set (run scripts/test.sh for the real-server tests)");
-            None
-        }
-    }
+    common::mlflow(var)
 }
 
+/// An experiment name no other test run uses.
 fn unique(name: &str) -> String {
     format!(
         "{name}-{}-{}",
@@ -39,40 +31,12 @@ fn unique(name: &str) -> String {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_millis()
+            .as_nanos()
     )
-}
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(unique(&format!("churnkit-track-{name}")));
-    fs::create_dir_all(d.join("data")).unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    fs::copy(
-        repo.join("data/sample_data.csv"),
-        d.join("data/sample_data.csv"),
-    )
-    .unwrap();
-    d
 }
 
 fn churnkit(dir: &Path, uri: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env("CHURNKIT_HTTP_RETRIES", "0");
-    for v in [
-        "MLFLOW_TRACKING_USERNAME",
-        "MLFLOW_TRACKING_PASSWORD",
-        "MLFLOW_TRACKING_TOKEN",
-        "CHURNKIT_RUNS_DIR",
-    ] {
-        c.env_remove(v);
-    }
-    match uri {
-        Some(u) => c.env("MLFLOW_TRACKING_URI", u),
-        None => c.env_remove("MLFLOW_TRACKING_URI"),
-    };
-    let o = c.output().unwrap();
+    let o = command(dir, uri, args).output().unwrap();
     assert!(
         o.status.success(),
         "churnkit {args:?}: {}",
@@ -119,7 +83,7 @@ fn train_and_evaluate_are_logged_and_read_back() {
         .iter()
         .find(|r| r.info.run_name.starts_with("evaluate"))
         .unwrap();
-    assert_eq!(train.info.status, "FINISHED");
+    assert_eq!(train.info.status, RunStatus::Finished);
     assert!(train.info.end_time.unwrap() >= train.info.start_time && train.info.start_time > 0);
     let local: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(d.join("models/train_run.json")).unwrap())
@@ -316,42 +280,31 @@ fn large_batches_are_split_and_non_finite_metrics_survive() {
     let err = c
         .log_batch(&run.run_id, &[("p000".into(), "changed".into())], &[], &[])
         .unwrap_err();
-    assert_eq!(err.error_code(), Some("INVALID_PARAMETER_VALUE"), "{err}");
+    assert_eq!(err.code(), Some("INVALID_PARAMETER_VALUE"), "{err}");
     assert!(!err.is_transient());
     assert!(err.to_string().contains("p000"), "{err}");
-    c.end_run(&run.run_id, "FINISHED", 1_700_000_001_000)
+    c.end_run(&run.run_id, RunStatus::Finished, 1_700_000_001_000)
         .unwrap();
     // Unknown endpoints answer HTML: a typed HTTP error, not a JSON parse failure.
     let e = c
-        .call(
-            reqwest::Method::GET,
-            "/api/2.0/mlflow/no-such-endpoint",
-            &[],
-            None,
-        )
+        .call(Method::GET, "/api/2.0/mlflow/no-such-endpoint", &[], None)
         .unwrap_err();
-    assert!(matches!(e, TrackingError::Http { status: 404, .. }), "{e}");
+    assert_eq!(e.http_status(), Some(404), "{e}");
+    assert_eq!(e.code(), None, "{e}");
+    assert!(!e.is_transient(), "{e}");
 }
 
-fn record(dir: &Path, exp: &str) -> RunRecord {
-    let art = dir.join("artifact.txt");
-    fs::write(&art, b"payload").unwrap();
-    RunRecord {
-        kind: "train".into(),
-        experiment: exp.into(),
-        run_name: "offline".into(),
-        start_time_ms: 1_700_000_000_000,
-        end_time_ms: 1_700_000_005_000,
-        params: BTreeMap::from([
-            ("max_depth".into(), "7".into()),
-            ("seed".into(), "1".into()),
-        ]),
-        metrics: BTreeMap::from([("roc_auc".into(), Some(0.9)), ("undefined".into(), None)]),
-        metric_history: BTreeMap::new(),
-        tags: BTreeMap::from([("seed".into(), "1".into())]),
-        artifacts: vec![art],
-        model_files: vec![],
-    }
+fn record(exp: &str) -> RunRecord {
+    let mut r = RunRecord::new(RunKind::Train, exp, "offline");
+    (r.start_time_ms, r.end_time_ms) = (1_700_000_000_000, 1_700_000_005_000);
+    r.params = BTreeMap::from([
+        ("max_depth".into(), "7".into()),
+        ("seed".into(), "1".into()),
+    ]);
+    r.metrics = BTreeMap::from([("roc_auc".into(), Some(0.9)), ("undefined".into(), None)]);
+    r.tags = BTreeMap::from([("seed".into(), "1".into())]);
+    r.artifacts = vec![Artifact::new("artifact.txt", "payload")];
+    r
 }
 
 #[test]
@@ -370,7 +323,7 @@ fn a_run_made_while_the_server_is_down_is_synced_exactly_once() {
         local: store.clone(),
         server: Some(client(&dead_uri)),
     };
-    let logged = down.log(&record(&d, &exp)).unwrap();
+    let logged = down.log(&record(&exp)).unwrap();
     assert!(
         matches!(logged.delivery, Delivery::Local { reason: Some(_) }),
         "{:?}",
@@ -462,7 +415,7 @@ fn a_server_failing_mid_run_is_resumed_not_duplicated() {
         local: store.clone(),
         server: Some(client(&proxy)),
     };
-    let logged = flaky.log(&record(&d, &exp)).unwrap();
+    let logged = flaky.log(&record(&exp)).unwrap();
     assert!(
         matches!(logged.delivery, Delivery::Local { reason: Some(_) }),
         "{:?}",
@@ -475,7 +428,7 @@ fn a_server_failing_mid_run_is_resumed_not_duplicated() {
         .expect("the remote run id was recorded before the failure");
     assert!(!remote.synced);
     let half = c.get_run(&remote.run_id).unwrap();
-    assert_eq!(half.info.status, "RUNNING");
+    assert_eq!(half.info.status, RunStatus::Running);
     assert!(half.params.is_empty());
     let report = Tracker {
         local: store.clone(),
@@ -489,7 +442,7 @@ fn a_server_failing_mid_run_is_resumed_not_duplicated() {
     );
     let runs = experiment_runs(&c, &exp);
     assert_eq!(runs.len(), 1, "resumed, not duplicated");
-    assert_eq!(runs[0].info.status, "FINISHED");
+    assert_eq!(runs[0].info.status, RunStatus::Finished);
     assert_eq!(runs[0].params["max_depth"], "7");
     assert_eq!(
         c.metric_history(&remote.run_id, "roc_auc").unwrap().len(),
@@ -507,10 +460,7 @@ fn basic_auth_works_with_credentials_and_fails_clearly_without() {
     let err = anonymous
         .get_or_create_experiment(&unique("auth"))
         .unwrap_err();
-    assert!(
-        matches!(err, TrackingError::Http { status: 401, .. }),
-        "{err}"
-    );
+    assert_eq!(err.http_status(), Some(401), "{err}");
     assert!(
         err.to_string().contains("MLFLOW_TRACKING_USERNAME"),
         "{err}"
@@ -531,36 +481,23 @@ fn basic_auth_works_with_credentials_and_fails_clearly_without() {
         user: "admin".into(),
         password: "wrong".into(),
     });
-    assert!(matches!(
-        wrong.get_run(&run.run_id).unwrap_err(),
-        TrackingError::Http { status: 401, .. }
-    ));
+    assert_eq!(
+        wrong.get_run(&run.run_id).unwrap_err().http_status(),
+        Some(401)
+    );
     // The CLI picks the credentials up from MLflow's variables.
     let d = workdir("auth");
-    let o = Command::new(BIN)
-        .args(["pipeline", "-q", "--experiment-name", "auth-cli"])
-        .current_dir(&d)
-        .env("MLFLOW_TRACKING_URI", &uri)
-        .env("MLFLOW_TRACKING_USERNAME", "admin")
-        .env("MLFLOW_TRACKING_PASSWORD", &password)
-        .env("CHURNKIT_HTTP_RETRIES", "0")
-        .output()
-        .unwrap();
+    let o = command(
+        &d,
+        Some(&uri),
+        &["pipeline", "-q", "--experiment-name", "auth-cli"],
+    )
+    .env("MLFLOW_TRACKING_USERNAME", "admin")
+    .env("MLFLOW_TRACKING_PASSWORD", &password)
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = Command::new(BIN)
-        .args(["train", "-q"])
-        .current_dir(&d)
-        .env("MLFLOW_TRACKING_URI", &uri)
-        .env_remove("MLFLOW_TRACKING_USERNAME")
-        .env_remove("MLFLOW_TRACKING_PASSWORD")
-        .env_remove("MLFLOW_TRACKING_TOKEN")
-        .env("CHURNKIT_HTTP_RETRIES", "0")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(6), "{err}");
-    assert!(
-        err.contains("401") && err.contains("MLFLOW_TRACKING_USERNAME"),
-        "{err}"
-    );
+    let args = ["train", "-q"];
+    let o = command(&d, Some(&uri), &args).output().unwrap();
+    fails_output(o, &args, 6, &["401", "MLFLOW_TRACKING_USERNAME"]);
 }

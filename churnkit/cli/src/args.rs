@@ -1,0 +1,62 @@
+//! From flags to library values: the schema source, checked hyperparameters, the file layout.
+
+use crate::flags::{DataArgs, HyperArgs, ModelArg, UnknownArg};
+use churnkit::prelude::*;
+use std::path::Path;
+
+impl DataArgs {
+    /// The schema: from `--schema FILE`, inferred with `--target`, else the guide's.
+    pub(crate) fn schema(&self, table: &Table) -> Result<Schema> {
+        match (&self.schema, &self.target) {
+            (Some(p), _) => Schema::from_toml_file(p),
+            (None, Some(t)) => Schema::infer(table, t, self.positive.as_deref()),
+            (None, None) => Ok(Schema::default()),
+        }
+    }
+
+    /// The split settings with `seed`.
+    pub(crate) fn split(&self, seed: u64) -> SplitOptions {
+        SplitOptions::new(self.test_size, seed)
+    }
+}
+
+impl HyperArgs {
+    /// The forest's hyperparameters with `seed`, checked.
+    pub(crate) fn params(&self, seed: u64) -> Result<churnkit::forest::RandomForestValidParams> {
+        RandomForestParams::new()
+            .n_estimators(self.n_estimators)
+            .max_depth(self.max_depth.0)
+            .min_samples_split(self.min_samples_split)
+            .min_samples_leaf(self.min_samples_leaf)
+            .max_features(self.max_features)
+            .seed(seed)
+            .n_threads(self.threads)
+            .check()
+    }
+
+    /// The algorithm.
+    pub(crate) fn kind(&self) -> ModelKind {
+        match self.model {
+            ModelArg::RandomForest => ModelKind::RandomForest,
+            ModelArg::DecisionTree => ModelKind::DecisionTree,
+        }
+    }
+}
+
+impl UnknownArg {
+    pub(crate) fn policy(self) -> UnknownCategory {
+        match self {
+            UnknownArg::Error => UnknownCategory::Error,
+            UnknownArg::MostFrequent => UnknownCategory::MostFrequent,
+        }
+    }
+}
+
+/// A layout from the three directory flags (any may be unused by a command).
+pub(crate) fn layout(processed: &Path, models: &Path, metrics: &Path) -> Layout {
+    Layout {
+        processed: processed.to_path_buf(),
+        models: models.to_path_buf(),
+        metrics: metrics.to_path_buf(),
+    }
+}

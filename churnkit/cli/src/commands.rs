@@ -1,0 +1,302 @@
+//! One function per subcommand: flags in, library calls, printing. Each step computes on values
+//! (`churnkit::workflow`), saves through `churnkit::layout`, and logs through a `Tracker`.
+
+use crate::args;
+use crate::exit::Failure;
+use crate::flags::{
+    Command, EvaluateArgs, HyperArgs, PipelineArgs, PredictArgs, PreprocessArgs, RunsArgs,
+};
+use crate::print;
+use churnkit::prelude::*;
+use churnkit::tracking::{self, LocalStore, Logged};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+/// Settings every command shares.
+pub(crate) struct Ctx {
+    pub(crate) quiet: bool,
+    pub(crate) track: bool,
+}
+
+impl Ctx {
+    /// The tracker, unless `--no-track`.
+    fn tracker(&self) -> Result<Option<Tracker>> {
+        if self.track {
+            Tracker::from_env().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
+    match command {
+        Command::Generate { rows, seed, output } => {
+            let t0 = Instant::now();
+            let s = churnkit::generate::generate_file(&output, rows as usize, seed)?;
+            if !ctx.quiet {
+                println!(
+                    "generate: wrote {} ({} rows, {:.1}% churn, {} duplicates, {} blank TotalCharges, {} age outliers) in {:.2} s",
+                    output.display(),
+                    s.rows,
+                    100.0 * s.churners as f64 / s.rows as f64,
+                    s.duplicates,
+                    s.blank_total_charges,
+                    s.age_outliers,
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+        }
+        Command::Schema {
+            data,
+            target,
+            positive,
+        } => {
+            let schema = match (data, target) {
+                (Some(d), Some(t)) => {
+                    Schema::infer(&Table::read_csv(&d)?, &t, positive.as_deref())?
+                }
+                (None, Some(_)) => return Err(Failure::Usage("--target needs --data".into())),
+                _ => Schema::default(),
+            };
+            print!("{}", schema.to_toml());
+        }
+        Command::Preprocess(a) => {
+            preprocess(&a, ctx)?;
+        }
+        Command::Train(a) => {
+            let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
+            let data = layout.load_processed()?;
+            train(&data, &a.hyper, a.seed, &layout, ctx)?;
+        }
+        Command::Evaluate(a) => evaluate_saved(&a, ctx)?,
+        Command::Predict(a) => predict_file(&a, ctx)?,
+        Command::Runs(a) => runs(&a)?,
+        Command::Sync => sync(ctx)?,
+        Command::Pipeline(a) => pipeline(&a, ctx)?,
+    }
+    Ok(())
+}
+
+fn preprocess(a: &PreprocessArgs, ctx: &Ctx) -> Result<Processed> {
+    let layout = args::layout(&a.output_dir, Path::new(""), Path::new(""));
+    preprocess_into(&a.data, a.seed, &layout, ctx)
+}
+
+fn preprocess_into(
+    d: &crate::flags::DataArgs,
+    seed: u64,
+    layout: &Layout,
+    ctx: &Ctx,
+) -> Result<Processed> {
+    let t0 = Instant::now();
+    let table = Table::read_csv(&d.data)?;
+    let schema = d.schema(&table)?;
+    let data = Processed::fit(&table, &schema, d.split(seed))?;
+    let files = layout.save_processed(&data)?;
+    let inferred = d.schema.is_none() && d.target.is_some();
+    print::preprocess(
+        &data,
+        &d.data,
+        inferred,
+        &files,
+        t0.elapsed().as_secs_f64(),
+        ctx.quiet,
+    );
+    Ok(data)
+}
+
+/// Log `record`, say where it went; `None` with `--no-track`.
+fn log(what: &str, record: &RunRecord, ctx: &Ctx) -> Result<Option<Logged>> {
+    let Some(tracker) = ctx.tracker()? else {
+        return Ok(None);
+    };
+    let logged = tracker.log(record)?;
+    print::logged(what, &logged, &tracker, ctx.quiet);
+    Ok(Some(logged))
+}
+
+fn train(
+    data: &Processed,
+    hyper: &HyperArgs,
+    seed: u64,
+    layout: &Layout,
+    ctx: &Ctx,
+) -> Result<(Trained, Option<Logged>)> {
+    let params = hyper.params(seed)?;
+    let kind = hyper.kind();
+    // A bar only for fits long enough to watch, and only on a terminal.
+    let work = data.x_train.n_rows() as u64 * params.n_estimators() as u64;
+    let bar = (!ctx.quiet
+        && kind == ModelKind::RandomForest
+        && std::io::stderr().is_terminal()
+        && work > 2_000_000)
+        .then(|| {
+            let b = indicatif::ProgressBar::new(params.n_estimators() as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "training {bar:40} {pos}/{len} trees  {elapsed}",
+                )
+                .expect("valid template"),
+            );
+            b
+        });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let trained = churnkit::workflow::train(data, kind, &params, &tick)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let record = trained.run_record(data, &hyper.experiment_name);
+    let files = layout.save_training(&trained, &record)?;
+    print::train(&trained, &files, ctx.quiet);
+    let logged = log("training", &record, ctx)?;
+    Ok((trained, logged))
+}
+
+/// Evaluate `model` on `data`, save the reports and log the run, linked to `train_run` when the
+/// training happened in this process, else to the tracked run that made this model.
+fn evaluate(
+    model: &Model,
+    data: &Processed,
+    threshold: f64,
+    experiment: &str,
+    layout: &Layout,
+    train_run: Option<&Logged>,
+    ctx: &Ctx,
+) -> Result<Evaluated> {
+    let ev = churnkit::workflow::evaluate(model, data, threshold)?;
+    let mut record = ev.run_record(data, experiment);
+    if let Some(tracker) = ctx.tracker()? {
+        match train_run {
+            Some(t) => record.link_to_training(&t.stored.run_id, t.remote_id()),
+            None => {
+                tracker.link_to_training_run(&mut record)?;
+            }
+        }
+    }
+    let files = layout.save_evaluation(&ev, &record)?;
+    print::evaluate(&ev, &files, ctx.quiet);
+    log("evaluation", &record, ctx)?;
+    Ok(ev)
+}
+
+fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
+    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
+    let data = layout.load_processed()?;
+    let model = layout.load_model(&data.state.feature_names())?;
+    evaluate(
+        &model,
+        &data,
+        a.threshold,
+        &a.experiment_name,
+        &layout,
+        None,
+        ctx,
+    )?;
+    Ok(())
+}
+
+fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
+    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
+    let t0 = Instant::now();
+    let data = preprocess_into(&a.data, a.seed, &layout, ctx)?;
+    let t1 = Instant::now();
+    let (trained, logged) = train(&data, &a.hyper, a.seed, &layout, ctx)?;
+    let t2 = Instant::now();
+    let ev = evaluate(
+        &trained.model,
+        &data,
+        a.threshold,
+        &a.hyper.experiment_name,
+        &layout,
+        logged.as_ref(),
+        ctx,
+    )?;
+    let secs = |a: Instant, b: Instant| (b - a).as_secs_f64();
+    print::pipeline_summary(
+        [secs(t0, t1), secs(t1, t2), secs(t2, Instant::now())],
+        &ev,
+        ctx.quiet,
+    );
+    Ok(())
+}
+
+fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
+    let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
+    let pre = layout.load_preprocessor()?;
+    let model = layout.load_model(&pre.feature_names())?;
+    let table = Table::read_csv(&a.input)?;
+    let scores = churnkit::workflow::predict(
+        &pre,
+        &model,
+        &table,
+        a.unknown_category.policy(),
+        a.threshold,
+    )?;
+    churnkit::io::write_atomic(&a.output, &scores.to_csv())?;
+    if !ctx.quiet {
+        println!(
+            "predict: scored {} rows, {} flagged as churners (threshold {}) -> {}",
+            scores.probability.len(),
+            scores.flagged(),
+            a.threshold,
+            a.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn runs(a: &RunsArgs) -> Result<()> {
+    let server = tracking::MlflowClient::from_env()?;
+    let listing = tracking::list_runs(
+        &LocalStore::from_env(),
+        server.as_ref(),
+        &a.experiment,
+        a.sort.as_deref(),
+    )?;
+    if let Some(w) = &listing.warning {
+        print::warn(w);
+    }
+    print::runs(&a.experiment, &listing.rows, a.sort.as_deref(), a.limit);
+    Ok(())
+}
+
+fn sync(ctx: &Ctx) -> Result<()> {
+    let r = Tracker::from_env()?.sync()?;
+    for (local, remote) in &r.delivered {
+        if !ctx.quiet {
+            println!("sync: delivered {local} as {remote}");
+        }
+    }
+    for (local, err) in &r.failed {
+        print::warn(&format!("{local} not delivered: {err}"));
+    }
+    if !ctx.quiet {
+        println!(
+            "sync: {} delivered, {} already on the server, {} failed",
+            r.delivered.len(),
+            r.already_synced,
+            r.failed.len()
+        );
+    }
+    // Rejections outrank an unreachable server: those runs will not go through by retrying.
+    let worst = r
+        .failed
+        .iter()
+        .find(|(_, e)| !e.is_transient())
+        .or(r.failed.first());
+    if let Some((_, e)) = worst {
+        let msg = format!("{} run(s) not delivered: {e}", r.failed.len());
+        return Err(if e.is_transient() {
+            churnkit::Error::transient(msg)
+        } else {
+            churnkit::Error::rejected(msg)
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! The command line as clap sees it: every subcommand, flag, default and help text. Turning
+//! these into library values is `args.rs`'s job.
+
+use churnkit::forest::MaxFeatures;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  unexpected failure (e.g. a chart could not be drawn)
+  2  bad command line (unknown flag, unparsable value)
+  3  bad input data or schema (the message names file, column and line)
+  4  missing or unusable model / preprocessor file, or invalid hyperparameters
+  5  file system error (permissions, disk full)
+  6  the MLflow server rejected a run (the run is kept in mlruns/)
+  7  the MLflow server could not be reached by `sync` (runs stay in mlruns/; try again)";
+
+/// Churn modelling in Rust: preprocess a customer table, train a random forest, evaluate it
+/// with charts, and score new customers.
+///
+/// The default layout follows the workflow guide: raw data in data/, processed data in
+/// data/processed/, the model in models/, reports and charts in metrics/. All paths are relative
+/// to the working directory and can be overridden.
+#[derive(Debug, Parser)]
+#[command(name = "churnkit", version, after_help = format!("Typical session:
+  churnkit generate --rows 100 --output data/sample_data.csv
+  churnkit preprocess
+  churnkit train --n-estimators 200 --max-depth 15
+  churnkit evaluate
+  churnkit predict --input new_customers.csv --output scored.csv
+or all three middle steps at once: churnkit pipeline
+
+{EXIT_CODES}"))]
+pub(crate) struct Cli {
+    /// Print only errors and warnings.
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    /// Do not record runs (neither in mlruns/ nor on a server).
+    #[arg(long, global = true)]
+    pub(crate) no_track: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write a synthetic customer table with the guide's 8 columns (and its dirt).
+    #[command(
+        after_help = "Example:\n  churnkit generate --rows 1000000 --seed 7 --output data/big.csv\n\n\
+Churn depends on contract, tenure, monthly charges, payment method and age, with noise;\n\
+~1% blank TotalCharges, a few impossible ages and ~1% duplicate rows are included on purpose.\n\
+The same seed gives the same bytes."
+    )]
+    Generate {
+        /// Number of rows (at least 1).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        rows: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output CSV.
+        #[arg(long, short, default_value = "data/sample_data.csv")]
+        output: PathBuf,
+    },
+    /// Print a schema as TOML: the default one, or one inferred from a CSV given its target.
+    #[command(
+        after_help = "Examples:\n  churnkit schema > schema.toml                       (the guide's schema)\n  \
+churnkit schema --data telco.csv --target Churn > telco.toml\n\nEdit the file, then: churnkit preprocess --data telco.csv --schema telco.toml"
+    )]
+    Schema {
+        /// CSV to infer from (requires --target).
+        #[arg(long, requires = "target")]
+        data: Option<PathBuf>,
+        /// Target column.
+        #[arg(long)]
+        target: Option<String>,
+        /// The target value meaning "churned", when it is not Yes/No, True/False or 1/0.
+        #[arg(long)]
+        positive: Option<String>,
+    },
+    /// Validate, clean, split and encode a raw CSV into data/processed/.
+    #[command(
+        after_help = "Examples:\n  churnkit preprocess                                   (data/sample_data.csv, guide schema)\n  \
+churnkit preprocess --data telco.csv --target Churn   (schema inferred and printed)\n  \
+churnkit preprocess --data telco.csv --schema telco.toml\n\n\
+Steps: drop exact duplicate rows; stratified split (seed); then, on the training rows only,\n\
+fit fill values (product rule, else median), Tukey-fence clipping and standard scaling;\n\
+encode categoricals to sorted integer codes. Writes X_train.csv, X_test.csv, y_train.csv,\n\
+y_test.csv and preprocessor.json (the fitted state predict reuses). Nothing is written on error."
+    )]
+    Preprocess(PreprocessArgs),
+    /// Train a model on data/processed/ and write models/.
+    #[command(
+        after_help = "Examples:\n  churnkit train\n  churnkit train --n-estimators 200 --max-depth 15 --min-samples-split 5\n  \
+for depth in 5 10 15 20; do churnkit train --max-depth $depth --experiment-name depth-tuning; done\n\n\
+Writes models/churn_model.json (versioned JSON), models/feature_importance.csv and\n\
+models/train_run.json (params, metrics, seed and data SHA-256 for tracking)."
+    )]
+    Train(TrainArgs),
+    /// Evaluate the saved model on the test split and write charts and reports to metrics/.
+    #[command(after_help = "Example:\n  churnkit evaluate --threshold 0.4\n\n\
+Writes confusion_matrix.png, roc_curve.png, precision_recall_curve.png,\n\
+classification_report.json (scikit-learn's layout) and business_metrics.json.")]
+    Evaluate(EvaluateArgs),
+    /// Score new customers with the saved preprocessing and model.
+    #[command(
+        after_help = "Example:\n  churnkit predict --input new_customers.csv --output scored.csv\n\n\
+The input needs the training file's feature columns (the target may be absent). The output\n\
+has the id column(s), churn_probability and churn_prediction."
+    )]
+    Predict(PredictArgs),
+    /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
+    #[command(
+        after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n\n\
+Without MLFLOW_TRACKING_URI runs live in mlruns/ (or CHURNKIT_RUNS_DIR). The 'where' column\n\
+says local (not on a server yet), synced, or server (on the server only)."
+    )]
+    Runs(RunsArgs),
+    /// Deliver local runs that never reached the MLflow server (safe to repeat).
+    #[command(
+        after_help = "Example:\n  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 churnkit sync\n\n\
+Runs recorded while the server was unreachable wait in mlruns/; each is delivered once,\n\
+resuming a half-delivered remote run rather than creating a second one."
+    )]
+    Sync,
+    /// preprocess -> train -> evaluate in one process, with a summary table.
+    #[command(
+        after_help = "Examples:\n  churnkit pipeline\n  churnkit pipeline --data telco.csv --target Churn\n\n\
+--seed sets both the split seed and the forest seed."
+    )]
+    Pipeline(PipelineArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    /// Experiment name.
+    #[arg(long, default_value = "churn-prediction")]
+    pub(crate) experiment: String,
+    /// Sort by this metric, best (highest) first; default newest first.
+    #[arg(long)]
+    pub(crate) sort: Option<String>,
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DataArgs {
+    /// Raw customer CSV.
+    #[arg(long, default_value = "data/sample_data.csv")]
+    pub(crate) data: PathBuf,
+    /// Schema TOML (see `churnkit schema`); default: the guide's schema.
+    #[arg(long, conflicts_with = "target")]
+    pub(crate) schema: Option<PathBuf>,
+    /// Infer the schema from the data with this target column.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// With --target: the value meaning "churned", if not Yes/No, True/False or 1/0.
+    #[arg(long, requires = "target")]
+    pub(crate) positive: Option<String>,
+    /// Fraction of each class held out for testing.
+    #[arg(long, default_value_t = 0.2, value_parser = test_size)]
+    pub(crate) test_size: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PreprocessArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// Split seed.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Output directory.
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) output_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ModelArg {
+    RandomForest,
+    DecisionTree,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HyperArgs {
+    /// Algorithm: churnkit's random forest, or linfa's decision tree as a baseline.
+    #[arg(long, value_enum, default_value = "random-forest")]
+    pub(crate) model: ModelArg,
+    /// Number of trees.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) n_estimators: usize,
+    /// Maximum tree depth, or "none".
+    #[arg(long, default_value = "10")]
+    pub(crate) max_depth: Depth,
+    /// Minimum samples to split a node.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) min_samples_split: usize,
+    /// Minimum samples in a leaf.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) min_samples_leaf: usize,
+    /// Features per split: sqrt, log2, all, a count, or a fraction like 0.5.
+    #[arg(long, default_value = "sqrt")]
+    pub(crate) max_features: MaxFeatures,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Experiment name for tracking.
+    #[arg(long, default_value = "churn-prediction")]
+    pub(crate) experiment_name: String,
+}
+
+/// A depth limit: an integer, or "none" for unlimited.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Depth(pub(crate) Option<usize>);
+
+impl std::str::FromStr for Depth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(Depth(None));
+        }
+        s.parse::<usize>()
+            .map(|d| Depth(Some(d)))
+            .map_err(|_| format!("'{s}' is not a depth (an integer or \"none\")"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    #[command(flatten)]
+    pub(crate) hyper: HyperArgs,
+    /// Forest seed.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Processed-data directory.
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) processed_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvaluateArgs {
+    /// Probability above which a customer is flagged as a churner.
+    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
+    pub(crate) threshold: f64,
+    /// Processed-data directory.
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) processed_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+    /// Output directory for charts and reports.
+    #[arg(long, default_value = "metrics")]
+    pub(crate) metrics_dir: PathBuf,
+    /// Experiment name for tracking.
+    #[arg(long, default_value = "churn-prediction")]
+    pub(crate) experiment_name: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum UnknownArg {
+    Error,
+    MostFrequent,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PredictArgs {
+    /// New customers CSV.
+    #[arg(long, short)]
+    pub(crate) input: PathBuf,
+    /// Scored CSV to write.
+    #[arg(long, short)]
+    pub(crate) output: PathBuf,
+    /// Probability above which a customer is flagged.
+    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
+    pub(crate) threshold: f64,
+    /// What to do with a category never seen in training.
+    #[arg(long, value_enum, default_value = "error")]
+    pub(crate) unknown_category: UnknownArg,
+    /// Directory holding preprocessor.json.
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) processed_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PipelineArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    #[command(flatten)]
+    pub(crate) hyper: HyperArgs,
+    /// Seed of both the split and the forest.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Probability above which a customer is flagged.
+    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
+    pub(crate) threshold: f64,
+    /// Processed-data directory.
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) processed_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+    /// Metrics directory.
+    #[arg(long, default_value = "metrics")]
+    pub(crate) metrics_dir: PathBuf,
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("'{s}' is not a number"))
+}
+
+/// A fraction strictly between 0 and 1.
+fn test_size(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} must be between 0 and 1"))
+    }
+}
+
+/// A probability threshold in [0, 1).
+fn threshold(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} must be in [0, 1)"))
+    }
+}

@@ -1,0 +1,300 @@
+//! What the CLI tells people: one function per step, quiet-aware. Warnings go to stderr even
+//! with `-q`.
+
+use churnkit::prelude::*;
+use churnkit::preprocess::FeatureTransform;
+use churnkit::tracking::{keys, Delivery, Logged, RunRow, Where};
+use std::path::{Path, PathBuf};
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("undefined".into(), |v| format!("{v:.3}"))
+}
+
+fn or_none(items: Vec<String>, sep: &str) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(sep)
+    }
+}
+
+fn paths(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn warn(msg: &str) {
+    eprintln!("churnkit: warning: {msg}");
+}
+
+/// The preprocessing summary. `inferred` is the data file when the schema was inferred.
+pub(crate) fn preprocess(
+    data: &Processed,
+    input: &Path,
+    inferred: bool,
+    files: &[PathBuf],
+    seconds: f64,
+    quiet: bool,
+) {
+    let s = &data.state;
+    let c = &s.cleaning;
+    for col in &c.ignored_columns {
+        warn(&format!("ignoring column '{col}' (not in the schema)"));
+    }
+    if quiet {
+        return;
+    }
+    if inferred {
+        println!(
+            "inferred schema (save with `churnkit schema --data {} --target {}` > schema.toml):",
+            input.display(),
+            s.schema.target
+        );
+        for line in s.schema.to_toml().lines().filter(|l| !l.starts_with('#')) {
+            println!("  | {line}");
+        }
+    }
+    println!(
+        "preprocess: {} ({} rows, sha256 {})",
+        input.display(),
+        s.input.rows,
+        &s.input.sha256[..12]
+    );
+    let missing: Vec<String> = c
+        .missing
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("  missing values:     {}", or_none(missing, ", "));
+    println!("  duplicates dropped: {}", c.duplicates_dropped);
+    let filled: Vec<String> = c
+        .filled_from_product
+        .iter()
+        .zip(&c.filled_with_median)
+        .filter(|((_, p), (_, m))| **p + **m > 0)
+        .map(|((k, p), (_, m))| format!("{k} {p} from product, {m} with median"))
+        .collect();
+    println!("  values filled:      {}", or_none(filled, "; "));
+    let clipped: Vec<String> = s
+        .features
+        .iter()
+        .filter_map(|f| match f {
+            FeatureTransform::Numeric {
+                name,
+                clip: Some(cl),
+                ..
+            } => {
+                let n = c.clipped.get(name).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{name} {n} to [{:.2}, {:.2}]", cl.lower, cl.upper))
+            }
+            _ => None,
+        })
+        .collect();
+    println!(
+        "  values clipped:     {} (rule: Tukey fences, {} x IQR of training rows)",
+        or_none(clipped, ", "),
+        s.schema.outlier_iqr_k
+    );
+    let pct = |p: usize, n: usize| 100.0 * p as f64 / n.max(1) as f64;
+    let sp = &s.split;
+    println!(
+        "  split (stratified, seed {}): train {} ({:.1}% churn), test {} ({:.1}% churn)",
+        sp.options.seed,
+        sp.train_rows,
+        pct(sp.train_positive, sp.train_rows),
+        sp.test_rows,
+        pct(sp.test_positive, sp.test_rows)
+    );
+    println!(
+        "  features: {} ({} numeric, {} categorical)",
+        s.features.len(),
+        s.schema.numeric.len(),
+        s.schema.categorical.len()
+    );
+    println!(
+        "  wrote {} files to {} in {seconds:.3} s",
+        files.len(),
+        files
+            .first()
+            .and_then(|f| f.parent())
+            .map_or(".".into(), |p| p.display().to_string()),
+    );
+}
+
+/// The training summary.
+pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
+    if let Some(w) = &t.overfit_warning {
+        warn(w);
+    }
+    if quiet {
+        return;
+    }
+    let p = &t.model.params;
+    println!(
+        "train: {} with {} tree(s), max_depth {}, min_samples_split {}, min_samples_leaf {}, max_features {}, seed {}",
+        t.model.kind,
+        t.model.trees.len(),
+        p.max_depth().map_or("none".into(), |d| d.to_string()),
+        p.min_samples_split(),
+        p.min_samples_leaf(),
+        p.max_features(),
+        p.seed()
+    );
+    println!(
+        "  fit: {:.3} s wall, {} CPU; model {:.1} KiB",
+        t.fit_seconds,
+        t.fit_cpu_seconds
+            .map_or("?".into(), |c| format!("{c:.2} s")),
+        t.model_json.len() as f64 / 1024.0
+    );
+    println!("           accuracy  precision  recall  f1     roc_auc");
+    for (name, m) in [("train", &t.train), ("test", &t.test)] {
+        println!(
+            "  {name:<7}  {:.3}     {:.3}      {:.3}   {:.3}  {}",
+            m.accuracy,
+            m.precision,
+            m.recall,
+            m.f1,
+            fmt_opt(m.roc_auc)
+        );
+    }
+    let top: Vec<String> = t
+        .model
+        .importances()
+        .iter()
+        .take(5)
+        .map(|(n, v)| format!("{n} {v:.3}"))
+        .collect();
+    println!("  top features: {}", top.join(", "));
+    println!("  wrote {}", paths(files));
+}
+
+/// The evaluation summary.
+pub(crate) fn evaluate(ev: &Evaluated, files: &[PathBuf], quiet: bool) {
+    if quiet {
+        return;
+    }
+    let e = &ev.evaluation;
+    let (b, c) = (&e.business, &e.confusion);
+    println!(
+        "evaluate: {} test customers; ROC AUC {}, average precision {}",
+        b.total_customers,
+        fmt_opt(e.metrics.roc_auc),
+        fmt_opt(e.average_precision)
+    );
+    println!(
+        "  confusion: TN {}  FP {}  FN {}  TP {}",
+        c.tn, c.fp, c.fn_, c.tp
+    );
+    println!(
+        "  churners: {} actual, {} predicted, {} caught, {} missed, {} false alarms",
+        b.actual_churners,
+        b.predicted_churners,
+        b.correctly_identified,
+        b.missed_churners,
+        b.false_alarms
+    );
+    println!(
+        "  detection rate {:.1}%, false alarm rate {:.1}%",
+        100.0 * b.churn_detection_rate,
+        100.0 * b.false_alarm_rate
+    );
+    println!("  wrote {}", paths(files));
+}
+
+/// Where a logged run went.
+pub(crate) fn logged(what: &str, logged: &Logged, tracker: &Tracker, quiet: bool) {
+    let dir = tracker.local.run_dir(&logged.stored.run_id);
+    match &logged.delivery {
+        Delivery::Server { url, .. } => {
+            if !quiet {
+                println!("  tracked {what} run on MLflow: {url}");
+            }
+        }
+        Delivery::Local { reason: Some(r) } => warn(&format!(
+            "MLflow not reached ({r}); {what} run kept in {}, deliver it later with `churnkit sync`",
+            dir.display()
+        )),
+        _ => {
+            if !quiet {
+                println!(
+                    "  tracked {what} run locally: {} (set MLFLOW_TRACKING_URI to use a server)",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
+/// The `pipeline` timing table and headline test metrics.
+pub(crate) fn pipeline_summary(seconds: [f64; 3], ev: &Evaluated, quiet: bool) {
+    if quiet {
+        return;
+    }
+    let m = &ev.evaluation.metrics;
+    println!("\npipeline summary");
+    println!("  step        seconds");
+    for (name, s) in ["preprocess", "train", "evaluate"].iter().zip(seconds) {
+        println!("  {name:<10}  {s:>7.3}");
+    }
+    println!("  total       {:>7.3}", seconds.iter().sum::<f64>());
+    println!(
+        "  test: accuracy {:.3}  precision {:.3}  recall {:.3}  F1 {:.3}  ROC AUC {}",
+        m.accuracy,
+        m.precision,
+        m.recall,
+        m.f1,
+        fmt_opt(m.roc_auc)
+    );
+}
+
+/// The `runs` table.
+pub(crate) fn runs(experiment: &str, rows: &[(Where, RunRow)], sort: Option<&str>, limit: usize) {
+    if rows.is_empty() {
+        println!("no runs in experiment '{experiment}'");
+        return;
+    }
+    let mut metric_cols: Vec<&str> = match sort {
+        Some(m) => vec![m, "roc_auc"],
+        None => vec!["roc_auc", "test_f1"],
+    };
+    metric_cols.dedup();
+    print!(
+        "{:<8} {:<12} {:<28} {:<19} {:>6} {:>7}",
+        "where", "run", "name", "start (UTC)", "depth", "trees"
+    );
+    for m in &metric_cols {
+        print!(" {m:>12}");
+    }
+    println!();
+    for (place, r) in rows.iter().take(limit) {
+        print!(
+            "{:<8} {:<12} {:<28} {:<19} {:>6} {:>7}",
+            place.to_string(),
+            &r.run_id[..r.run_id.len().min(12)],
+            r.run_name.chars().take(28).collect::<String>(),
+            &churnkit::tracking::utc_string(r.start_time_ms.max(0) as u64)[..19],
+            r.params
+                .get(keys::params::MAX_DEPTH)
+                .map_or("-", String::as_str),
+            r.params
+                .get(keys::params::N_ESTIMATORS)
+                .map_or("-", String::as_str),
+        );
+        for m in &metric_cols {
+            match r.metrics.get(*m) {
+                Some(v) if v.is_nan() => print!(" {:>12}", "NaN"),
+                Some(v) => print!(" {v:>12.4}"),
+                None => print!(" {:>12}", "-"),
+            }
+        }
+        println!();
+    }
+    if rows.len() > limit {
+        println!("({} more; --limit to show them)", rows.len() - limit);
+    }
+}

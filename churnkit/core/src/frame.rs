@@ -1,0 +1,180 @@
+//! Numeric feature matrices as plain columns, and their CSV text (what `data/processed/` holds).
+//!
+//! Columns are `Vec<f64>` so the forest can bin them without copies; [`Frame::to_array2`]
+//! gives linfa's ndarray 0.16 view when a linfa algorithm needs it, [`Frame::to_data_frame`] a
+//! polars frame for display.
+
+use crate::error::{Error, Result};
+use crate::table::Table;
+use polars::prelude::{Column, DataFrame};
+use std::io::{self, Write};
+
+/// Named numeric columns of equal length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Column names.
+    pub names: Vec<String>,
+    /// Column values.
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl Frame {
+    /// Rows.
+    pub fn n_rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    /// Columns.
+    pub fn n_cols(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The rows at `rows`, in that order.
+    pub fn take(&self, rows: &[usize]) -> Frame {
+        Frame {
+            names: self.names.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| rows.iter().map(|&i| c[i]).collect())
+                .collect(),
+        }
+    }
+
+    /// Row-major ndarray (ndarray 0.16, as linfa 0.8 expects).
+    pub fn to_array2(&self) -> ndarray::Array2<f64> {
+        let (n, m) = (self.n_rows(), self.n_cols());
+        ndarray::Array2::from_shape_fn((n, m), |(i, j)| self.columns[j][i])
+    }
+
+    /// As a polars DataFrame of `f64` columns.
+    pub fn to_data_frame(&self) -> Result<DataFrame> {
+        let cols = self
+            .names
+            .iter()
+            .zip(&self.columns)
+            .map(|(n, c)| Column::new(n.as_str().into(), c.clone()))
+            .collect();
+        Ok(DataFrame::new(self.n_rows(), cols)?)
+    }
+
+    /// Write as CSV with a header. Numbers use the shortest text that reads back exactly.
+    pub fn write_csv(&self, w: &mut impl Write) -> io::Result<()> {
+        writeln!(w, "{}", self.names.join(","))?;
+        let mut line = String::new();
+        for i in 0..self.n_rows() {
+            line.clear();
+            for (j, c) in self.columns.iter().enumerate() {
+                if j > 0 {
+                    line.push(',');
+                }
+                push_number(&mut line, c[i]);
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Parse an all-numeric CSV (as [`Frame::write_csv`] writes); `name` is how errors refer to
+    /// it. A blank or non-numeric cell is an error naming its column and line.
+    pub fn from_csv(bytes: Vec<u8>, name: &str) -> Result<Frame> {
+        let table = Table::from_csv_bytes(bytes, name)?;
+        let mut columns = Vec::with_capacity(table.headers().len());
+        for h in table.headers() {
+            let values = table.numeric_column(h)?;
+            let mut out = Vec::with_capacity(values.len());
+            for (i, v) in values.into_iter().enumerate() {
+                out.push(
+                    v.ok_or_else(|| table.bad_value(h, i, "missing or non-numeric value".into()))?,
+                );
+            }
+            columns.push(out);
+        }
+        Ok(Frame {
+            names: table.headers().to_vec(),
+            columns,
+        })
+    }
+}
+
+/// Append `v` as text: integers without a fraction, others in shortest round-trip form.
+pub fn push_number(s: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    let _ = write!(s, "{v}");
+}
+
+/// Write 0/1 labels as a one-column CSV.
+pub fn write_labels(w: &mut impl Write, name: &str, y: &[u8]) -> io::Result<()> {
+    writeln!(w, "{name}")?;
+    let mut buf = Vec::with_capacity(y.len() * 2);
+    for &v in y {
+        buf.push(b'0' + v);
+        buf.push(b'\n');
+    }
+    w.write_all(&buf)
+}
+
+/// Parse a one-column 0/1 label CSV: (column name, labels).
+pub fn labels_from_csv(bytes: Vec<u8>, name: &str) -> Result<(String, Vec<u8>)> {
+    let frame = Frame::from_csv(bytes, name)?;
+    if frame.n_cols() != 1 {
+        return Err(Error::data(format!(
+            "expected one label column, found {}",
+            frame.n_cols()
+        ))
+        .in_file(name));
+    }
+    let column = frame.names[0].clone();
+    let mut y = Vec::with_capacity(frame.n_rows());
+    for (i, &v) in frame.columns[0].iter().enumerate() {
+        if v != 0.0 && v != 1.0 {
+            return Err(Error::data(format!("label {v} is not 0 or 1"))
+                .in_file(name)
+                .in_column(&column)
+                .at_line(i + 2));
+        }
+        y.push(v as u8);
+    }
+    Ok((column, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_round_trip_is_exact() {
+        let f = Frame {
+            names: vec!["a".into(), "b".into()],
+            columns: vec![vec![0.1 + 0.2, -1.5e-7], vec![2.0, 3.0]],
+        };
+        let mut buf = Vec::new();
+        f.write_csv(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf).contains("\n0.30000000000000004,2\n"));
+        assert_eq!(Frame::from_csv(buf, "x.csv").unwrap(), f);
+        assert_eq!(f.to_array2()[[1, 0]], -1.5e-7);
+        assert_eq!(f.take(&[1]).columns, vec![vec![-1.5e-7], vec![3.0]]);
+        assert_eq!(f.to_data_frame().unwrap().shape(), (2, 2));
+    }
+
+    #[test]
+    fn bad_cells_and_labels_are_named() {
+        let e = Frame::from_csv(b"a\n1\n2\nx\n".to_vec(), "x.csv").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.csv: column 'a', line 4: 'x' is not a number"
+        );
+        let mut buf = Vec::new();
+        write_labels(&mut buf, "Churn", &[0, 1, 1]).unwrap();
+        assert_eq!(
+            labels_from_csv(buf, "y.csv").unwrap(),
+            ("Churn".into(), vec![0, 1, 1])
+        );
+        let e = labels_from_csv(b"y\n0\n2\n".to_vec(), "y.csv").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "y.csv: column 'y', line 3: label 2 is not 0 or 1"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Models: churnkit's forest and the linfa decision-tree baseline (converted to the same flat
+//! trees), in memory, with one versioned JSON form that is validated when read back.
+//!
+//! ```
+//! use churnkit_core::{forest::RandomForestParams, frame::Frame, model::{Model, ModelKind}};
+//! use linfa::ParamGuard;
+//! let x = Frame { names: vec!["tenure".into()], columns: vec![(0..40).map(f64::from).collect()] };
+//! let y: Vec<u8> = (0..40).map(|i| u8::from(i < 20)).collect();
+//! let params = RandomForestParams::new().n_estimators(10).check()?;
+//! let model = Model::fit(ModelKind::RandomForest, &params, &x, &y, &|| {})?;
+//! let back = Model::from_json(&model.to_json())?;
+//! assert_eq!(back, model);
+//! assert!(back.predict(&x)?[0] > 0.5);
+//! # Ok::<(), churnkit_core::Error>(())
+//! ```
+
+use crate::error::{few, Error, Result};
+use crate::forest::{predict_proba_trees, RandomForestValidParams, Tree};
+use crate::frame::Frame;
+use linfa::prelude::*;
+use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// The `format` tag of a model file.
+pub const FORMAT: &str = "churnkit-model";
+/// The model file layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Which algorithm produced the trees.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// churnkit's histogram random forest.
+    #[default]
+    RandomForest,
+    /// linfa-trees' `DecisionTree` (the simple baseline).
+    DecisionTree,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::RandomForest => "random-forest",
+            ModelKind::DecisionTree => "decision-tree",
+        })
+    }
+}
+
+/// A fitted model (saved by the CLI as `models/churn_model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The churnkit version that wrote it.
+    pub churnkit_version: String,
+    /// The algorithm.
+    pub kind: ModelKind,
+    /// Input features in column order (the preprocessor's features).
+    pub feature_names: Vec<String>,
+    /// Hyperparameters, seed included.
+    pub params: RandomForestValidParams,
+    /// Normalised importances, one per feature.
+    pub feature_importances: Vec<f64>,
+    /// The trees; the prediction is the mean of their leaf probabilities.
+    pub trees: Vec<Tree>,
+}
+
+impl Model {
+    /// Fit `kind` on features `x` and 0/1 labels `y`. `on_tree` is called as each tree of a
+    /// forest finishes (from worker threads), e.g. to move a progress bar.
+    pub fn fit(
+        kind: ModelKind,
+        params: &RandomForestValidParams,
+        x: &Frame,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<Self> {
+        let (params, importances, trees) = match kind {
+            ModelKind::RandomForest => {
+                let forest = params.fit_observed(&x.to_array2().view(), y, on_tree)?;
+                (forest.params, forest.feature_importances, forest.trees)
+            }
+            ModelKind::DecisionTree => {
+                let (tree, importances) = fit_decision_tree(params, x, y)?;
+                (params.single_tree(), importances, vec![tree])
+            }
+        };
+        Ok(Model {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            churnkit_version: crate::VERSION.into(),
+            kind,
+            feature_names: x.names.clone(),
+            params,
+            feature_importances: importances,
+            trees,
+        })
+    }
+
+    /// Class-1 probability per row of a row-major matrix in the model's column order.
+    pub fn predict_array(&self, x: &ArrayView2<f64>) -> Vec<f64> {
+        predict_proba_trees(&self.trees, x)
+    }
+
+    /// Class-1 probability per row of `x`, whose columns must be the model's features.
+    pub fn predict(&self, x: &Frame) -> Result<Vec<f64>> {
+        self.check_features(&x.names)?;
+        Ok(self.predict_array(&x.to_array2().view()))
+    }
+
+    /// ROC AUC on `(x, y)` as trees are added, at about ten tree counts: (trees, AUC). Trees are
+    /// scored in consecutive groups and the group sums accumulated, so this costs one prediction.
+    pub fn auc_by_trees(&self, x: &ArrayView2<f64>, y: &[u8]) -> Vec<(usize, Option<f64>)> {
+        let n = self.trees.len();
+        let step = n.div_ceil(10).max(1);
+        let mut sum = vec![0.0; y.len()];
+        let mut out = Vec::new();
+        let mut done = 0;
+        while done < n {
+            let end = (done + step).min(n);
+            let part = predict_proba_trees(&self.trees[done..end], x);
+            for (s, p) in sum.iter_mut().zip(part) {
+                *s += p * (end - done) as f64;
+            }
+            done = end;
+            let mean: Vec<f64> = sum.iter().map(|s| s / done as f64).collect();
+            out.push((done, crate::evaluate::roc_auc(y, &mean)));
+        }
+        out
+    }
+
+    /// An error unless `names` are the model's features, in order.
+    pub fn check_features(&self, names: &[String]) -> Result<()> {
+        if names == self.feature_names.as_slice() {
+            return Ok(());
+        }
+        Err(Error::model(format!(
+            "the model was trained on {} features [{}], but the data has {} features [{}]; retrain after preprocessing",
+            self.feature_names.len(),
+            few(&self.feature_names, 8),
+            names.len(),
+            few(names, 8)
+        )))
+    }
+
+    /// (feature, importance) pairs, largest first (ties by name).
+    pub fn importances(&self) -> Vec<(&str, f64)> {
+        let mut imp: Vec<(&str, f64)> = self
+            .feature_names
+            .iter()
+            .map(String::as_str)
+            .zip(self.feature_importances.iter().copied())
+            .collect();
+        imp.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        imp
+    }
+
+    /// The importance table as CSV (`feature,importance`, largest first).
+    pub fn importance_csv(&self) -> String {
+        let mut csv = String::from("feature,importance\n");
+        for (n, v) in self.importances() {
+            csv.push_str(&format!("{n},{v}\n"));
+        }
+        csv
+    }
+
+    /// Compact JSON bytes (deterministic: the same model gives the same bytes).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("model serializes")
+    }
+
+    /// Parse and validate model JSON. Errors are of kind [`Model`](crate::ErrorKind::Model).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let (v, _) = crate::format::parse_versioned(
+            bytes,
+            FORMAT,
+            &[FORMAT_VERSION],
+            "model",
+            "retrain with `churnkit train`",
+        )?;
+        let m: Model =
+            serde_json::from_value(v).map_err(|e| Error::model(format!("invalid model: {e}")))?;
+        let nf = m.feature_names.len();
+        if m.trees.is_empty() {
+            return Err(Error::model("the model has no trees"));
+        }
+        if m.feature_importances.len() != nf {
+            return Err(Error::model(format!(
+                "{} importances for {nf} features",
+                m.feature_importances.len()
+            )));
+        }
+        for (i, t) in m.trees.iter().enumerate() {
+            t.validate(nf)
+                .map_err(|e| e.prefixed(format_args!("tree {i}")))?;
+        }
+        Ok(m)
+    }
+}
+
+/// Fit linfa-trees' `DecisionTree` with the same depth and leaf limits and convert it to a flat
+/// tree whose leaves hold the class-1 share of the training rows that reach them (linfa's tree
+/// itself only votes). Returns the tree and normalised importances.
+fn fit_decision_tree(
+    params: &RandomForestValidParams,
+    x: &Frame,
+    y: &[u8],
+) -> Result<(Tree, Vec<f64>)> {
+    let records = x.to_array2();
+    let targets: Array1<usize> = y.iter().map(|&v| usize::from(v)).collect();
+    let data = Dataset::new(records.clone(), targets);
+    let dt = linfa_trees::DecisionTree::<f64, usize>::params()
+        .max_depth(params.max_depth())
+        .min_weight_split(params.min_samples_split() as f32)
+        .min_weight_leaf(params.min_samples_leaf() as f32)
+        .fit(&data)?;
+    let mut tree = Tree {
+        feature: vec![],
+        threshold: vec![],
+        left: vec![],
+        right: vec![],
+        value: vec![],
+    };
+    flatten(dt.root_node(), &mut tree);
+    // Leaf probabilities from the training rows.
+    let mut pos = vec![0usize; tree.n_nodes()];
+    let mut tot = vec![0usize; tree.n_nodes()];
+    for (i, row) in records.rows().into_iter().enumerate() {
+        let n = tree.leaf(|f| row[f]);
+        tot[n] += 1;
+        pos[n] += usize::from(y[i]);
+    }
+    for n in 0..tree.n_nodes() {
+        if tree.feature[n] < 0 && tot[n] > 0 {
+            tree.value[n] = pos[n] as f64 / tot[n] as f64;
+        }
+    }
+    let mut imp = dt.feature_importance();
+    let s: f64 = imp.iter().sum();
+    if s > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= s);
+    }
+    Ok((tree, imp))
+}
+
+fn flatten(node: &linfa_trees::TreeNode<f64, usize>, tree: &mut Tree) -> usize {
+    let id = tree.feature.len();
+    tree.feature.push(-1);
+    tree.threshold.push(0.0);
+    tree.left.push(0);
+    tree.right.push(0);
+    tree.value.push(node.prediction().map_or(0.0, |c| c as f64));
+    let children = node.children();
+    if let (false, Some(Some(l)), Some(Some(r))) = (
+        node.is_leaf(),
+        children.first().copied(),
+        children.get(1).copied(),
+    ) {
+        let (f, split, _) = node.split();
+        let li = flatten(l, tree);
+        let ri = flatten(r, tree);
+        tree.feature[id] = f as i32;
+        // linfa sends x < split left; ours sends x <= threshold left.
+        tree.threshold[id] = split.next_down();
+        tree.left[id] = li as u32;
+        tree.right[id] = ri as u32;
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forest::RandomForestParams;
+    use linfa::ParamGuard;
+
+    fn toy() -> (Frame, Vec<u8>) {
+        let xs: Vec<f64> = (0..200).map(|i| (i % 20) as f64).collect();
+        let zs: Vec<f64> = (0..200).map(|i| ((i * 7) % 13) as f64).collect();
+        let y = xs.iter().map(|&v| u8::from(v >= 10.0)).collect();
+        (
+            Frame {
+                names: vec!["x".into(), "z".into()],
+                columns: vec![xs, zs],
+            },
+            y,
+        )
+    }
+
+    #[test]
+    fn forest_round_trips_and_rejects_bad_files() {
+        let (x, y) = toy();
+        let p = RandomForestParams::new().n_estimators(5).check().unwrap();
+        let m = Model::fit(ModelKind::RandomForest, &p, &x, &y, &|| {}).unwrap();
+        let bytes = m.to_json();
+        let back = Model::from_json(&bytes).unwrap();
+        assert!(
+            back == m,
+            "a loaded model must equal the saved one, floats included"
+        );
+        assert_eq!(back.to_json(), bytes);
+
+        let wrong = vec!["a".to_string()];
+        let e = back.check_features(&wrong).unwrap_err();
+        assert!(e.to_string().contains("trained on 2 features"), "{e}");
+        let truncated = &bytes[..bytes.len() / 2];
+        let e = Model::from_json(truncated).unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let v2 = text.replacen("\"format_version\":1", "\"format_version\":99", 1);
+        let e = Model::from_json(v2.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("format_version 99"), "{e}");
+        let other = text.replacen("churnkit-model", "something-else", 1);
+        let e = Model::from_json(other.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("not a churnkit model"), "{e}");
+        // Params in a file go through the same check as params built in code.
+        let zero = text.replacen("\"n_estimators\":5", "\"n_estimators\":0", 1);
+        let e = Model::from_json(zero.as_bytes()).unwrap_err();
+        assert!(
+            e.to_string().contains("n_estimators must be at least 1"),
+            "{e}"
+        );
+        let bad_tree = text.replacen("\"feature\":[", "\"feature\":[7,", 1);
+        assert!(Model::from_json(bad_tree.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn decision_tree_baseline_matches_linfa_and_has_probabilities() {
+        let (x, y) = toy();
+        let p = RandomForestParams::new().check().unwrap();
+        let m = Model::fit(ModelKind::DecisionTree, &p, &x, &y, &|| {}).unwrap();
+        assert_eq!(m.kind, ModelKind::DecisionTree);
+        assert_eq!((m.params.n_estimators(), m.params.bootstrap()), (1, false));
+        m.trees[0].validate(2).unwrap();
+        let proba = m.predict(&x).unwrap();
+        assert!(proba.iter().zip(&y).all(|(p, &y)| (*p > 0.5) == (y == 1)));
+        assert!(m.importance_csv().starts_with("feature,importance\nx,"));
+    }
+}

@@ -1,0 +1,806 @@
+//! Phase 2 of the workflow: validate, clean, split, then fit the transforms on the training rows.
+//!
+//! Order matters for honest numbers. Duplicates are dropped first, then the stratified split is
+//! made, and only then are fill medians, clipping bounds and the scaler fitted, on the training
+//! rows alone, so nothing about the test rows leaks into the features the model sees. The fitted
+//! state ([`Preprocessor`]) is a value that serialises to versioned JSON; `predict` applies
+//! exactly the same transform to new rows.
+//!
+//! Each step is a value, and [`Processed::fit`] chains them:
+//!
+//! ```
+//! use churnkit_core::{preprocess::{Preprocessor, Processed, Split, SplitOptions}, schema::Schema, table::Table};
+//! let (csv, _) = churnkit_core::generate::generate_rows(200, 1);
+//! let table = Table::from_csv_bytes(csv, "sample.csv")?;
+//! let schema = Schema::infer(&table, "Churn", None)?;
+//! let split = Split::stratified(&table, &schema, SplitOptions::default())?;   // dedup + split
+//! let state = Preprocessor::fit(&table, &schema, &split)?;                    // training rows only
+//! let data = Processed::from_split(&table, &split, state)?;                    // features, labels
+//! assert_eq!(data.x_train.n_rows() + data.x_test.n_rows(), 200 - split.cleaning.duplicates_dropped);
+//! assert_eq!(data, Processed::fit(&table, &schema, SplitOptions::default())?);
+//! # Ok::<(), churnkit_core::Error>(())
+//! ```
+
+use crate::error::{few, Error, Result};
+use crate::frame::Frame;
+use crate::rng::Rng;
+use crate::schema::{target_classes, Schema};
+use crate::stats::{mean_std, quantile};
+use crate::table::Table;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The `format` tag of a preprocessor file.
+pub const FORMAT: &str = "churnkit-preprocessor";
+/// The version of the preprocessor file layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The category code given to blank categorical cells.
+pub const MISSING_CATEGORY: &str = "(missing)";
+
+/// Split settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SplitOptions {
+    /// Fraction of rows (per class) in the test set.
+    pub test_size: f64,
+    /// Seed of the shuffle.
+    pub seed: u64,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            test_size: 0.2,
+            seed: 42,
+        }
+    }
+}
+
+impl SplitOptions {
+    /// `test_size` of each class held out, shuffled with `seed`.
+    pub fn new(test_size: f64, seed: u64) -> Self {
+        SplitOptions { test_size, seed }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.test_size > 0.0 && self.test_size < 1.0 {
+            Ok(())
+        } else {
+            Err(Error::params(format!(
+                "test size {} must be between 0 and 1",
+                self.test_size
+            )))
+        }
+    }
+}
+
+/// How blanks in a numeric column are filled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericFill {
+    /// Fill from the product of these two columns where both are present.
+    pub product_of: Option<[String; 2]>,
+    /// Otherwise the median of the training rows.
+    pub median: f64,
+}
+
+/// Tukey-fence clipping bounds, from the training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clip {
+    /// First quartile.
+    pub q1: f64,
+    /// Third quartile.
+    pub q3: f64,
+    /// Fence multiplier.
+    pub k: f64,
+    /// Values below are raised to this.
+    pub lower: f64,
+    /// Values above are lowered to this.
+    pub upper: f64,
+}
+
+/// The fitted transform of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureTransform {
+    /// fill -> clip -> standard-scale.
+    Numeric {
+        /// Column name.
+        name: String,
+        /// Blank handling.
+        fill: NumericFill,
+        /// Outlier bounds (absent when clipping is off or the IQR is 0).
+        clip: Option<Clip>,
+        /// Mean after fill and clip (training rows).
+        mean: f64,
+        /// Population standard deviation after fill and clip; 1 when it was 0.
+        std: f64,
+    },
+    /// Category -> integer code (index in `categories`, which is sorted).
+    Categorical {
+        /// Column name.
+        name: String,
+        /// Known categories; blanks are `"(missing)"`.
+        categories: Vec<String>,
+        /// Most frequent training category: the fallback for unseen values when allowed.
+        most_frequent: String,
+    },
+}
+
+impl FeatureTransform {
+    /// The column this transform reads.
+    pub fn name(&self) -> &str {
+        match self {
+            FeatureTransform::Numeric { name, .. } | FeatureTransform::Categorical { name, .. } => {
+                name
+            }
+        }
+    }
+}
+
+/// How the target's text maps to 0/1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetEncoding {
+    /// Column name.
+    pub column: String,
+    /// The value that becomes 1.
+    pub positive: String,
+    /// The value that becomes 0.
+    pub negative: String,
+}
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// Path as given, or `(DataFrame)` for a table built in memory.
+    pub file: String,
+    /// SHA-256 of the content ([`Table::sha256`]): the file's bytes for a CSV.
+    pub sha256: String,
+    /// Data rows in the file.
+    pub rows: usize,
+}
+
+/// The split that was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitInfo {
+    /// Settings.
+    #[serde(flatten)]
+    pub options: SplitOptions,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Class-1 rows in training.
+    pub train_positive: usize,
+    /// Class-1 rows in test.
+    pub test_positive: usize,
+}
+
+/// What cleaning found and did.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CleaningReport {
+    /// Blank cells per schema column, before de-duplication.
+    pub missing: BTreeMap<String, usize>,
+    /// Exact duplicate rows removed.
+    pub duplicates_dropped: usize,
+    /// Blanks filled from a product of columns, per column.
+    pub filled_from_product: BTreeMap<String, usize>,
+    /// Blanks filled with the training median, per column.
+    pub filled_with_median: BTreeMap<String, usize>,
+    /// Values clipped to the fences, per column.
+    pub clipped: BTreeMap<String, usize>,
+    /// Columns in the file that the schema does not use.
+    pub ignored_columns: Vec<String>,
+}
+
+/// The fitted preprocessing state (saved by the CLI as `data/processed/preprocessor.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The churnkit version that wrote it.
+    pub churnkit_version: String,
+    /// The schema used.
+    pub schema: Schema,
+    /// Target mapping.
+    pub target: TargetEncoding,
+    /// One transform per feature, in model column order.
+    pub features: Vec<FeatureTransform>,
+    /// The input file.
+    pub input: InputInfo,
+    /// The split.
+    pub split: SplitInfo,
+    /// The cleaning report.
+    pub cleaning: CleaningReport,
+}
+
+/// Features and labels of both sides of a split, with the state that made them: what a model is
+/// trained and evaluated on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// The fitted state.
+    pub state: Preprocessor,
+    /// Training features.
+    pub x_train: Frame,
+    /// Training labels.
+    pub y_train: Vec<u8>,
+    /// Test features.
+    pub x_test: Frame,
+    /// Test labels.
+    pub y_test: Vec<u8>,
+}
+
+/// What to do with a category `predict` has never seen.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownCategory {
+    /// Fail, naming file, column, line and value.
+    #[default]
+    Error,
+    /// Use the most frequent training category.
+    MostFrequent,
+}
+
+/// Parsed feature inputs of a table, shared by fitting and by `predict`.
+struct Inputs<'a> {
+    numeric: HashMap<&'a str, Vec<Option<f64>>>,
+    categorical: HashMap<&'a str, Vec<Option<&'a str>>>,
+}
+
+impl<'a> Inputs<'a> {
+    fn read(table: &'a Table, schema: &'a Schema) -> Result<Self> {
+        let mut numeric = HashMap::new();
+        for c in &schema.numeric {
+            numeric.insert(c.as_str(), table.numeric_column(c)?);
+        }
+        let mut categorical = HashMap::new();
+        for c in &schema.categorical {
+            categorical.insert(c.as_str(), table.column(c)?);
+        }
+        Ok(Inputs {
+            numeric,
+            categorical,
+        })
+    }
+
+    /// The product of two numeric columns at `row`, when both are present.
+    fn product(&self, of: &[String; 2], row: usize) -> Option<f64> {
+        let a = self.numeric.get(of[0].as_str())?[row]?;
+        let b = self.numeric.get(of[1].as_str())?[row]?;
+        Some(a * b)
+    }
+}
+
+/// What filling did to one value.
+#[derive(Clone, Copy, PartialEq)]
+enum Filled {
+    No,
+    Product,
+    Median,
+}
+
+/// Filled and clipped (unscaled) value, plus what happened: (value, filled_by, clipped).
+fn numeric_value(t: &FeatureTransform, inputs: &Inputs, row: usize) -> (f64, Filled, bool) {
+    let FeatureTransform::Numeric {
+        name, fill, clip, ..
+    } = t
+    else {
+        unreachable!("numeric_value on a categorical transform")
+    };
+    let (v, how) = match inputs.numeric[name.as_str()][row] {
+        Some(v) => (v, Filled::No),
+        None => match fill
+            .product_of
+            .as_ref()
+            .and_then(|p| inputs.product(p, row))
+        {
+            Some(v) => (v, Filled::Product),
+            None => (fill.median, Filled::Median),
+        },
+    };
+    match clip {
+        Some(c) if v < c.lower => (c.lower, how, true),
+        Some(c) if v > c.upper => (c.upper, how, true),
+        _ => (v, how, false),
+    }
+}
+
+fn fit_numeric(
+    table: &Table,
+    name: &str,
+    schema: &Schema,
+    inputs: &Inputs,
+    train: &[usize],
+) -> Result<FeatureTransform> {
+    let raw = &inputs.numeric[name];
+    let mut observed: Vec<f64> = train.iter().filter_map(|&i| raw[i]).collect();
+    observed.sort_by(f64::total_cmp);
+    let product_of = schema.fill_from_product.get(name).cloned();
+    let median = match quantile(&observed, 0.5) {
+        Some(m) => m,
+        None if product_of.is_some() => 0.0,
+        None => {
+            return Err(table.bad_column(name, "every training value is blank".into()));
+        }
+    };
+    let fill = NumericFill { product_of, median };
+    let clip = match (quantile(&observed, 0.25), quantile(&observed, 0.75)) {
+        (Some(q1), Some(q3)) if schema.outlier_iqr_k > 0.0 && q3 > q1 => {
+            let k = schema.outlier_iqr_k;
+            Some(Clip {
+                q1,
+                q3,
+                k,
+                lower: q1 - k * (q3 - q1),
+                upper: q3 + k * (q3 - q1),
+            })
+        }
+        _ => None,
+    };
+    let mut t = FeatureTransform::Numeric {
+        name: name.to_string(),
+        fill,
+        clip,
+        mean: 0.0,
+        std: 1.0,
+    };
+    let vals: Vec<f64> = train
+        .iter()
+        .map(|&i| numeric_value(&t, inputs, i).0)
+        .collect();
+    let (m, sd) = mean_std(&vals).unwrap_or((0.0, 0.0));
+    if let FeatureTransform::Numeric { mean, std, .. } = &mut t {
+        *mean = m;
+        // As scikit-learn's StandardScaler: a constant column is centred, not divided by 0.
+        *std = if sd > 0.0 { sd } else { 1.0 };
+    }
+    Ok(t)
+}
+
+/// The rows of a table after de-duplication, split in two, stratified by the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// The settings.
+    pub options: SplitOptions,
+    /// How the target's text maps to 0/1.
+    pub target: TargetEncoding,
+    /// The 0/1 label of every row of the table.
+    pub labels: Vec<u8>,
+    /// Rows kept after removing exact duplicates, ascending.
+    pub kept: Vec<usize>,
+    /// Training rows, ascending.
+    pub train: Vec<usize>,
+    /// Test rows, ascending.
+    pub test: Vec<usize>,
+    /// Missing values, duplicates and ignored columns (fill and clip counts are added by
+    /// [`Preprocessor::fit`]).
+    pub cleaning: CleaningReport,
+}
+
+impl Split {
+    /// Check `table` against `schema`, drop exact duplicate rows (over every column, as pandas'
+    /// `drop_duplicates`), then hold out `options.test_size` of each class, shuffled with
+    /// `options.seed`.
+    pub fn stratified(table: &Table, schema: &Schema, options: SplitOptions) -> Result<Split> {
+        schema.check()?;
+        options.check()?;
+        let ignored_columns = schema.validate(table)?;
+        let classes = target_classes(table, &schema.target)?;
+        let Some(pos_idx) = classes.iter().position(|c| *c == schema.positive) else {
+            return Err(table.bad_column(
+                &schema.target,
+                format!(
+                    "positive class '{}' not found (values: {})",
+                    schema.positive,
+                    classes.join(", ")
+                ),
+            ));
+        };
+        let negative = classes[1 - pos_idx].clone();
+        let labels: Vec<u8> = table
+            .column(&schema.target)?
+            .iter()
+            .map(|c| u8::from(*c == Some(schema.positive.as_str())))
+            .collect();
+
+        let mut cleaning = CleaningReport {
+            ignored_columns,
+            ..Default::default()
+        };
+        for c in schema
+            .id_columns
+            .iter()
+            .chain(&schema.numeric)
+            .chain(&schema.categorical)
+        {
+            let cells = table.column(c)?;
+            cleaning
+                .missing
+                .insert(c.clone(), cells.iter().filter(|v| v.is_none()).count());
+        }
+
+        let kept = table.distinct_rows()?;
+        cleaning.duplicates_dropped = table.n_rows() - kept.len();
+
+        let mut rng = Rng::new(options.seed);
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for (class, label) in [(0u8, &negative), (1u8, &schema.positive)] {
+            let mut idx: Vec<usize> = kept
+                .iter()
+                .copied()
+                .filter(|&i| labels[i] == class)
+                .collect();
+            if idx.len() < 2 {
+                return Err(table.bad_column(
+                    &schema.target,
+                    format!(
+                        "class '{label}' has {} row(s) after removing duplicates; a stratified split needs at least 2 per class",
+                        idx.len()
+                    ),
+                ));
+            }
+            rng.shuffle(&mut idx);
+            let n_test =
+                ((idx.len() as f64 * options.test_size).round() as usize).clamp(1, idx.len() - 1);
+            test.extend_from_slice(&idx[..n_test]);
+            train.extend_from_slice(&idx[n_test..]);
+        }
+        train.sort_unstable();
+        test.sort_unstable();
+        Ok(Split {
+            options,
+            target: TargetEncoding {
+                column: schema.target.clone(),
+                positive: schema.positive.clone(),
+                negative,
+            },
+            labels,
+            kept,
+            train,
+            test,
+            cleaning,
+        })
+    }
+
+    /// Sizes and class counts of both sides.
+    pub fn info(&self) -> SplitInfo {
+        let positives = |rows: &[usize]| rows.iter().filter(|&&i| self.labels[i] == 1).count();
+        SplitInfo {
+            options: self.options,
+            train_rows: self.train.len(),
+            test_rows: self.test.len(),
+            train_positive: positives(&self.train),
+            test_positive: positives(&self.test),
+        }
+    }
+}
+
+impl Preprocessor {
+    /// Fit fill values, clipping bounds, scalers and category codes on the training rows of
+    /// `split` (categories are collected from every kept row, so a test-only category still has
+    /// a code).
+    pub fn fit(table: &Table, schema: &Schema, split: &Split) -> Result<Preprocessor> {
+        let inputs = Inputs::read(table, schema)?;
+        let (kept, train) = (&split.kept, &split.train);
+        let mut features = Vec::new();
+        for name in &schema.numeric {
+            features.push(fit_numeric(table, name, schema, &inputs, train)?);
+        }
+        for name in &schema.categorical {
+            let cells = &inputs.categorical[name.as_str()];
+            let categories: Vec<String> = kept
+                .iter()
+                .map(|&i| cells[i].unwrap_or(MISSING_CATEGORY).to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in train {
+                *counts
+                    .entry(cells[i].unwrap_or(MISSING_CATEGORY))
+                    .or_default() += 1;
+            }
+            let most_frequent = counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(k, _)| k.to_string())
+                .unwrap_or_default();
+            features.push(FeatureTransform::Categorical {
+                name: name.clone(),
+                categories,
+                most_frequent,
+            });
+        }
+
+        let mut cleaning = split.cleaning.clone();
+        for f in &features {
+            if let FeatureTransform::Numeric { name, .. } = f {
+                let (mut by_product, mut by_median, mut clipped) = (0, 0, 0);
+                for &i in kept {
+                    let (_, how, c) = numeric_value(f, &inputs, i);
+                    by_product += usize::from(how == Filled::Product);
+                    by_median += usize::from(how == Filled::Median);
+                    clipped += usize::from(c);
+                }
+                cleaning
+                    .filled_from_product
+                    .insert(name.clone(), by_product);
+                cleaning.filled_with_median.insert(name.clone(), by_median);
+                cleaning.clipped.insert(name.clone(), clipped);
+            }
+        }
+
+        Ok(Preprocessor {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            churnkit_version: crate::VERSION.into(),
+            schema: schema.clone(),
+            target: split.target.clone(),
+            features,
+            input: InputInfo {
+                file: table.source_name().to_string(),
+                sha256: table.sha256().to_string(),
+                rows: table.n_rows(),
+            },
+            split: split.info(),
+            cleaning,
+        })
+    }
+
+    /// Feature names in model column order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().map(|f| f.name().to_string()).collect()
+    }
+
+    /// Pretty JSON, the form `preprocessor.json` holds.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("preprocessor serializes")
+    }
+
+    /// Parse and validate preprocessor JSON. Errors are of kind
+    /// [`Model`](crate::error::ErrorKind::Model).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let (v, _) = crate::format::parse_versioned(
+            bytes,
+            FORMAT,
+            &[FORMAT_VERSION],
+            "preprocessor",
+            "re-run `churnkit preprocess`",
+        )?;
+        let p: Preprocessor =
+            serde_json::from_value(v).map_err(|e| Error::model(format!("invalid content: {e}")))?;
+        p.schema
+            .check()
+            .map_err(|e| Error::model(e.message().to_string()))?;
+        for f in &p.features {
+            match f {
+                FeatureTransform::Numeric { mean, std, .. }
+                    if !(mean.is_finite() && *std > 0.0) =>
+                {
+                    return Err(Error::model(format!(
+                        "feature '{}' has an invalid scaler",
+                        f.name()
+                    )))
+                }
+                FeatureTransform::Categorical { categories, .. } if categories.is_empty() => {
+                    return Err(Error::model(format!(
+                        "feature '{}' has no categories",
+                        f.name()
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    /// Apply the fitted transform to the rows of `table` (e.g. new customers).
+    pub fn transform(&self, table: &Table, unknown: UnknownCategory) -> Result<Frame> {
+        let inputs = Inputs::read(table, &self.schema)?;
+        let n = table.n_rows();
+        let mut columns = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            columns.push(match f {
+                FeatureTransform::Numeric { mean, std, .. } => (0..n)
+                    .map(|i| (numeric_value(f, &inputs, i).0 - mean) / std)
+                    .collect(),
+                FeatureTransform::Categorical {
+                    name,
+                    categories,
+                    most_frequent,
+                } => {
+                    let cells = &inputs.categorical[name.as_str()];
+                    let mut out = Vec::with_capacity(n);
+                    for (i, c) in cells.iter().enumerate() {
+                        let v = c.unwrap_or(MISSING_CATEGORY);
+                        let code = match categories.binary_search_by(|k| k.as_str().cmp(v)) {
+                            Ok(code) => code,
+                            Err(_) if unknown == UnknownCategory::MostFrequent => categories
+                                .binary_search(most_frequent)
+                                .unwrap_or(0),
+                            Err(_) => {
+                                return Err(table.bad_value(
+                                    name,
+                                    i,
+                                    format!(
+                                        "unseen category '{v}' ({} known: {}); pass --unknown-category most-frequent to map it to '{most_frequent}'",
+                                        categories.len(),
+                                        few(categories, 8)
+                                    ),
+                                ))
+                            }
+                        };
+                        out.push(code as f64);
+                    }
+                    out
+                }
+            });
+        }
+        Ok(Frame {
+            names: self.feature_names(),
+            columns,
+        })
+    }
+}
+
+impl Processed {
+    /// Split `table`, fit the preprocessor on the training rows and transform both sides: the
+    /// whole of `churnkit preprocess` but the writing.
+    pub fn fit(table: &Table, schema: &Schema, options: SplitOptions) -> Result<Processed> {
+        let split = Split::stratified(table, schema, options)?;
+        let state = Preprocessor::fit(table, schema, &split)?;
+        Self::from_split(table, &split, state)
+    }
+
+    /// Transform the rows of `split` with a fitted `state`.
+    pub fn from_split(table: &Table, split: &Split, state: Preprocessor) -> Result<Processed> {
+        let all = state.transform(table, UnknownCategory::Error)?;
+        let labels = |rows: &[usize]| rows.iter().map(|&i| split.labels[i]).collect();
+        Ok(Processed {
+            x_train: all.take(&split.train),
+            y_train: labels(&split.train),
+            x_test: all.take(&split.test),
+            y_test: labels(&split.test),
+            state,
+        })
+    }
+
+    /// Assemble from parts (e.g. read back from files), checking that they agree: the frames'
+    /// columns are the state's features and each frame has one label per row.
+    pub fn from_parts(
+        state: Preprocessor,
+        (x_train, y_train): (Frame, Vec<u8>),
+        (x_test, y_test): (Frame, Vec<u8>),
+    ) -> Result<Processed> {
+        let names = state.feature_names();
+        for (side, x, y) in [("training", &x_train, &y_train), ("test", &x_test, &y_test)] {
+            if x.names != names {
+                return Err(Error::model(format!(
+                    "{side} columns [{}] do not match the preprocessor's features [{}]",
+                    few(&x.names, 8),
+                    few(&names, 8)
+                )));
+            }
+            if x.n_rows() != y.len() {
+                return Err(Error::model(format!(
+                    "{side} features have {} rows but there are {} labels",
+                    x.n_rows(),
+                    y.len()
+                )));
+            }
+        }
+        Ok(Processed {
+            state,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+        })
+    }
+
+    /// The share of positive labels in the test rows.
+    pub fn test_prevalence(&self) -> f64 {
+        self.y_test.iter().map(|&v| f64::from(v)).sum::<f64>() / self.y_test.len().max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::SerReader;
+
+    fn table(text: &str) -> Table {
+        Table::from_csv_bytes(text.as_bytes().to_vec(), "in.csv").unwrap()
+    }
+
+    fn sample(rows: usize, seed: u64) -> Table {
+        let (bytes, _) = crate::generate::generate_rows(rows, seed);
+        Table::from_csv_bytes(bytes, "gen.csv").unwrap()
+    }
+
+    #[test]
+    fn fills_from_product_then_median_clips_and_scales_on_train_only() {
+        let t = sample(400, 9);
+        let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
+        let s = &p.state;
+        assert_eq!(
+            s.split.train_rows + s.split.test_rows,
+            400 - s.cleaning.duplicates_dropped
+        );
+        assert_eq!(s.cleaning.duplicates_dropped, 4);
+        assert!(s.cleaning.filled_from_product["TotalCharges"] >= 1);
+        assert!(s.cleaning.clipped["Age"] >= 1, "{:?}", s.cleaning);
+        // Training features are standardised: mean 0, population std 1.
+        for c in &p.x_train.columns[..4] {
+            let m = c.iter().sum::<f64>() / c.len() as f64;
+            let v = c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / c.len() as f64;
+            assert!(m.abs() < 1e-9 && (v - 1.0).abs() < 1e-9, "{m} {v}");
+        }
+        // Stratification keeps the class balance within a row.
+        let rate = |y: &[u8]| y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
+        assert!((rate(&p.y_train) - rate(&p.y_test)).abs() < 0.02);
+        // Contract codes are sorted category order.
+        let FeatureTransform::Categorical { categories, .. } = &s.features[4] else {
+            panic!()
+        };
+        assert_eq!(categories, &["Month-to-month", "One year", "Two year"]);
+        // The state survives its JSON form.
+        assert_eq!(&Preprocessor::from_json(&s.to_json()).unwrap(), s);
+    }
+
+    #[test]
+    fn a_data_frame_and_its_csv_give_the_same_features() {
+        let (bytes, _) = crate::generate::generate_rows(300, 4);
+        let from_csv = Table::from_csv_bytes(bytes.clone(), "gen.csv").unwrap();
+        let df = polars::prelude::CsvReadOptions::default()
+            .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+            .finish()
+            .unwrap();
+        let from_frame = Table::from_frame(&df).unwrap();
+        let a = Processed::fit(&from_csv, &Schema::default(), SplitOptions::default()).unwrap();
+        let b = Processed::fit(&from_frame, &Schema::default(), SplitOptions::default()).unwrap();
+        assert_eq!(a.x_train, b.x_train);
+        assert_eq!(a.y_test, b.y_test);
+        assert_eq!(b.state.input.file, "(DataFrame)");
+    }
+
+    #[test]
+    fn unseen_category_errors_or_falls_back() {
+        let t = sample(200, 2);
+        let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
+        let new = table(
+            "CustomerID,Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod\n\
+             X1,40,3,50.0,,Weekly,Mailed check\n",
+        );
+        let err = p.state.transform(&new, UnknownCategory::Error).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("'Contract', line 2") && msg.contains("'Weekly'"),
+            "{msg}"
+        );
+        let f = p
+            .state
+            .transform(&new, UnknownCategory::MostFrequent)
+            .unwrap();
+        assert_eq!(f.columns[4][0], 0.0); // Month-to-month is the most frequent contract
+    }
+
+    #[test]
+    fn bad_state_files_are_refused() {
+        let t = sample(100, 3);
+        let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
+        let text = String::from_utf8(p.state.to_json()).unwrap();
+        let v9 = text.replacen("\"format_version\": 1", "\"format_version\": 9", 1);
+        let e = Preprocessor::from_json(v9.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("format_version 9"), "{e}");
+        assert!(Preprocessor::from_json(b"{").is_err());
+        let wrong = Processed::from_parts(
+            p.state.clone(),
+            (p.x_test.clone(), p.y_train.clone()),
+            (p.x_test.clone(), p.y_test.clone()),
+        )
+        .unwrap_err();
+        assert!(wrong.to_string().contains("labels"), "{wrong}");
+    }
+}

@@ -1,0 +1,439 @@
+//! A customer table in memory: a polars DataFrame of text cells plus where it came from, so that
+//! churnkit (not a type-inference heuristic) decides what a cell means, and every problem names
+//! the file, column and line (or, for a DataFrame built in memory, the column and row).
+//!
+//! ```
+//! use churnkit_core::polars::prelude::*;
+//! use churnkit_core::table::Table;
+//! let df = df!("id" => ["a", "b"], "age" => [40.0, 51.5], "churn" => ["Yes", "No"])?;
+//! let t = Table::from_frame(&df)?;
+//! assert_eq!(t.numeric_column("age")?, vec![Some(40.0), Some(51.5)]);
+//! assert_eq!(t.column("churn")?, vec![Some("Yes"), Some("No")]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::error::{few, Error, ErrorKind, Position, Result};
+use crate::io::Fingerprint;
+use polars::prelude::*;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Where a table's rows came from.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A CSV file (path as given); problems are reported by line, the header being line 1.
+    File(String),
+    /// A DataFrame built in memory; problems are reported by 0-based row.
+    Frame,
+}
+
+/// A table of text cells with named, unique columns and at least one row.
+#[derive(Debug, Clone)]
+pub struct Table {
+    origin: Origin,
+    df: DataFrame,
+    headers: Vec<String>,
+    sha256: OnceLock<String>,
+}
+
+/// Split one CSV header line, honouring double quotes.
+fn split_header(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().map(|s| s.trim().to_string()).collect()
+}
+
+/// After polars rejected a file: the first line whose field count differs from the header's,
+/// to name it (polars' own message does not).
+fn ragged_line(text: &str, n_fields: usize) -> Option<(usize, usize)> {
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = split_header(line).len();
+        if n != n_fields {
+            return Some((i + 1, n));
+        }
+    }
+    None
+}
+
+/// Text of one cell of a typed column: numbers in their shortest exact form, NaN as missing.
+fn cell_text(v: AnyValue) -> Option<String> {
+    match v {
+        AnyValue::Null => None,
+        AnyValue::String(s) => Some(s.to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        AnyValue::Float64(f) if f.is_nan() => None,
+        AnyValue::Float64(f) => Some(f.to_string()),
+        AnyValue::Float32(f) if f.is_nan() => None,
+        AnyValue::Float32(f) => Some(f.to_string()),
+        AnyValue::Boolean(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl Table {
+    /// Read `path` as CSV with a header, every column as text. The file is read once.
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        // An input that cannot be read is bad input (exit 3 in the CLI), not a disk failure.
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io(path, e).with_kind(ErrorKind::Data))?;
+        Self::from_csv_bytes(bytes, &path.display().to_string())
+    }
+
+    /// Parse CSV bytes (with a header); `name` is how errors refer to them (a file path).
+    pub fn from_csv_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
+        let err = |msg: String| Error::data(msg).in_file(name);
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| err(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+        // Check the header ourselves: polars would silently rename duplicate columns and reports
+        // empty files in its own words.
+        let mut lines = text.lines();
+        let header_line = lines
+            .by_ref()
+            .find(|l| !l.trim().is_empty())
+            .ok_or_else(|| err("file is empty (expected a CSV header line)".into()))?;
+        let headers = split_header(header_line.trim_start_matches('\u{feff}').trim_end());
+        check_unique(&headers)
+            .map_err(|c| err(format!("column '{c}' appears more than once in the header")))?;
+        if !lines.any(|l| !l.trim().is_empty()) {
+            return Err(err("has a header but no data rows".into()));
+        }
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .into_reader_with_file_handle(Cursor::new(text.as_bytes()))
+            .finish()
+            .map_err(|e| match ragged_line(text, headers.len()) {
+                Some((line, n)) => {
+                    Error::data(format!("has {n} fields, the header has {}", headers.len()))
+                        .in_file(name)
+                        .in_column("(row)")
+                        .at_line(line)
+                }
+                None => err(format!(
+                    "not readable as CSV: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                )),
+            })?;
+        if df.height() == 0 {
+            return Err(err("has a header but no data rows".into()));
+        }
+        let sha = crate::io::sha256_bytes(&bytes);
+        Ok(Table {
+            origin: Origin::File(name.to_string()),
+            df,
+            headers,
+            sha256: OnceLock::from(sha),
+        })
+    }
+
+    /// A table from an in-memory DataFrame of any column types: text stays text, numbers become
+    /// their shortest exact text, NaN and null are missing. Column names are trimmed.
+    pub fn from_frame(df: &DataFrame) -> Result<Self> {
+        if df.height() == 0 {
+            return Err(Error::data("the DataFrame has no rows"));
+        }
+        let headers: Vec<String> = df
+            .columns()
+            .iter()
+            .map(|c| c.name().trim().to_string())
+            .collect();
+        check_unique(&headers).map_err(|c| {
+            Error::data(format!(
+                "column '{c}' appears more than once (after trimming names)"
+            ))
+        })?;
+        let mut cols = Vec::with_capacity(headers.len());
+        for (c, name) in df.columns().iter().zip(&headers) {
+            let values: Vec<Option<String>> = if c.dtype() == &DataType::String {
+                c.str()?.iter().map(|v| v.map(str::to_string)).collect()
+            } else {
+                let s = c.as_materialized_series();
+                (0..s.len())
+                    .map(|i| s.get(i).map(cell_text))
+                    .collect::<PolarsResult<_>>()?
+            };
+            cols.push(Column::new(name.as_str().into(), values));
+        }
+        Ok(Table {
+            origin: Origin::Frame,
+            df: DataFrame::new(df.height(), cols)?,
+            headers,
+            sha256: OnceLock::new(),
+        })
+    }
+
+    /// Where the rows came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The file name for messages and records, or `"(DataFrame)"`.
+    pub fn source_name(&self) -> &str {
+        match &self.origin {
+            Origin::File(f) => f,
+            Origin::Frame => "(DataFrame)",
+        }
+    }
+
+    /// SHA-256 of the content: of the file's bytes for a CSV, else of the column names and
+    /// cell texts (so a renamed file or a re-built frame with the same data hashes the same).
+    pub fn sha256(&self) -> &str {
+        self.sha256.get_or_init(|| {
+            let mut h = Fingerprint::new();
+            for (name, col) in self.headers.iter().zip(self.df.columns()) {
+                h.update(name.as_bytes());
+                h.update(b"\x1e");
+                if let Ok(ca) = col.str() {
+                    for v in ca.iter() {
+                        match v {
+                            Some(s) => {
+                                h.update(s.as_bytes());
+                                h.update(b"\x1f");
+                            }
+                            None => h.update(b"\x00\x1f"),
+                        }
+                    }
+                }
+                h.update(b"\x1d");
+            }
+            h.hex()
+        })
+    }
+
+    /// Column names in order.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Number of data rows.
+    pub fn n_rows(&self) -> usize {
+        self.df.height()
+    }
+
+    /// Whether the table has `name`.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.headers.iter().any(|h| h == name)
+    }
+
+    /// The underlying polars frame (all `String` columns).
+    pub fn frame(&self) -> &DataFrame {
+        &self.df
+    }
+
+    /// A column's cells, trimmed; blank cells are `None`.
+    pub fn column(&self, name: &str) -> Result<Vec<Option<&str>>> {
+        // Look the column up by position: names were trimmed, polars' were not.
+        let idx = self
+            .headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| self.missing_column(name))?;
+        let ca = self.df.columns()[idx].str()?;
+        Ok(ca
+            .iter()
+            .map(|v| v.map(str::trim).filter(|s| !s.is_empty()))
+            .collect())
+    }
+
+    /// Parse a column as numbers; blank cells are `None`, anything else non-numeric is an error
+    /// naming the line (or row).
+    pub fn numeric_column(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let cells = self.column(name)?;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                None => Ok(None),
+                Some(s) => match s.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Ok(Some(v)),
+                    Ok(_) => Err(self.bad_value(name, i, format!("'{s}' is not a finite number"))),
+                    Err(_) => Err(self.bad_value(name, i, format!("'{s}' is not a number"))),
+                },
+            })
+            .collect()
+    }
+
+    /// Rows that are not exact duplicates (over every column) of an earlier row, ascending: what
+    /// pandas' `drop_duplicates` keeps.
+    pub fn distinct_rows(&self) -> Result<Vec<usize>> {
+        let cols: Vec<Vec<Option<&str>>> = self
+            .headers
+            .iter()
+            .map(|h| self.column(h))
+            .collect::<Result<_>>()?;
+        let mut seen = HashSet::with_capacity(self.n_rows());
+        Ok((0..self.n_rows())
+            .filter(|&i| seen.insert(row_fingerprint(&cols, i)))
+            .collect())
+    }
+
+    /// The position of data row `row` (0-based) as the user sees it.
+    pub fn position(&self, row: usize) -> Position {
+        match self.origin {
+            Origin::File(_) => Position::Line(row + 2),
+            Origin::Frame => Position::Row(row),
+        }
+    }
+
+    /// An error about this table as a whole (names the file for CSV input).
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        let e = Error::data(message);
+        match &self.origin {
+            Origin::File(f) => e.in_file(f),
+            Origin::Frame => e,
+        }
+    }
+
+    /// A bad cell: data row `row` (0-based) of `column`.
+    pub fn bad_value(&self, column: &str, row: usize, problem: String) -> Error {
+        self.error(problem)
+            .in_column(column)
+            .at(Some(self.position(row)))
+    }
+
+    /// A column-wide problem (e.g. the target's classes).
+    pub fn bad_column(&self, column: &str, problem: String) -> Error {
+        self.error(problem).in_column(column)
+    }
+
+    fn missing_column(&self, name: &str) -> Error {
+        let what = match self.origin {
+            Origin::File(_) => "the file has",
+            Origin::Frame => "the table has",
+        };
+        self.error(format!(
+            "missing required column '{name}' ({what}: {})",
+            few(&self.headers, 12)
+        ))
+    }
+}
+
+fn row_fingerprint(cols: &[Vec<Option<&str>>], row: usize) -> u128 {
+    // Two SipHash passes with different prefixes: 128 bits make a false "duplicate" at a million
+    // rows vanishingly unlikely, without holding every row's text in a set. (DefaultHasher::new
+    // has fixed keys: the same rows give the same fingerprints in every process.)
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    0xA5u8.hash(&mut b);
+    for c in cols {
+        c[row].hash(&mut a);
+        c[row].hash(&mut b);
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+fn check_unique(headers: &[String]) -> std::result::Result<(), &str> {
+    let mut seen = HashSet::new();
+    match headers.iter().find(|h| !seen.insert(h.as_str())) {
+        Some(dup) => Err(dup),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<Table> {
+        Table::from_csv_bytes(text.as_bytes().to_vec(), "t.csv")
+    }
+
+    #[test]
+    fn header_split_honours_quotes() {
+        assert_eq!(
+            split_header(r#"a, "b,c" ,"d""e""#),
+            vec!["a", "b,c", "d\"e"]
+        );
+    }
+
+    #[test]
+    fn bad_files_are_named_with_line_numbers() {
+        let e = csv("").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: file is empty (expected a CSV header line)"
+        );
+        assert!(csv("a,b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows"));
+        assert!(csv("a,a\n1,2\n")
+            .unwrap_err()
+            .to_string()
+            .contains("'a' appears more"));
+        let e = csv("a,b\n1,2\n3,4,5\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: column '(row)', line 3: has 3 fields, the header has 2"
+        );
+        let t = csv("a,b\n1,x\n").unwrap();
+        let e = t.numeric_column("b").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: column 'b', line 2: 'x' is not a number"
+        );
+        assert!(t
+            .column("zz")
+            .unwrap_err()
+            .to_string()
+            .contains("the file has: a, b"));
+    }
+
+    #[test]
+    fn frames_keep_values_and_report_rows() {
+        let df = df!(
+            "n" => [Some(1.5), None, Some(f64::NAN)],
+            "i" => [1i64, 2, 3],
+            "b" => [true, false, true],
+            "s" => [" x ", "", "z"],
+        )
+        .unwrap();
+        let t = Table::from_frame(&df).unwrap();
+        assert_eq!(t.numeric_column("n").unwrap(), vec![Some(1.5), None, None]);
+        assert_eq!(
+            t.numeric_column("i").unwrap(),
+            vec![Some(1.0), Some(2.0), Some(3.0)]
+        );
+        assert_eq!(
+            t.column("b").unwrap(),
+            vec![Some("true"), Some("false"), Some("true")]
+        );
+        assert_eq!(t.column("s").unwrap(), vec![Some("x"), None, Some("z")]);
+        let e = t.numeric_column("s").unwrap_err();
+        assert_eq!(e.to_string(), "column 's', row 0: 'x' is not a number");
+        // The content hash depends on the cells, not on where they came from.
+        let same = Table::from_frame(&df.clone()).unwrap();
+        assert_eq!(t.sha256(), same.sha256());
+        let other = Table::from_frame(&df!("n" => [1.0]).unwrap()).unwrap();
+        assert_ne!(t.sha256(), other.sha256());
+    }
+
+    #[test]
+    fn csv_hash_is_the_hash_of_the_bytes() {
+        let text = "a,b\n1,2\n";
+        let t = csv(text).unwrap();
+        assert_eq!(t.sha256(), crate::io::sha256_bytes(text.as_bytes()));
+    }
+}

@@ -1,0 +1,199 @@
+//! Where the workflow's files go, and the save and load steps: the one module that knows the
+//! guide's layout (`data/processed/`, `models/`, `metrics/`) and every file name in it.
+//!
+//! Saving is separate from computing: each step's values are made in memory
+//! ([`crate::workflow`]) and written here, all files of a step at once (temporary files renamed
+//! into place, so a failure leaves the previous outputs whole).
+//!
+//! ```
+//! use churnkit::{layout::Layout, preprocess::{Processed, SplitOptions}, schema::Schema, table::Table};
+//! let dir = tempfile::tempdir()?;
+//! let layout = Layout::under(dir.path());
+//! let (csv, _) = churnkit::generate::generate_rows(100, 42);
+//! let table = Table::from_csv_bytes(csv, "sample.csv")?;
+//! let data = Processed::fit(&table, &Schema::default(), SplitOptions::default())?;
+//! layout.save_processed(&data)?;
+//! assert_eq!(layout.load_processed()?, data);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::workflow::{Evaluated, Trained};
+use churnkit_core::frame::{labels_from_csv, write_labels, Frame};
+use churnkit_core::io::StagedFiles;
+use churnkit_core::model::Model;
+use churnkit_core::preprocess::{Preprocessor, Processed};
+use churnkit_core::{Error, ErrorKind, Result};
+use churnkit_tracking::RunRecord;
+use std::path::{Path, PathBuf};
+
+/// Processed data, relative to the project root.
+pub const PROCESSED_DIR: &str = "data/processed";
+/// Models, relative to the project root.
+pub const MODELS_DIR: &str = "models";
+/// Reports and charts, relative to the project root.
+pub const METRICS_DIR: &str = "metrics";
+
+/// Training features (in `data/processed/`).
+pub const X_TRAIN: &str = "X_train.csv";
+/// Test features.
+pub const X_TEST: &str = "X_test.csv";
+/// Training labels.
+pub const Y_TRAIN: &str = "y_train.csv";
+/// Test labels.
+pub const Y_TEST: &str = "y_test.csv";
+/// The fitted preprocessor.
+pub const PREPROCESSOR: &str = "preprocessor.json";
+/// The model (in `models/`).
+pub const MODEL: &str = "churn_model.json";
+/// The importance table.
+pub const IMPORTANCE: &str = "feature_importance.csv";
+/// The training run record.
+pub const TRAIN_RUN: &str = "train_run.json";
+/// Confusion-matrix chart (in `metrics/`).
+pub const CONFUSION_MATRIX: &str = "confusion_matrix.png";
+/// ROC chart.
+pub const ROC_CURVE: &str = "roc_curve.png";
+/// Precision-recall chart.
+pub const PR_CURVE: &str = "precision_recall_curve.png";
+/// scikit-learn-shaped classification report.
+pub const CLASSIFICATION_REPORT: &str = "classification_report.json";
+/// The guide's business figures.
+pub const BUSINESS_METRICS: &str = "business_metrics.json";
+/// The evaluation run record.
+pub const EVALUATE_RUN: &str = "evaluate_run.json";
+
+/// The three output directories of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Processed data and the fitted preprocessor.
+    pub processed: PathBuf,
+    /// The model, its importances and its training run.
+    pub models: PathBuf,
+    /// Charts, reports and the evaluation run.
+    pub metrics: PathBuf,
+}
+
+impl Default for Layout {
+    /// The guide's layout relative to the working directory.
+    fn default() -> Self {
+        Self::under("")
+    }
+}
+
+fn read(path: &Path, missing_hint: &str, kind: ErrorKind) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::new(kind, format!("not found; {missing_hint}")).in_file(path.display())
+        } else {
+            Error::io(path, e)
+        }
+    })
+}
+
+impl Layout {
+    /// The guide's layout under `root`.
+    pub fn under(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref();
+        Layout {
+            processed: root.join(PROCESSED_DIR),
+            models: root.join(MODELS_DIR),
+            metrics: root.join(METRICS_DIR),
+        }
+    }
+
+    /// `data/processed/preprocessor.json`.
+    pub fn preprocessor_path(&self) -> PathBuf {
+        self.processed.join(PREPROCESSOR)
+    }
+
+    /// `models/churn_model.json`.
+    pub fn model_path(&self) -> PathBuf {
+        self.models.join(MODEL)
+    }
+
+    /// Write the four CSVs and `preprocessor.json`; returns the paths written.
+    pub fn save_processed(&self, data: &Processed) -> Result<Vec<PathBuf>> {
+        let d = &self.processed;
+        let target = &data.state.target.column;
+        let mut staged = StagedFiles::new();
+        staged.write(d.join(X_TRAIN), |w| data.x_train.write_csv(w))?;
+        staged.write(d.join(X_TEST), |w| data.x_test.write_csv(w))?;
+        staged.write(d.join(Y_TRAIN), |w| write_labels(w, target, &data.y_train))?;
+        staged.write(d.join(Y_TEST), |w| write_labels(w, target, &data.y_test))?;
+        staged.write_bytes(d.join(PREPROCESSOR), &data.state.to_json())?;
+        staged.commit()
+    }
+
+    /// The fitted preprocessor alone (for `predict`).
+    pub fn load_preprocessor(&self) -> Result<Preprocessor> {
+        let p = self.preprocessor_path();
+        let bytes = read(&p, "run `churnkit preprocess` first", ErrorKind::Model)?;
+        Preprocessor::from_json(&bytes).map_err(|e| e.in_file(p.display()))
+    }
+
+    /// Read back what [`Layout::save_processed`] wrote, checking the pieces agree.
+    pub fn load_processed(&self) -> Result<Processed> {
+        let state = self.load_preprocessor()?;
+        let d = &self.processed;
+        let frame = |name: &str| -> Result<Frame> {
+            let p = d.join(name);
+            let bytes = read(&p, "run `churnkit preprocess` first", ErrorKind::Model)?;
+            Frame::from_csv(bytes, &p.display().to_string())
+        };
+        let labels = |name: &str| -> Result<Vec<u8>> {
+            let p = d.join(name);
+            let bytes = read(&p, "run `churnkit preprocess` first", ErrorKind::Model)?;
+            Ok(labels_from_csv(bytes, &p.display().to_string())?.1)
+        };
+        let train = (frame(X_TRAIN)?, labels(Y_TRAIN)?);
+        let test = (frame(X_TEST)?, labels(Y_TEST)?);
+        Processed::from_parts(state, train, test).map_err(|e| {
+            Error::model(format!("{}; re-run `churnkit preprocess`", e.message()))
+                .in_file(d.display())
+        })
+    }
+
+    /// Write the model, its importance table and the training run record.
+    pub fn save_training(&self, trained: &Trained, record: &RunRecord) -> Result<Vec<PathBuf>> {
+        let d = &self.models;
+        let mut staged = StagedFiles::new();
+        staged.write_bytes(d.join(MODEL), &trained.model_json)?;
+        staged.write_bytes(
+            d.join(IMPORTANCE),
+            trained.model.importance_csv().as_bytes(),
+        )?;
+        staged.write_bytes(d.join(TRAIN_RUN), &record_json(record))?;
+        staged.commit()
+    }
+
+    /// The saved model, checked against the features it will be given.
+    pub fn load_model(&self, expected_features: &[String]) -> Result<Model> {
+        let p = self.model_path();
+        let bytes = read(&p, "run `churnkit train` first", ErrorKind::Model)?;
+        let model = Model::from_json(&bytes).map_err(|e| e.in_file(p.display()))?;
+        model
+            .check_features(expected_features)
+            .map_err(|e| e.in_file(p.display()))?;
+        Ok(model)
+    }
+
+    /// Write the three charts, the two reports and the evaluation run record.
+    pub fn save_evaluation(
+        &self,
+        evaluated: &Evaluated,
+        record: &RunRecord,
+    ) -> Result<Vec<PathBuf>> {
+        let d = &self.metrics;
+        let mut staged = StagedFiles::new();
+        for (name, bytes) in evaluated.files() {
+            staged.write_bytes(d.join(name), &bytes)?;
+        }
+        staged.write_bytes(d.join(EVALUATE_RUN), &record_json(record))?;
+        staged.commit()
+    }
+}
+
+/// A run record as the JSON file beside a step's outputs (artifacts by name).
+fn record_json(record: &RunRecord) -> Vec<u8> {
+    serde_json::to_vec_pretty(record).expect("run record serializes")
+}

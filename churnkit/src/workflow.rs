@@ -1,0 +1,414 @@
+//! The workflow's steps on values: train a model on [`Processed`] data, evaluate it, score new
+//! customers, and turn each result into the [`RunRecord`] tracking logs (artifacts in memory).
+//! The CLI and the notebooks call exactly these; saving files is [`crate::layout`]'s job.
+//!
+//! ```
+//! use churnkit::prelude::*;
+//! let (csv, _) = churnkit::generate::generate_rows(300, 1);
+//! let table = Table::from_csv_bytes(csv, "customers.csv")?;
+//! let schema = Schema::infer(&table, "Churn", None)?;
+//! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
+//! let params = RandomForestParams::new().n_estimators(20).check()?;
+//! let trained = train(&data, ModelKind::RandomForest, &params, &|| {})?;
+//! let evaluated = evaluate(&trained.model, &data, 0.5)?;
+//! let run = evaluated.run_record(&data, "churn-prediction");
+//! assert_eq!(run.metrics["test_f1"], Some(evaluated.evaluation.metrics.f1));
+//! assert!(run.artifacts.iter().any(|a| a.path == "roc_curve.png"));
+//! # Ok::<(), churnkit::Error>(())
+//! ```
+
+use crate::layout;
+use churnkit_core::evaluate::{class_names, BinaryMetrics, Charts, Evaluation};
+use churnkit_core::forest::RandomForestValidParams;
+use churnkit_core::io::sha256_bytes;
+use churnkit_core::model::{self, Model, ModelKind};
+use churnkit_core::preprocess::{Preprocessor, Processed, UnknownCategory};
+use churnkit_core::table::Table;
+use churnkit_core::Result;
+use churnkit_tracking::record::{
+    keys::{metrics as m, params as p, tags as t},
+    reproducibility_tags, Artifact, MetricPoint, ModelFlavor, RunKind, RunRecord, MODEL_DIR,
+};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI churnkit runs on.
+    Some(ticks / 100.0)
+}
+
+/// A fitted model with what training measured.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model.
+    pub model: Model,
+    /// Its JSON (what is saved, hashed and logged).
+    pub model_json: Vec<u8>,
+    /// Metrics on the training rows at 0.5.
+    pub train: BinaryMetrics,
+    /// Metrics on the test rows at 0.5.
+    pub test: BinaryMetrics,
+    /// Test ROC AUC as trees are added.
+    pub auc_history: Vec<MetricPoint>,
+    /// Wall seconds of the fit.
+    pub fit_seconds: f64,
+    /// CPU seconds of the fit, all threads (Linux only).
+    pub fit_cpu_seconds: Option<f64>,
+    /// Set when train and test disagree enough to suggest overfitting.
+    pub overfit_warning: Option<String>,
+    /// Start and end of the step, ms since the epoch.
+    pub time_ms: (u64, u64),
+}
+
+/// Fit `kind` on the training rows of `data`, then score both sides. `on_tree` is called as
+/// each tree finishes (for a progress bar).
+pub fn train(
+    data: &Processed,
+    kind: ModelKind,
+    params: &RandomForestValidParams,
+    on_tree: &(dyn Fn() + Sync),
+) -> Result<Trained> {
+    let start = churnkit_tracking::now_ms();
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let model = Model::fit(kind, params, &data.x_train, &data.y_train, on_tree)?;
+    let fit_seconds = t0.elapsed().as_secs_f64();
+    let fit_cpu_seconds = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
+    let p_train = model.predict(&data.x_train)?;
+    // One row-major copy of the test features serves the prediction and the AUC history.
+    let x_test = data.x_test.to_array2();
+    model.check_features(&data.x_test.names)?;
+    let p_test = model.predict_array(&x_test.view());
+    let auc_history = model
+        .auc_by_trees(&x_test.view(), &data.y_test)
+        .into_iter()
+        .map(|(trees, value)| MetricPoint {
+            step: trees as i64,
+            value,
+        })
+        .collect();
+    let train_m = BinaryMetrics::compute(&data.y_train, &p_train, 0.5);
+    let test_m = BinaryMetrics::compute(&data.y_test, &p_test, 0.5);
+    let overfit_warning = (train_m.accuracy - test_m.accuracy > 0.05
+        || train_m.f1 - test_m.f1 > 0.10)
+        .then(|| {
+            format!(
+                "possible overfitting: train accuracy {:.3} vs test {:.3}, train F1 {:.3} vs test {:.3}; try a smaller --max-depth or a larger --min-samples-leaf",
+                train_m.accuracy, test_m.accuracy, train_m.f1, test_m.f1
+            )
+        });
+    Ok(Trained {
+        model_json: model.to_json(),
+        model,
+        train: train_m,
+        test: test_m,
+        auc_history,
+        fit_seconds,
+        fit_cpu_seconds,
+        overfit_warning,
+        time_ms: (start, churnkit_tracking::now_ms()),
+    })
+}
+
+/// The `MLmodel` flavor of churnkit's model files.
+fn churnkit_flavor() -> ModelFlavor {
+    let fields = [
+        (
+            "churnkit_version",
+            serde_json::json!(churnkit_core::VERSION),
+        ),
+        ("model_file", serde_json::json!(layout::MODEL)),
+        ("preprocessor_file", serde_json::json!(layout::PREPROCESSOR)),
+        ("format", serde_json::json!(model::FORMAT)),
+        ("format_version", serde_json::json!(model::FORMAT_VERSION)),
+    ];
+    ModelFlavor {
+        name: "churnkit".into(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
+
+fn depth_text(d: Option<usize>) -> String {
+    d.map_or("None".into(), |d| d.to_string())
+}
+
+fn insert_metrics(into: &mut BTreeMap<String, Option<f64>>, pairs: &[(&str, Option<f64>)]) {
+    for (k, v) in pairs {
+        into.insert((*k).to_string(), *v);
+    }
+}
+
+impl Trained {
+    /// SHA-256 of the model's JSON: the tag that links an evaluation to this training run.
+    pub fn model_sha256(&self) -> String {
+        sha256_bytes(&self.model_json)
+    }
+
+    /// The training run: hyperparameters, sizes, train and test metrics, timings, the AUC
+    /// history, reproducibility tags; the model, its importances and the preprocessor as
+    /// artifacts (the last two under `model/`, with an `MLmodel` flavor).
+    pub fn run_record(&self, data: &Processed, experiment: &str) -> RunRecord {
+        let mp = &self.model.params;
+        let kind = self.model.kind;
+        let mut r = RunRecord::new(
+            RunKind::Train,
+            experiment,
+            &format!(
+                "train-{kind}-d{}-n{}",
+                mp.max_depth().map_or("none".into(), |d| d.to_string()),
+                mp.n_estimators()
+            ),
+        );
+        (r.start_time_ms, r.end_time_ms) = self.time_ms;
+        for (k, v) in [
+            (p::MODEL, kind.to_string()),
+            (p::N_ESTIMATORS, mp.n_estimators().to_string()),
+            (p::MAX_DEPTH, depth_text(mp.max_depth())),
+            (p::MIN_SAMPLES_SPLIT, mp.min_samples_split().to_string()),
+            (p::MIN_SAMPLES_LEAF, mp.min_samples_leaf().to_string()),
+            (p::MAX_FEATURES, mp.max_features().to_string()),
+            (p::BOOTSTRAP, mp.bootstrap().to_string()),
+            (p::RANDOM_STATE, mp.seed().to_string()),
+            (p::TRAIN_SIZE, data.y_train.len().to_string()),
+            (p::TEST_SIZE, data.y_test.len().to_string()),
+            (p::N_FEATURES, self.model.feature_names.len().to_string()),
+        ] {
+            r.params.insert(k.to_string(), v);
+        }
+        let (a, b) = (&self.train, &self.test);
+        insert_metrics(
+            &mut r.metrics,
+            &[
+                (m::TRAIN_ACCURACY, Some(a.accuracy)),
+                (m::TRAIN_PRECISION, Some(a.precision)),
+                (m::TRAIN_RECALL, Some(a.recall)),
+                (m::TRAIN_F1, Some(a.f1)),
+                (m::TEST_ACCURACY, Some(b.accuracy)),
+                (m::TEST_PRECISION, Some(b.precision)),
+                (m::TEST_RECALL, Some(b.recall)),
+                (m::TEST_F1, Some(b.f1)),
+                (m::TRAIN_ROC_AUC, a.roc_auc),
+                (m::ROC_AUC, b.roc_auc),
+                (m::TRAINING_TIME, Some(self.fit_seconds)),
+                (m::TRAINING_CPU_TIME, self.fit_cpu_seconds),
+                (
+                    m::MODEL_SIZE_MB,
+                    Some(self.model_json.len() as f64 / (1024.0 * 1024.0)),
+                ),
+            ],
+        );
+        r.metric_history
+            .insert(m::TEST_ROC_AUC.into(), self.auc_history.clone());
+        r.tags = reproducibility_tags(mp.seed(), &data.state.input.sha256);
+        r.tags.insert(t::MODEL_SHA256.into(), self.model_sha256());
+        let importance = self.model.importance_csv().into_bytes();
+        r.artifacts = vec![
+            Artifact::new(layout::MODEL, self.model_json.clone()),
+            Artifact::new(layout::IMPORTANCE, importance),
+            Artifact::new(
+                format!("{MODEL_DIR}/{}", layout::MODEL),
+                self.model_json.clone(),
+            ),
+            Artifact::new(
+                format!("{MODEL_DIR}/{}", layout::PREPROCESSOR),
+                data.state.to_json(),
+            ),
+        ];
+        r.model = Some(churnkit_flavor());
+        r
+    }
+}
+
+/// A model's evaluation on the test rows, with its charts drawn.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    /// Metrics, curves and reports.
+    pub evaluation: Evaluation,
+    /// The three charts.
+    pub charts: Charts,
+    /// What was evaluated.
+    pub model_kind: ModelKind,
+    /// Its seed.
+    pub model_seed: u64,
+    /// SHA-256 of its JSON.
+    pub model_sha256: String,
+    /// Start and end of the step, ms since the epoch.
+    pub time_ms: (u64, u64),
+}
+
+/// Score the test rows of `data` with `model` and evaluate at `threshold`: metrics, curves,
+/// the classification report, the business figures and the charts.
+pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evaluated> {
+    let start = churnkit_tracking::now_ms();
+    let proba = model.predict(&data.x_test)?;
+    let evaluation = Evaluation::new(
+        data.y_test.clone(),
+        proba,
+        threshold,
+        class_names(&data.state.target),
+    );
+    let charts = evaluation.charts()?;
+    Ok(Evaluated {
+        evaluation,
+        charts,
+        model_kind: model.kind,
+        model_seed: model.params.seed(),
+        model_sha256: sha256_bytes(&model.to_json()),
+        time_ms: (start, churnkit_tracking::now_ms()),
+    })
+}
+
+impl Evaluated {
+    /// The five output files (name, bytes): charts and reports.
+    pub fn files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let e = &self.evaluation;
+        vec![
+            (
+                layout::CONFUSION_MATRIX,
+                self.charts.confusion_matrix.bytes.clone(),
+            ),
+            (layout::ROC_CURVE, self.charts.roc_curve.bytes.clone()),
+            (
+                layout::PR_CURVE,
+                self.charts.precision_recall_curve.bytes.clone(),
+            ),
+            (layout::CLASSIFICATION_REPORT, e.report.to_json()),
+            (layout::BUSINESS_METRICS, e.business.to_json()),
+        ]
+    }
+
+    /// The evaluation run: threshold, test metrics, business rates, tags (with the model's
+    /// hash, which links it to its training run), and the five files as artifacts.
+    pub fn run_record(&self, data: &Processed, experiment: &str) -> RunRecord {
+        let e = &self.evaluation;
+        let mut r = RunRecord::new(
+            RunKind::Evaluate,
+            experiment,
+            &format!("evaluate-{}", self.model_kind),
+        );
+        (r.start_time_ms, r.end_time_ms) = self.time_ms;
+        r.params
+            .insert(p::THRESHOLD.into(), e.threshold.to_string());
+        r.params.insert(p::TEST_SIZE.into(), e.y.len().to_string());
+        r.params
+            .insert(p::MODEL.into(), self.model_kind.to_string());
+        insert_metrics(
+            &mut r.metrics,
+            &[
+                (m::ROC_AUC, e.metrics.roc_auc),
+                (m::AVERAGE_PRECISION, e.average_precision),
+                (m::TEST_ACCURACY, Some(e.metrics.accuracy)),
+                (m::TEST_PRECISION, Some(e.metrics.precision)),
+                (m::TEST_RECALL, Some(e.metrics.recall)),
+                (m::TEST_F1, Some(e.metrics.f1)),
+                (
+                    m::CHURN_DETECTION_RATE,
+                    Some(e.business.churn_detection_rate),
+                ),
+                (m::FALSE_ALARM_RATE, Some(e.business.false_alarm_rate)),
+            ],
+        );
+        r.tags = reproducibility_tags(self.model_seed, &data.state.input.sha256);
+        r.tags
+            .insert(t::MODEL_SHA256.into(), self.model_sha256.clone());
+        r.artifacts = self
+            .files()
+            .into_iter()
+            .map(|(name, bytes)| Artifact::new(name, bytes))
+            .collect();
+        r
+    }
+}
+
+/// Scores of new customers: their id columns, the class-1 probability and the label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// Id columns carried through (name, values); empty when the table has none.
+    pub ids: Vec<(String, Vec<Option<String>>)>,
+    /// Class-1 probability per row.
+    pub probability: Vec<f64>,
+    /// The threshold the labels use.
+    pub threshold: f64,
+}
+
+/// Apply the fitted preprocessor and the model to new customers in `table` (the target may be
+/// absent).
+pub fn predict(
+    preprocessor: &Preprocessor,
+    model: &Model,
+    table: &Table,
+    unknown: UnknownCategory,
+    threshold: f64,
+) -> Result<Scores> {
+    model.check_features(&preprocessor.feature_names())?;
+    let x = preprocessor.transform(table, unknown)?;
+    let probability = model.predict(&x)?;
+    let mut ids = Vec::new();
+    for c in &preprocessor.schema.id_columns {
+        if table.has_column(c) {
+            let values = table
+                .column(c)?
+                .iter()
+                .map(|v| v.map(String::from))
+                .collect();
+            ids.push((c.clone(), values));
+        }
+    }
+    Ok(Scores {
+        ids,
+        probability,
+        threshold,
+    })
+}
+
+fn csv_escape(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl Scores {
+    /// 0/1 label per row: 1 when the probability is above the threshold.
+    pub fn labels(&self) -> Vec<u8> {
+        churnkit_core::evaluate::labels(&self.probability, self.threshold)
+    }
+
+    /// Rows flagged as churners.
+    pub fn flagged(&self) -> usize {
+        self.labels().iter().map(|&v| usize::from(v)).sum()
+    }
+
+    /// CSV: the id column(s) (or `row`, 1-based), `churn_probability`, `churn_prediction`.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = String::new();
+        let mut header: Vec<String> = self.ids.iter().map(|(c, _)| c.clone()).collect();
+        if header.is_empty() {
+            header.push("row".into());
+        }
+        header.push("churn_probability".into());
+        header.push("churn_prediction".into());
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for (i, (p, label)) in self.probability.iter().zip(self.labels()).enumerate() {
+            if self.ids.is_empty() {
+                out.push_str(&format!("{},", i + 1));
+            }
+            for (_, v) in &self.ids {
+                out.push_str(&csv_escape(v[i].as_deref().unwrap_or("")));
+                out.push(',');
+            }
+            out.push_str(&format!("{p},{label}\n"));
+        }
+        out.into_bytes()
+    }
+}

@@ -259,7 +259,7 @@ fn runs(a: &RunsArgs) -> Result<()> {
         &a.experiment,
         a.sort.as_deref(),
     )?;
-    if let Some(w) = &listing.warning {
+    for w in &listing.warnings {
         print::warn(w);
     }
     print::runs(&a.experiment, &listing.rows, a.sort.as_deref(), a.limit);

@@ -215,14 +215,14 @@ pub(crate) struct HyperArgs {
 pub(crate) struct Depth(pub(crate) Option<usize>);
 
 impl std::str::FromStr for Depth {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = churnkit::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.eq_ignore_ascii_case("none") {
             return Ok(Depth(None));
         }
-        s.parse::<usize>()
-            .map(|d| Depth(Some(d)))
-            .map_err(|_| format!("'{s}' is not a depth (an integer or \"none\")"))
+        s.parse::<usize>().map(|d| Depth(Some(d))).map_err(|_| {
+            churnkit::Error::params(format!("'{s}' is not a depth (an integer or \"none\")"))
+        })
     }
 }
 
@@ -311,29 +311,31 @@ pub(crate) struct PipelineArgs {
     pub(crate) metrics_dir: PathBuf,
 }
 
-fn number(s: &str) -> Result<f64, String> {
+fn number(s: &str) -> churnkit::Result<f64> {
     s.parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("'{s}' is not a number"))
+        .ok_or_else(|| churnkit::Error::params(format!("'{s}' is not a number")))
 }
 
 /// A fraction strictly between 0 and 1.
-fn test_size(s: &str) -> Result<f64, String> {
+fn test_size(s: &str) -> churnkit::Result<f64> {
     let v = number(s)?;
     if v > 0.0 && v < 1.0 {
         Ok(v)
     } else {
-        Err(format!("{v} must be between 0 and 1"))
+        Err(churnkit::Error::params(format!(
+            "{v} must be between 0 and 1"
+        )))
     }
 }
 
 /// A probability threshold in [0, 1).
-fn threshold(s: &str) -> Result<f64, String> {
+fn threshold(s: &str) -> churnkit::Result<f64> {
     let v = number(s)?;
     if (0.0..1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("{v} must be in [0, 1)"))
+        Err(churnkit::Error::params(format!("{v} must be in [0, 1)")))
     }
 }

@@ -476,3 +476,82 @@ fn help_teaches_with_examples() {
     let out = ok(&d, &["--help"]);
     assert!(out.contains("Exit codes"), "{out}");
 }
+
+/// The error line of a failed run (warnings may precede it).
+fn error_line(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.lines()
+        .find(|l| l.starts_with("churnkit: error"))
+        .unwrap_or_else(|| panic!("no error line in: {err}"))
+        .to_string()
+}
+
+#[test]
+fn tracking_runs_locally_links_the_evaluation_and_lists_both() {
+    let d = workdir("track-local");
+    ok(&d, &["preprocess", "-q"]);
+    ok(&d, &["train", "-q", "--max-depth", "4"]);
+    // A separate process evaluates: it finds the training run by the model's hash.
+    ok(&d, &["evaluate", "-q"]);
+    let runs = ok(&d, &["runs", "--sort", "roc_auc"]);
+    assert!(runs.contains("train-random-forest-d4-n100"), "{runs}");
+    assert!(runs.contains("evaluate-random-forest"), "{runs}");
+    let store = churnkit::tracking::LocalStore::new(d.join("mlruns"));
+    let all = store.list(None).unwrap();
+    let train = all
+        .iter()
+        .find(|r| r.record.run_name.starts_with("train"))
+        .unwrap();
+    let eval = all
+        .iter()
+        .find(|r| r.record.run_name.starts_with("evaluate"))
+        .unwrap();
+    assert_eq!(eval.record.tags["churnkit.train_run_id"], train.run_id);
+    assert_eq!(
+        eval.record.tags["model.sha256"],
+        train.record.tags["model.sha256"]
+    );
+    // The training run's artifacts are the files on disk.
+    assert_eq!(
+        store
+            .artifact(&train.run_id, "feature_importance.csv")
+            .unwrap(),
+        fs::read(d.join("models/feature_importance.csv")).unwrap()
+    );
+    // --no-track logs nothing.
+    ok(&d, &["--no-track", "evaluate", "-q"]);
+    assert_eq!(store.list(None).unwrap().len(), 2);
+}
+
+#[test]
+fn a_run_store_that_cannot_be_written_is_a_file_system_error() {
+    let d = workdir("store-blocked");
+    ok(&d, &["preprocess", "-q"]);
+    fs::write(d.join("blocker"), "a file where the run store should be").unwrap();
+    let o = command(&d, None, &["train", "-q", "--max-depth", "3"])
+        .env("CHURNKIT_RUNS_DIR", d.join("blocker/mlruns"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", error_line(&o));
+    assert!(error_line(&o).contains("blocker"), "{}", error_line(&o));
+}
+
+#[test]
+fn sync_to_an_unreachable_server_keeps_the_runs_and_exits_7() {
+    let d = workdir("sync-down");
+    ok(&d, &["pipeline", "-q", "--max-depth", "3"]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let o = command(&d, Some(&uri), &["sync"]).output().unwrap();
+    let line = error_line(&o);
+    assert_eq!(o.status.code(), Some(7), "{line}");
+    assert!(
+        line.contains("2 run(s) not delivered") && line.contains("cannot reach MLflow"),
+        "{line}"
+    );
+    let store = churnkit::tracking::LocalStore::new(d.join("mlruns"));
+    assert!(store.list(None).unwrap().iter().all(|r| r.needs_sync()));
+    // Without a server configured there is nothing to sync to: a permanent tracking error.
+    fails(&d, &["sync"], 6, &["MLFLOW_TRACKING_URI"]);
+}

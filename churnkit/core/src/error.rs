@@ -43,6 +43,7 @@ pub enum Transience {
 }
 
 /// Where in the input a problem is.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
     /// 1-based line of a file; the header is line 1.

@@ -99,7 +99,7 @@ impl Frame {
 }
 
 /// Append `v` as text: integers without a fraction, others in shortest round-trip form.
-pub fn push_number(s: &mut String, v: f64) {
+pub(crate) fn push_number(s: &mut String, v: f64) {
     use std::fmt::Write as _;
     let _ = write!(s, "{v}");
 }

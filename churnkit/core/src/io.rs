@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 /// [`StagedFiles::commit`]. Dropped without commit, it deletes its temporaries.
 ///
 /// ```
-/// let dir = std::env::temp_dir().join(format!("churnkit-doc-{}", std::process::id()));
+/// let tmp = tempfile::tempdir().unwrap();
+/// let dir = tmp.path().join("out");
 /// let mut out = churnkit_core::io::StagedFiles::new();
 /// out.write(dir.join("a.txt"), |w| std::io::Write::write_all(w, b"hello")).unwrap();
 /// assert!(!dir.join("a.txt").exists()); // nothing visible before commit
 /// out.commit().unwrap();
 /// assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
-/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Debug, Default)]
 pub struct StagedFiles {
@@ -149,46 +149,43 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("churnkit-io-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
-    }
-
     #[test]
     fn dropped_stage_leaves_nothing() {
-        let d = tmpdir("drop");
+        let d = tempfile::tempdir().unwrap();
         {
             let mut s = StagedFiles::new();
-            s.write_bytes(d.join("x.csv"), b"1").unwrap();
+            s.write_bytes(d.path().join("x.csv"), b"1").unwrap();
         }
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
-        fs::remove_dir_all(&d).unwrap();
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn failed_fill_leaves_nothing_and_keeps_old_file() {
-        let d = tmpdir("fail");
-        write_atomic(d.join("x.csv"), b"old").unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let x = d.path().join("x.csv");
+        write_atomic(&x, b"old").unwrap();
         let mut s = StagedFiles::new();
         let err = s
-            .write(d.join("x.csv"), |w| {
+            .write(&x, |w| {
                 w.write_all(b"partial")?;
                 Err(io::Error::other("boom"))
             })
             .unwrap_err();
         assert!(err.to_string().contains("x.csv"), "{err}");
         drop(s);
-        assert_eq!(fs::read(d.join("x.csv")).unwrap(), b"old");
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
-        fs::remove_dir_all(&d).unwrap();
+        assert_eq!(fs::read(&x).unwrap(), b"old");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]
-    fn sha256_matches_known_vector() {
+    fn sha256_matches_known_vectors() {
         assert_eq!(
             sha256_bytes(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        let mut f = Fingerprint::new();
+        f.update(b"a");
+        f.update(b"bc");
+        assert_eq!(f.hex(), sha256_bytes(b"abc"));
     }
 }

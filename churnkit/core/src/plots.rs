@@ -43,7 +43,7 @@ fn register_fonts() {
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Draw into an RGB buffer with `draw`, then encode it as PNG.
-pub fn render<F>(width: u32, height: u32, draw: F) -> Result<Png>
+pub(crate) fn render<F>(width: u32, height: u32, draw: F) -> Result<Png>
 where
     F: FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> DrawResult,
 {
@@ -76,7 +76,7 @@ where
 
 /// Drop points closer than `eps` (in both axes) to the last kept one: a 200k-point curve and
 /// its 2k-point thinning look the same at chart resolution, and draw 100x faster.
-pub fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
+pub(crate) fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
     for (i, &p) in points.iter().enumerate() {
         let keep = match out.last() {
@@ -156,7 +156,7 @@ fn centred(v: plotters::style::text_anchor::VPos) -> plotters::style::text_ancho
 }
 
 /// Light-to-dark blue for `t` in [0, 1].
-pub fn blues(t: f64) -> RGBColor {
+pub(crate) fn blues(t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))

@@ -99,6 +99,7 @@ pub struct Clip {
 }
 
 /// The fitted transform of one feature.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FeatureTransform {

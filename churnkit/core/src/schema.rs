@@ -259,7 +259,7 @@ impl Schema {
 }
 
 /// The distinct non-blank values of the target column; exactly two, or an error.
-pub fn target_classes(table: &Table, target: &str) -> Result<Vec<String>> {
+pub(crate) fn target_classes(table: &Table, target: &str) -> Result<Vec<String>> {
     let cells = table.column(target)?;
     if let Some(row) = cells.iter().position(Option::is_none) {
         return Err(table.bad_value(target, row, "blank target value".into()));

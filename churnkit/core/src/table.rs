@@ -290,7 +290,7 @@ impl Table {
     }
 
     /// The position of data row `row` (0-based) as the user sees it.
-    pub fn position(&self, row: usize) -> Position {
+    pub(crate) fn position(&self, row: usize) -> Position {
         match self.origin {
             Origin::File(_) => Position::Line(row + 2),
             Origin::Frame => Position::Row(row),
@@ -298,7 +298,7 @@ impl Table {
     }
 
     /// An error about this table as a whole (names the file for CSV input).
-    pub fn error(&self, message: impl Into<String>) -> Error {
+    pub(crate) fn error(&self, message: impl Into<String>) -> Error {
         let e = Error::data(message);
         match &self.origin {
             Origin::File(f) => e.in_file(f),
@@ -307,14 +307,14 @@ impl Table {
     }
 
     /// A bad cell: data row `row` (0-based) of `column`.
-    pub fn bad_value(&self, column: &str, row: usize, problem: String) -> Error {
+    pub(crate) fn bad_value(&self, column: &str, row: usize, problem: String) -> Error {
         self.error(problem)
             .in_column(column)
             .at(Some(self.position(row)))
     }
 
     /// A column-wide problem (e.g. the target's classes).
-    pub fn bad_column(&self, column: &str, problem: String) -> Error {
+    pub(crate) fn bad_column(&self, column: &str, problem: String) -> Error {
         self.error(problem).in_column(column)
     }
 

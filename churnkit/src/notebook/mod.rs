@@ -541,4 +541,57 @@ mod tests {
             assert!(png.bytes.len() > 5_000);
         }
     }
+
+    #[test]
+    fn the_workflow_runs_in_memory_from_a_frame_as_the_cli_does() {
+        let df = sample();
+        let data = prepare(&df, "Churn").unwrap();
+        // Inferred for the sample, the schema is the guide's: the same features as the CLI's.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample_data.csv");
+        let cli = Processed::fit(
+            &Table::read_csv(path).unwrap(),
+            &Schema::default(),
+            SplitOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(data.x_train, cli.x_train);
+        assert_eq!(data.y_test, cli.y_test);
+        let trained = fit(&data, RandomForestParams::new().n_estimators(30)).unwrap();
+        let eval = evaluation(&trained.model, &data).unwrap();
+        assert_eq!(eval.y.len(), data.y_test.len());
+        let t = report_table(&eval.report).unwrap();
+        assert_eq!(t.shape(), (5, 5));
+        let f1 = t.columns()[3].f64().unwrap();
+        assert_eq!(f1.get(1), Some(eval.report.class_1.f1_score));
+        assert_eq!(f1.get(4), Some(eval.report.accuracy));
+    }
+
+    #[test]
+    fn a_sweep_logs_each_model_and_writes_nothing_else() {
+        if std::env::var_os("MLFLOW_TRACKING_URI").is_some() {
+            eprintln!("skipping: MLFLOW_TRACKING_URI is set and the sweep would log there");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let project = Project::open(dir.path()).unwrap();
+        let data = prepare(&sample(), "Churn").unwrap();
+        let table = project.sweep_max_depth("sweep", &data, &[2, 6]).unwrap();
+        assert_eq!(table.shape(), (2, 6));
+        let runs = tracking::LocalStore::new(project.path("mlruns"))
+            .list(Some("sweep"))
+            .unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0]
+            .record
+            .artifacts
+            .iter()
+            .any(|a| a.path == "model/churn_model.json"));
+        let mut top: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        top.sort();
+        assert_eq!(top, ["data", "mlruns"]);
+    }
 }

@@ -30,7 +30,7 @@ mod tracker;
 
 pub use churnkit_core::{Error, ErrorKind, Result};
 pub use client::{Auth, Metric, MlflowClient, Run, RunInfo};
-pub use local::{LocalStore, RemoteRef, StoredRun};
+pub use local::{LocalStore, RemoteRef, Scan, StoredRun};
 pub use query::{
     best_run, compare, list_runs, metric_history, search_runs, RunRow, RunSource, Where,
 };

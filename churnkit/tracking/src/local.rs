@@ -49,6 +49,15 @@ impl StoredRun {
     }
 }
 
+/// What [`LocalStore::scan`] found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Readable runs, oldest first.
+    pub runs: Vec<StoredRun>,
+    /// Entries that could not be read: (directory name, why).
+    pub skipped: Vec<(String, Error)>,
+}
+
 /// The store rooted at a directory (default `mlruns/`).
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -153,29 +162,35 @@ impl LocalStore {
     }
 
     /// Every run, oldest first (optionally of one experiment). Unreadable entries are skipped
-    /// with a warning on stderr rather than hiding every other run.
+    /// rather than hiding every other run; [`LocalStore::scan`] says which.
     pub fn list(&self, experiment: Option<&str>) -> Result<Vec<StoredRun>> {
+        Ok(self.scan(experiment)?.runs)
+    }
+
+    /// Every readable run, oldest first (optionally of one experiment), and the entries that
+    /// could not be read.
+    pub fn scan(&self, experiment: Option<&str>) -> Result<Scan> {
+        let mut scan = Scan::default();
         let rd = match fs::read_dir(&self.root) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(scan),
             Err(e) => return Err(Error::io(&self.root, e)),
         };
-        let mut runs = Vec::new();
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || !entry.path().join("run.json").exists() {
                 continue;
             }
             match self.get(&name) {
-                Ok(r) if experiment.is_none_or(|e| r.record.experiment == e) => runs.push(r),
+                Ok(r) if experiment.is_none_or(|e| r.record.experiment == e) => scan.runs.push(r),
                 Ok(_) => {}
-                Err(e) => eprintln!("churnkit: warning: skipping {name}: {e}"),
+                Err(e) => scan.skipped.push((name, e)),
             }
         }
-        runs.sort_by(|a, b| {
+        scan.runs.sort_by(|a, b| {
             (a.record.start_time_ms, &a.run_id).cmp(&(b.record.start_time_ms, &b.run_id))
         });
-        Ok(runs)
+        Ok(scan)
     }
 
     /// Bytes of an artifact of a stored run.

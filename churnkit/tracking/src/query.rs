@@ -463,8 +463,8 @@ impl std::fmt::Display for Where {
 pub struct RunListing {
     /// Each run and where it lives, in display order.
     pub rows: Vec<(Where, RunRow)>,
-    /// Set when the server could not be asked.
-    pub warning: Option<String>,
+    /// Problems worth a warning: unreadable local entries, an unreachable server.
+    pub warnings: Vec<String>,
 }
 
 /// Every run of `experiment` in the local store and, if given, on the server (a delivered run
@@ -478,7 +478,13 @@ pub fn list_runs(
 ) -> Result<RunListing> {
     let mut rows = Vec::new();
     let mut synced = BTreeSet::new();
-    for s in store.list(Some(experiment))? {
+    let scan = store.scan(Some(experiment))?;
+    let mut warnings: Vec<String> = scan
+        .skipped
+        .iter()
+        .map(|(name, e)| format!("skipping local run {name}: {e}"))
+        .collect();
+    for s in scan.runs {
         let place = match s.remote.as_ref() {
             Some(r) if r.synced => {
                 synced.insert(r.run_id.clone());
@@ -488,7 +494,6 @@ pub fn list_runs(
         };
         rows.push((place, local_row(&s)));
     }
-    let mut warning = None;
     if let Some(client) = server {
         match RunSource::Server(client.clone()).runs(experiment, "", &[]) {
             Ok(remote) => rows.extend(
@@ -498,7 +503,7 @@ pub fn list_runs(
                     .map(|r| (Where::Server, r)),
             ),
             Err(e) if e.is_transient() => {
-                warning = Some(format!("server not reached ({e}); showing local runs only"))
+                warnings.push(format!("server not reached ({e}); showing local runs only"))
             }
             Err(e) => return Err(e),
         }
@@ -515,7 +520,7 @@ pub fn list_runs(
         }),
         None => rows.sort_by_key(|r| std::cmp::Reverse(r.1.start_time_ms)),
     }
-    Ok(RunListing { rows, warning })
+    Ok(RunListing { rows, warnings })
 }
 
 #[cfg(test)]

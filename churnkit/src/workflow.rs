@@ -152,6 +152,11 @@ impl Trained {
         sha256_bytes(&self.model_json)
     }
 
+    /// [`evaluate`] this model, without serialising it again for its hash.
+    pub fn evaluate(&self, data: &Processed, threshold: f64) -> Result<Evaluated> {
+        evaluate_hashed(&self.model, self.model_sha256(), data, threshold)
+    }
+
     /// The training run: hyperparameters, sizes, train and test metrics, timings, the AUC
     /// history, reproducibility tags; the model, its importances and the preprocessor as
     /// artifacts (the last two under `model/`, with an `MLmodel` flavor).
@@ -247,6 +252,15 @@ pub struct Evaluated {
 /// Score the test rows of `data` with `model` and evaluate at `threshold`: metrics, curves,
 /// the classification report, the business figures and the charts.
 pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evaluated> {
+    evaluate_hashed(model, sha256_bytes(&model.to_json()), data, threshold)
+}
+
+fn evaluate_hashed(
+    model: &Model,
+    model_sha256: String,
+    data: &Processed,
+    threshold: f64,
+) -> Result<Evaluated> {
     let start = churnkit_tracking::now_ms();
     let proba = model.predict(&data.x_test)?;
     let evaluation = Evaluation::new(
@@ -261,7 +275,7 @@ pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evalu
         charts,
         model_kind: model.kind,
         model_seed: model.params.seed(),
-        model_sha256: sha256_bytes(&model.to_json()),
+        model_sha256,
         time_ms: (start, churnkit_tracking::now_ms()),
     })
 }

@@ -40,6 +40,13 @@ fn customers(rows: usize) -> DataFrame {
     df
 }
 
+/// The frame preprocessed with an inferred schema and the default split.
+fn prepared(df: &DataFrame) -> Processed {
+    let table = Table::from_frame(df).unwrap();
+    let schema = Schema::infer(&table, "Churn", None).unwrap();
+    Processed::fit(&table, &schema, SplitOptions::default()).unwrap()
+}
+
 #[test]
 fn a_data_frame_goes_to_a_tracked_compared_run_without_the_cli_layout() {
     let df = customers(1_500);
@@ -111,9 +118,7 @@ fn a_data_frame_goes_to_a_tracked_compared_run_without_the_cli_layout() {
 #[test]
 fn the_same_data_gives_the_same_model_bytes_on_any_thread_count() {
     let df = customers(800);
-    let table = Table::from_frame(&df).unwrap();
-    let schema = Schema::infer(&table, "Churn", None).unwrap();
-    let data = Processed::fit(&table, &schema, SplitOptions::default()).unwrap();
+    let data = prepared(&df);
     let fit = |threads| {
         let p = RandomForestParams::new()
             .n_threads(Some(threads))
@@ -134,9 +139,7 @@ fn the_same_data_gives_the_same_model_bytes_on_any_thread_count() {
 #[test]
 fn saving_is_a_separate_exact_step() {
     let df = customers(400);
-    let table = Table::from_frame(&df).unwrap();
-    let schema = Schema::infer(&table, "Churn", None).unwrap();
-    let data = Processed::fit(&table, &schema, SplitOptions::default()).unwrap();
+    let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(10).check().unwrap();
     let trained = train(&data, ModelKind::RandomForest, &params, &|| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -167,9 +170,7 @@ fn saving_is_a_separate_exact_step() {
 #[test]
 fn predictions_for_new_rows_use_the_fitted_state() {
     let df = customers(600);
-    let table = Table::from_frame(&df).unwrap();
-    let schema = Schema::infer(&table, "Churn", None).unwrap();
-    let data = Processed::fit(&table, &schema, SplitOptions::default()).unwrap();
+    let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(20).check().unwrap();
     let trained = train(&data, ModelKind::RandomForest, &params, &|| {}).unwrap();
     let new = Table::from_frame(&df.head(Some(5)).drop("Churn").unwrap()).unwrap();

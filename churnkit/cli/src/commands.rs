@@ -158,18 +158,16 @@ fn train(
     Ok((trained, logged))
 }
 
-/// Evaluate `model` on `data`, save the reports and log the run, linked to `train_run` when the
-/// training happened in this process, else to the tracked run that made this model.
+/// Save an evaluation's reports and log its run, linked to `train_run` when the training
+/// happened in this process, else to the tracked run that made the model.
 fn evaluate(
-    model: &Model,
+    ev: Evaluated,
     data: &Processed,
-    threshold: f64,
     experiment: &str,
     layout: &Layout,
     train_run: Option<&Logged>,
     ctx: &Ctx,
 ) -> Result<Evaluated> {
-    let ev = churnkit::workflow::evaluate(model, data, threshold)?;
     let mut record = ev.run_record(data, experiment);
     if let Some(tracker) = ctx.tracker()? {
         match train_run {
@@ -189,15 +187,8 @@ fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
     let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
     let data = layout.load_processed()?;
     let model = layout.load_model(&data.state.feature_names())?;
-    evaluate(
-        &model,
-        &data,
-        a.threshold,
-        &a.experiment_name,
-        &layout,
-        None,
-        ctx,
-    )?;
+    let ev = churnkit::workflow::evaluate(&model, &data, a.threshold)?;
+    evaluate(ev, &data, &a.experiment_name, &layout, None, ctx)?;
     Ok(())
 }
 
@@ -209,9 +200,8 @@ fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
     let (trained, logged) = train(&data, &a.hyper, a.seed, &layout, ctx)?;
     let t2 = Instant::now();
     let ev = evaluate(
-        &trained.model,
+        trained.evaluate(&data, a.threshold)?,
         &data,
-        a.threshold,
         &a.hyper.experiment_name,
         &layout,
         logged.as_ref(),

@@ -166,13 +166,26 @@ impl Table {
         })?;
         let mut cols = Vec::with_capacity(headers.len());
         for (c, name) in df.columns().iter().zip(&headers) {
-            let values: Vec<Option<String>> = if c.dtype() == &DataType::String {
-                c.str()?.iter().map(|v| v.map(str::to_string)).collect()
-            } else {
-                let s = c.as_materialized_series();
-                (0..s.len())
-                    .map(|i| s.get(i).map(cell_text))
-                    .collect::<PolarsResult<_>>()?
+            let values: Vec<Option<String>> = match c.dtype() {
+                DataType::String => c.str()?.iter().map(|v| v.map(str::to_string)).collect(),
+                DataType::Float64 => c
+                    .f64()?
+                    .iter()
+                    .map(|v| v.filter(|f| !f.is_nan()).map(|f| f.to_string()))
+                    .collect(),
+                DataType::Boolean => c.bool()?.iter().map(|v| v.map(|b| b.to_string())).collect(),
+                d if d.is_integer() => c
+                    .cast(&DataType::Int64)?
+                    .i64()?
+                    .iter()
+                    .map(|v| v.map(|i| i.to_string()))
+                    .collect(),
+                _ => {
+                    let s = c.as_materialized_series();
+                    (0..s.len())
+                        .map(|i| s.get(i).map(cell_text))
+                        .collect::<PolarsResult<_>>()?
+                }
             };
             cols.push(Column::new(name.as_str().into(), values));
         }

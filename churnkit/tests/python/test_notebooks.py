@@ -1,8 +1,9 @@
 """Execute both notebooks on the real evcxr Rust kernel through nbclient and check what they show.
 
 The project is laid out in a temporary directory (data/, notebooks/, churnkit -> this crate),
-`churnkit pipeline` fills data/processed/ and models/ and logs to the MLflow test server, then each
-notebook runs cell by cell. A cell fails the test if it errors, if its stderr shows a Rust panic
+`churnkit pipeline` trains the model in models/ and logs to the MLflow test server, then each
+notebook runs cell by cell: it loads the sample, preprocesses, trains (the sweep) and evaluates in
+memory. A cell fails the test if it errors, if its stderr shows a Rust panic
 (evcxr keeps going after one), or if expected outputs are missing. Executed copies and timings go
 to $CHURNKIT_CACHE/notebooks-executed/.
 """
@@ -20,8 +21,8 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-BIN = os.environ.get("CHURNKIT_BIN") or str(pathlib.Path.home() / ".cache/churnkit/target/release/churnkit")
+from conftest import REPO
+
 CACHE = pathlib.Path(os.environ.get("CHURNKIT_CACHE", pathlib.Path.home() / ".cache/churnkit"))
 REQUIRED = bool(os.environ.get("CHURNKIT_REQUIRE_NOTEBOOKS"))
 NOISE = re.compile(r"^\s*(Compiling|Checking|Finished|Downloaded|Downloading|Updating|Locking|Adding|Blocking|Loading startup)\b")
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.skipif(not rust_kernel_available(), reason="no Rust ker
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, churnkit_bin):
     root = tmp_path_factory.mktemp("project")
     (root / "data").mkdir()
     shutil.copy(REPO / "data/sample_data.csv", root / "data/sample_data.csv")
@@ -50,7 +51,8 @@ def project(tmp_path_factory):
     env = dict(os.environ)
     if os.environ.get("CHURNKIT_TEST_MLFLOW_URI"):
         env["MLFLOW_TRACKING_URI"] = os.environ["CHURNKIT_TEST_MLFLOW_URI"]
-    r = subprocess.run([BIN, "-q", "pipeline"], cwd=root, env=env, capture_output=True, text=True)
+    env["CHURNKIT_RUNS_DIR"] = str(root / "mlruns")
+    r = subprocess.run([churnkit_bin, "-q", "pipeline"], cwd=root, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return root, env
 

@@ -262,18 +262,21 @@ impl StoredRunV1 {
                 .iter()
                 .map(|p| Artifact::new(format!("model/{}", name(p)), Vec::new())),
         );
-        // Version 1 only ever logged churnkit's own model with this flavor.
-        let model = (!r.model_files.is_empty()).then(|| ModelFlavor {
+        // Version 1 logged churnkit's own model, its files as [model, preprocessor].
+        let model = (r.model_files.len() == 2).then(|| ModelFlavor {
             name: "churnkit".into(),
             fields: [
                 (
                     "churnkit_version",
                     serde_json::json!(churnkit_core::VERSION),
                 ),
-                ("format", serde_json::json!("churnkit-model")),
+                ("format", serde_json::json!(churnkit_core::model::FORMAT)),
                 ("format_version", serde_json::json!(1)),
-                ("model_file", serde_json::json!("churn_model.json")),
-                ("preprocessor_file", serde_json::json!("preprocessor.json")),
+                ("model_file", serde_json::json!(name(&r.model_files[0]))),
+                (
+                    "preprocessor_file",
+                    serde_json::json!(name(&r.model_files[1])),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))

@@ -1,0 +1,71 @@
+"""The layers hold: what each crate depends on (`cargo tree`, normal dependencies only) and what
+its source may mention. churnkit-core is the machine-learning core: no network, terminal,
+processes or file layout. churnkit-tracking builds on the core's types only. The `churnkit`
+library that notebooks load carries neither clap nor indicatif.
+"""
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
+
+
+def deps(package):
+    r = subprocess.run(["cargo", "tree", "--offline", "--locked", "-p", package, "-e", "normal",
+                        "--prefix", "none", "--format", "{p}"],
+                       cwd=REPO, capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
+
+
+def test_notebooks_load_no_cli_crates():
+    d = deps("churnkit")
+    assert "churnkit-core" in d and "churnkit-tracking" in d
+    for forbidden in ("clap", "indicatif", "churnkit-cli"):
+        assert forbidden not in d, forbidden
+
+
+def test_the_core_has_no_network_and_tracking_no_workflow():
+    core = deps("churnkit-core")
+    for forbidden in ("reqwest", "hyper", "churnkit-tracking", "churnkit", "clap", "indicatif"):
+        assert forbidden not in core, forbidden
+    tracking = deps("churnkit-tracking")
+    assert "churnkit-core" in tracking
+    for forbidden in ("churnkit", "churnkit-cli", "clap", "indicatif"):
+        assert forbidden not in tracking, forbidden
+
+
+def sources(crate):
+    return {p: p.read_text() for p in (REPO / "churnkit" / crate / "src").rglob("*.rs")}
+
+
+# What the core must not do or know: spawn processes, open sockets, read the terminal or the
+# environment, know the workflow's file layout.
+CORE_FORBIDDEN = [r"Command::new", r"std::net", r"reqwest", r"IsTerminal", r"/proc/",
+                  r"std::env::var", r"\"data/processed", r"\"models/", r"\"metrics/",
+                  r"churn_model\.json\"", r"mlruns"]
+# Tracking may spawn git for a tag and talk HTTP, but knows no workflow file names.
+TRACKING_FORBIDDEN = [r"\"data/processed", r"\"models/", r"\"metrics/", r"churn_model\.json\"",
+                      r"preprocessor\.json\"", r"IsTerminal", r"println!", r"eprintln!"]
+
+
+@pytest.mark.parametrize("crate,patterns", [("core", CORE_FORBIDDEN), ("tracking", TRACKING_FORBIDDEN)])
+def test_sources_stay_in_their_layer(crate, patterns):
+    hits = []
+    for path, text in sources(crate).items():
+        # Only code counts: skip comments and the tests at the end of a file.
+        code = text.split("#[cfg(test)]")[0]
+        code = "\n".join(l for l in code.splitlines() if not l.lstrip().startswith("//"))
+        for pat in patterns:
+            if re.search(pat, code):
+                hits.append(f"{path.relative_to(REPO)}: {pat}")
+    assert not hits, hits
+
+
+def test_the_checks_can_fail(tmp_path):
+    # The pattern check itself: a forbidden call in core-like code is found.
+    code = 'fn f() { std::process::Command::new("git"); }'
+    assert any(re.search(p, code) for p in CORE_FORBIDDEN)

@@ -22,13 +22,13 @@ if [ -f .env ]; then
   done < .env
 fi
 source scripts/env.sh
+source scripts/lib.sh
 token=${JUPYTER_TOKEN:-mlops-demo}
 jupyter_port=${JUPYTER_PORT:-8888}
 mlflow_port=5000
 mlflow_url=http://127.0.0.1:$mlflow_port
 start=$SECONDS
 say() { printf '==> %s  [%ds]\n' "$*" $((SECONDS - start)); }
-healthy() { python3 -c "import urllib.request; urllib.request.urlopen('$mlflow_url/health', timeout=2)" 2>/dev/null; }
 
 mode=${CHURNKIT_MODE:-}
 if [ -z "$mode" ]; then
@@ -75,45 +75,30 @@ native)
   say "cargo build --release --locked -p churnkit-cli"
   cargo build --release --locked --quiet -p churnkit-cli
   store=$PWD/mlflow-data
-  server_pid=
+  own_server=  # set while a server this script started is to be stopped at exit
   stop_server() {
-    if [ -n "$server_pid" ]; then
-      kill -- -"$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true
-      for _ in $(seq 1 20); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 -- -"$server_pid" 2>/dev/null || true
-      echo "run-pipeline: stopped the MLflow server it started (pid $server_pid)"
-      server_pid=
+    local pid
+    if [ -n "$own_server" ]; then
+      own_server=
+      pid=$(cat "$store/pid" 2>/dev/null) || return 0
+      mlflow_stop "$store"
+      echo "run-pipeline: stopped the MLflow server it started (pid $pid)"
     fi
   }
   trap stop_server EXIT
-  trap 'exit 130' INT TERM
-  if healthy; then
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  if wait_http "$mlflow_url/health" 0; then
     say "MLflow already answers at $mlflow_url: using it"
     mlflow_note="running (not started by this script)"
   else
     say "starting MLflow at $mlflow_url (store $store, log $store/server.log)"
-    mkdir -p "$store"
-    # A new session, so stopping it ends the server's workers too; no inherited descriptors.
-    server_pid=$(MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false python3 -c '
-import subprocess, sys
-log = open(sys.argv[1], "ab")
-p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                     start_new_session=True, close_fds=True)
-print(p.pid)' "$store/server.log" "$CHURNKIT_VENV/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" \
-      --workers 1 --backend-store-uri "sqlite:///$store/mlflow.db" \
-      --artifacts-destination "$store/artifacts")
-    for _ in $(seq 1 180); do
-      healthy && break
-      if ! kill -0 "$server_pid" 2>/dev/null; then
-        server_pid=
-        echo "run-pipeline: MLflow failed to start; log:" >&2; tail -20 "$store/server.log" >&2; exit 1
-      fi
-      sleep 1
-    done
-    healthy || { echo "run-pipeline: MLflow did not answer $mlflow_url/health in 180 s" >&2; exit 1; }
+    # (mlflow_start stops the server itself when it fails to come up.)
+    own_server=1
+    mlflow_start "$store" "$mlflow_port" || { echo "run-pipeline: MLflow failed to start at $mlflow_url" >&2; exit 1; }
     if [ "${CHURNKIT_KEEP_MLFLOW:-0}" = 1 ]; then
-      mlflow_note="running, pid $server_pid (kept: CHURNKIT_KEEP_MLFLOW=1; stop with kill -- -$server_pid)"
-      server_pid=
+      own_server=
+      mlflow_note="running, pid $mlflow_started_pid (kept: CHURNKIT_KEEP_MLFLOW=1; stop with kill -- -$mlflow_started_pid)"
     else
       mlflow_note="stopped at the end of this run; scripts/lab.sh serves the same store (mlflow-data/)"
     fi

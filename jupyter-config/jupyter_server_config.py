@@ -14,3 +14,5 @@ c.ServerApp.root_dir = str(root / "notebooks")
 c.IdentityProvider.token = os.environ.get("JUPYTER_TOKEN", "mlops-demo")
 # Rust cells can take a while the first time a kernel builds churnkit: never cull busy kernels.
 c.MappingKernelManager.cull_busy = False
+# scripts/lab.sh may run as root (a fresh CI-style machine); the compose image runs as a user.
+c.ServerApp.allow_root = True

@@ -4,9 +4,13 @@
 #  - evcxr_jupyter (pinned) into ~/.cache/churnkit/evcxr (cargo install, built outside the clone),
 #  - the rust-src component (evcxr's type inference needs it),
 #  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set.
+# Concurrent runs on one machine take turns on the shared caches: the venv under its lock
+# (scripts/venv.sh), the evcxr install (check, cargo install, removing its target directory),
+# rust-src and the kernelspec under $CHURNKIT_CACHE/evcxr.lock (see with_lock in lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/lib.sh
 EVCXR_VERSION=0.22.0
 evcxr_root="$CHURNKIT_CACHE/evcxr"
 evcxr_bin="$evcxr_root/bin/evcxr_jupyter"
@@ -17,22 +21,23 @@ export EVCXR_TMPDIR="${CHURNKIT_EVCXR_TMPDIR:-/var/tmp/churnkit-evcxr-$(id -u)}"
 
 scripts/venv.sh
 
-if ! [ -x "$evcxr_bin" ] || ! grep -qs "^$EVCXR_VERSION\$" "$evcxr_root/.version"; then
-  echo "jupyter-setup: installing evcxr_jupyter $EVCXR_VERSION (about 20 CPU-minutes, once per machine)"
-  CARGO_TARGET_DIR="$CHURNKIT_CACHE/evcxr-install-target" \
-    cargo install --quiet --locked --root "$evcxr_root" --version "$EVCXR_VERSION" evcxr_jupyter
-  echo "$EVCXR_VERSION" > "$evcxr_root/.version"
-  rm -rf "$CHURNKIT_CACHE/evcxr-install-target"
-fi
+install() {
+  if ! [ -x "$evcxr_bin" ] || ! grep -qs "^$EVCXR_VERSION\$" "$evcxr_root/.version"; then
+    echo "jupyter-setup: installing evcxr_jupyter $EVCXR_VERSION (about 20 CPU-minutes, once per machine)"
+    CARGO_TARGET_DIR="$CHURNKIT_CACHE/evcxr-install-target" \
+      cargo install --quiet --locked --root "$evcxr_root" --version "$EVCXR_VERSION" evcxr_jupyter
+    echo "$EVCXR_VERSION" > "$evcxr_root/.version"
+    rm -rf "$CHURNKIT_CACHE/evcxr-install-target"
+  fi
 
-if command -v rustup >/dev/null && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-  rustup component add rust-src
-fi
+  if command -v rustup >/dev/null && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    rustup component add rust-src
+  fi
 
-kdir="$CHURNKIT_VENV/share/jupyter/kernels/rust"
-mkdir -p "$kdir" "$EVCXR_TMPDIR"
-python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
-import json, sys
+  kdir="$CHURNKIT_VENV/share/jupyter/kernels/rust"
+  mkdir -p "$kdir" "$EVCXR_TMPDIR"
+  python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
+import json, os, sys
 path, binary, tmpdir, config = sys.argv[1:]
 spec = {
     "argv": [binary, "--control_file", "{connection_file}"],
@@ -47,7 +52,13 @@ try:
 except Exception:
     pass
 if old != spec:
-    json.dump(spec, open(path, "w"), indent=1)
+    # Atomically: a Jupyter server may be reading it.
+    with open(path + ".tmp", "w") as f:
+        json.dump(spec, f, indent=1)
+    os.replace(path + ".tmp", path)
     print(f"jupyter-setup: wrote kernelspec {path}")
 PY
+}
+with_lock "$CHURNKIT_CACHE/evcxr.lock" install
+
 echo "jupyter-setup: ready (evcxr_jupyter $EVCXR_VERSION, build dir $EVCXR_TMPDIR)"

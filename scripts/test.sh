@@ -2,63 +2,68 @@
 # The whole test suite (what .ci/run calls). Installs what it needs, idempotently, starts the
 # real services the tests use on 127.0.0.1 and stops them at the end. Build caches stay outside
 # the checkout (see scripts/env.sh), so a second run on the same machine is incremental.
+# However it ends (success, a failing step, SIGINT, SIGTERM), nothing it started keeps running:
+# every step and background job runs in its own process group, which the exit trap ends (see
+# jobs_init in scripts/lib.sh) before it stops the MLflow servers; the exit status is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/lib.sh
 start=$SECONDS
 step() { printf '\n==> %s  [%ds]\n' "$*" $((SECONDS - start)); }
 
 services=$(mktemp -d "${TMPDIR:-/tmp}/churnkit-services.XXXXXX")
-cleanup() {
-  scripts/mlflow-server.sh stop "$services/mlflow" || true
-  scripts/mlflow-server.sh stop "$services/mlflow-auth" || true
-  rm -rf "$services"
-}
-trap cleanup EXIT
+jobs_init
+at_exit rm -rf "$services"
+at_exit mlflow_stop "$services/mlflow"
+at_exit mlflow_stop "$services/mlflow-auth"
 
 step "python venv (MLflow, scikit-learn, pytest)"
-scripts/venv.sh
+job_run scripts/venv.sh
 
 step "Jupyter + evcxr Rust kernel (background; evcxr_jupyter builds once per machine)"
-scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1 &
+job_start scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1
 jupyter_setup=$!
 
 step "MLflow servers (plain and basic-auth), started in the background"
-scripts/mlflow-server.sh start "$services/mlflow" > "$services/mlflow.out" 2>&1 &
+job_start scripts/mlflow-server.sh start "$services/mlflow" > "$services/mlflow.out" 2>&1
 plain=$!
-scripts/mlflow-server.sh start "$services/mlflow-auth" --auth > "$services/mlflow-auth.out" 2>&1 &
+job_start scripts/mlflow-server.sh start "$services/mlflow-auth" --auth > "$services/mlflow-auth.out" 2>&1
 auth=$!
 
 step "cargo fmt --check"
-cargo fmt --all -- --check
+job_run cargo fmt --all -- --check
 
 step "compose stack: static validation (Compose config, compose-spec schema, hadolint, paths)"
-scripts/validate-compose.sh
+job_run scripts/validate-compose.sh
 
 step "cargo clippy -D warnings"
-cargo clippy --release --locked --all-targets --all-features -- -D warnings
+job_run cargo clippy --release --locked --all-targets --all-features -- -D warnings
 
 step "build"
-cargo build --release --locked --all-targets --all-features
+job_run cargo build --release --locked --all-targets --all-features
 
 step "waiting for MLflow"
-wait "$plain" || { cat "$services/mlflow.out"; exit 1; }
-wait "$auth" || { cat "$services/mlflow-auth.out"; exit 1; }
+job_wait "$plain" || { cat "$services/mlflow.out"; exit 1; }
+job_wait "$auth" || { cat "$services/mlflow-auth.out"; exit 1; }
 cat "$services/mlflow.out" "$services/mlflow-auth.out"
-export CHURNKIT_REQUIRE_MLFLOW=1
-export CHURNKIT_TEST_MLFLOW_URI=$(cat "$services/mlflow/uri")
-export CHURNKIT_TEST_MLFLOW_AUTH_URI=$(cat "$services/mlflow-auth/uri")
-export CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD=$(cat "$services/mlflow-auth/admin_password")
+# The MLflow servers and the Telco data (../shared) are required here: tests that would skip
+# without them on a plain clone fail instead (the Rust and the Python tests honour both).
+export CHURNKIT_REQUIRE_MLFLOW=1 CHURNKIT_REQUIRE_TELCO=1
+CHURNKIT_TEST_MLFLOW_URI=$(cat "$services/mlflow/uri")
+CHURNKIT_TEST_MLFLOW_AUTH_URI=$(cat "$services/mlflow-auth/uri")
+CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD=$(cat "$services/mlflow-auth/admin_password")
+export CHURNKIT_TEST_MLFLOW_URI CHURNKIT_TEST_MLFLOW_AUTH_URI CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD
 
 step "cargo test (unit, integration, doc, real MLflow)"
-cargo test --release --locked --all-features
+job_run cargo test --release --locked --all-features
 
 step "waiting for the Jupyter/evcxr set-up"
-wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }
+job_wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }
 tail -3 "$services/jupyter-setup.out"
 export CHURNKIT_REQUIRE_NOTEBOOKS=1
 
 step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel)"
-"$CHURNKIT_VENV/bin/python" -m pytest -q -rA churnkit/tests/python
+job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA churnkit/tests/python
 
 step "all tests passed"

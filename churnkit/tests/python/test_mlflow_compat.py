@@ -3,48 +3,24 @@ import json
 import math
 import os
 import pathlib
-import shutil
-import subprocess
 import time
 
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-BIN = os.environ.get("CHURNKIT_BIN") or str(pathlib.Path.home() / ".cache/churnkit/target/release/churnkit")
-URI = os.environ.get("CHURNKIT_TEST_MLFLOW_URI")
-if not URI and os.environ.get("CHURNKIT_REQUIRE_MLFLOW"):
-    raise RuntimeError("CHURNKIT_TEST_MLFLOW_URI not set but CHURNKIT_REQUIRE_MLFLOW is")
-pytestmark = pytest.mark.skipif(not URI, reason="no MLflow test server (run scripts/test.sh)")
-
-
-def churnkit(cwd, *args, server=True):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["CHURNKIT_HTTP_RETRIES"] = "0"
-    if server:
-        env["MLFLOW_TRACKING_URI"] = URI
-    r = subprocess.run([BIN, "-q", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return r
-
-
-def workdir(tmp_path):
-    (tmp_path / "data").mkdir()
-    shutil.copy(REPO / "data/sample_data.csv", tmp_path / "data/sample_data.csv")
-    return tmp_path
+from conftest import run_churnkit
 
 
 @pytest.fixture
-def mlflow_client():
+def mlflow_client(mlflow_uri):
     import mlflow
-    mlflow.set_tracking_uri(URI)
+    mlflow.set_tracking_uri(mlflow_uri)
     return mlflow
 
 
-def test_search_runs_and_artifacts_through_mlflows_client(tmp_path, mlflow_client):
+def test_search_runs_and_artifacts_through_mlflows_client(workdir, churnkit_bin, mlflow_uri, mlflow_client):
     mlflow = mlflow_client
-    d = workdir(tmp_path)
+    d = workdir
     exp = f"py-compat-{os.getpid()}-{time.time_ns()}"
-    churnkit(d, "pipeline", "--experiment-name", exp)
+    run_churnkit(churnkit_bin, d, "-q", "pipeline", "--experiment-name", exp, uri=mlflow_uri)
     df = mlflow.search_runs(experiment_names=[exp])
     assert len(df) == 2
     train = df[df["tags.mlflow.runName"].str.startswith("train")].iloc[0]
@@ -56,7 +32,7 @@ def test_search_runs_and_artifacts_through_mlflows_client(tmp_path, mlflow_clien
     assert train["metrics.roc_auc"] == pytest.approx(local["metrics"]["roc_auc"], abs=1e-12)
     assert evaluate["tags.churnkit.train_run_id"] == train["run_id"]
 
-    out = tmp_path / "dl"
+    out = d / "dl"
     got = mlflow.artifacts.download_artifacts(
         run_id=train["run_id"], artifact_path="feature_importance.csv", dst_path=str(out))
     assert pathlib.Path(got).read_bytes() == (d / "models/feature_importance.csv").read_bytes()
@@ -83,16 +59,16 @@ def test_search_runs_and_artifacts_through_mlflows_client(tmp_path, mlflow_clien
     assert [h.step for h in history] == list(range(10, 101, 10))
 
 
-def test_an_undefined_auc_reaches_mlflow_as_nan(tmp_path, mlflow_client):
+def test_an_undefined_auc_reaches_mlflow_as_nan(workdir, churnkit_bin, mlflow_uri, mlflow_client):
     mlflow = mlflow_client
-    d = workdir(tmp_path)
+    d = workdir
     exp = f"py-nan-{os.getpid()}-{time.time_ns()}"
-    churnkit(d, "pipeline", server=False)
+    run_churnkit(churnkit_bin, d, "-q", "pipeline")
     # A test set with a single class: ROC AUC is undefined, and must not arrive as 0.
     y = d / "data/processed/y_test.csv"
     lines = y.read_text().splitlines()
     y.write_text(lines[0] + "\n" + "\n".join("0" for _ in lines[1:]) + "\n")
-    churnkit(d, "evaluate", "--experiment-name", exp)
+    run_churnkit(churnkit_bin, d, "-q", "evaluate", "--experiment-name", exp, uri=mlflow_uri)
     run = mlflow.search_runs(experiment_names=[exp], output_format="list")[0]
     assert math.isnan(run.data.metrics["roc_auc"])
     assert math.isnan(run.data.metrics["average_precision"])  # no positive row: undefined too

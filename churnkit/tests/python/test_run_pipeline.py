@@ -7,15 +7,12 @@ rebuilt for the new path). MLflow listens on a free port (CHURNKIT_MLFLOW_PORT) 
 5000 does not matter.
 """
 import os
-import pathlib
 import socket
 import sqlite3
 import subprocess
 
 import pytest
-from conftest import copy_checkout
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
+from conftest import REPO, copy_checkout
 
 
 def free_port():

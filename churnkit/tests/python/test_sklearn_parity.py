@@ -4,22 +4,11 @@ Both fit the processed data churnkit wrote (100 trees, depth 10, sqrt features);
 ROC AUCs must agree within 0.01 and their importances must rank the same top features.
 """
 import json
-import os
-import pathlib
 import subprocess
 import sys
 
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-BIN = os.environ.get("CHURNKIT_BIN") or str(pathlib.Path.home() / ".cache/churnkit/target/release/churnkit")
-TELCO = pathlib.Path(os.environ.get("CHURNKIT_TELCO", REPO.parent / "shared/data/telco-customer-churn.csv"))
-
-
-def churnkit(cwd, *args):
-    r = subprocess.run([BIN, "-q", *args], cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return r
+from conftest import REPO, run_churnkit
 
 
 def sklearn_on(processed):
@@ -42,16 +31,15 @@ def compare(workdir):
     return auc_ours, auc_theirs
 
 
-def test_telco_auc_matches_sklearn(tmp_path):
-    assert TELCO.exists(), f"Telco data missing at {TELCO}"
-    churnkit(tmp_path, "pipeline", "--data", str(TELCO), "--target", "Churn")
+def test_telco_auc_matches_sklearn(tmp_path, churnkit_bin, telco):
+    run_churnkit(churnkit_bin, tmp_path, "-q", "pipeline", "--data", telco, "--target", "Churn")
     ours, theirs = compare(tmp_path)
     assert 0.82 < theirs < 0.86, theirs
 
 
 @pytest.mark.parametrize("rows", [20_000])
-def test_generated_data_matches_sklearn(tmp_path, rows):
-    churnkit(tmp_path, "generate", "--rows", str(rows), "--seed", "11", "--output", "data/g.csv")
-    churnkit(tmp_path, "pipeline", "--data", "data/g.csv")
+def test_generated_data_matches_sklearn(tmp_path, churnkit_bin, rows):
+    run_churnkit(churnkit_bin, tmp_path, "-q", "generate", "--rows", rows, "--seed", "11", "--output", "data/g.csv")
+    run_churnkit(churnkit_bin, tmp_path, "-q", "pipeline", "--data", "data/g.csv")
     ours, _ = compare(tmp_path)
     assert ours > 0.8, ours

@@ -2,13 +2,11 @@
 this checkout and fail, naming the right check, on each kind of broken file: a key Compose does
 not know, a dependency on a missing service, a Dockerfile error hadolint reports at error level,
 and a COPY of a path that is not in the build context."""
-import pathlib
 import subprocess
 
 import pytest
-from conftest import copy_checkout
+from conftest import REPO, copy_checkout
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts/validate-compose.sh"
 CHECKS = ["compose config", "compose-spec schema", "hadolint", "build contexts"]
 

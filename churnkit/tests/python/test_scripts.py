@@ -27,6 +27,13 @@ LIB = REPO / "scripts/lib.sh"
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
 
+# A runner may start the suite with SIGINT ignored (e.g. as a background job of a non-interactive
+# shell). Children inherit an ignored signal, and bash cannot trap one that was ignored when it
+# started: give the scripts under test the disposition a terminal's Ctrl-C meets.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def env(**extra):
     e = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNKIT_"))}
     e.update(LIB=str(LIB), CHURNKIT_KILL_GRACE="1")

@@ -33,8 +33,8 @@ fn run(data: &str, target: &str) -> churnkit::Result<()> {
     let state = Preprocessor::fit(&table, &schema, &split)?;
     let prepared = Processed::from_split(&table, &split, state)?;
     let params = RandomForestParams::new().check()?;
-    let trained = train(&prepared, ModelKind::RandomForest, &params, &|| {})?;
-    let evaluated = evaluate(&trained.model, &prepared, 0.5)?;
+    let trained = train(&prepared, ModelKind::RandomForest, &params)?;
+    let evaluated = trained.evaluate(&prepared, 0.5)?; // evaluate(&model, ..) for any model
     let run = evaluated.run_record(&prepared, "in-memory"); // ready for Tracker::log
     let m = &evaluated.evaluation.metrics;
 
@@ -53,10 +53,10 @@ fn run(data: &str, target: &str) -> churnkit::Result<()> {
         "split: train {}, test {} (stratified, seed 42); {} duplicate rows dropped",
         prepared.y_train.len(),
         prepared.y_test.len(),
-        split.cleaning.duplicates_dropped
+        split.cleaning().duplicates_dropped
     );
     let top: Vec<String> = trained
-        .model
+        .model()
         .importances()
         .iter()
         .take(3)
@@ -64,7 +64,7 @@ fn run(data: &str, target: &str) -> churnkit::Result<()> {
         .collect();
     println!(
         "forest: {} trees in {:.3} s; top features: {}",
-        trained.model.trees.len(),
+        trained.model().trees.len(),
         trained.fit_seconds,
         top.join(", ")
     );

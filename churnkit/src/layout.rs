@@ -157,10 +157,10 @@ impl Layout {
     pub fn save_training(&self, trained: &Trained, record: &RunRecord) -> Result<Vec<PathBuf>> {
         let d = &self.models;
         let mut staged = StagedFiles::new();
-        staged.write_bytes(d.join(MODEL), &trained.model_json)?;
+        staged.write_bytes(d.join(MODEL), trained.model_json())?;
         staged.write_bytes(
             d.join(IMPORTANCE),
-            trained.model.importance_csv().as_bytes(),
+            trained.model().importance_csv().as_bytes(),
         )?;
         staged.write_bytes(d.join(TRAIN_RUN), &record_json(record))?;
         staged.commit()
@@ -168,13 +168,19 @@ impl Layout {
 
     /// The saved model, checked against the features it will be given.
     pub fn load_model(&self, expected_features: &[String]) -> Result<Model> {
+        Ok(self.load_model_with_hash(expected_features)?.0)
+    }
+
+    /// [`Layout::load_model`] and the SHA-256 of the file's bytes (the training run's
+    /// `model.sha256` tag, which links an evaluation to it).
+    pub fn load_model_with_hash(&self, expected_features: &[String]) -> Result<(Model, String)> {
         let p = self.model_path();
         let bytes = read(&p, "run `churnkit train` first", ErrorKind::Model)?;
         let model = Model::from_json(&bytes).map_err(|e| e.in_file(p.display()))?;
         model
             .check_features(expected_features)
             .map_err(|e| e.in_file(p.display()))?;
-        Ok(model)
+        Ok((model, churnkit_core::io::sha256_bytes(&bytes)))
     }
 
     /// Write the three charts, the two reports and the evaluation run record.

@@ -14,8 +14,8 @@
 //! let schema = Schema::infer(&table, "Churn", None)?;
 //! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
 //! let params = RandomForestParams::new().n_estimators(50).check()?;
-//! let trained = train(&data, ModelKind::RandomForest, &params, &|| {})?;
-//! let evaluated = evaluate(&trained.model, &data, 0.5)?;
+//! let trained = train(&data, ModelKind::RandomForest, &params)?;
+//! let evaluated = trained.evaluate(&data, 0.5)?;
 //! assert!(evaluated.evaluation.metrics.roc_auc.unwrap() > 0.7);
 //! # Ok::<(), churnkit::Error>(())
 //! ```
@@ -41,7 +41,9 @@ pub mod workflow;
 pub mod prelude {
     pub use crate::layout::Layout;
     pub use crate::tracking::{RunRecord, RunSource, Tracker};
-    pub use crate::workflow::{evaluate, predict, train, Evaluated, Scores, Trained};
+    pub use crate::workflow::{
+        evaluate, evaluate_with_hash, predict, train, train_observed, Evaluated, Scores, Trained,
+    };
     pub use churnkit_core::evaluate::Evaluation;
     pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};
     pub use churnkit_core::linfa::ParamGuard;

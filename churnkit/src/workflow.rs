@@ -9,8 +9,8 @@
 //! let schema = Schema::infer(&table, "Churn", None)?;
 //! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
 //! let params = RandomForestParams::new().n_estimators(20).check()?;
-//! let trained = train(&data, ModelKind::RandomForest, &params, &|| {})?;
-//! let evaluated = evaluate(&trained.model, &data, 0.5)?;
+//! let trained = train(&data, ModelKind::RandomForest, &params)?;
+//! let evaluated = trained.evaluate(&data, 0.5)?; // or evaluate(&model, &data, 0.5) for any model
 //! let run = evaluated.run_record(&data, "churn-prediction");
 //! assert_eq!(run.metrics["test_f1"], Some(evaluated.evaluation.metrics.f1));
 //! assert!(run.artifacts.iter().any(|a| a.path == "roc_curve.png"));
@@ -42,13 +42,12 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// A fitted model with what training measured.
+/// A fitted model with what training measured. The model and its JSON are read-only, so the
+/// saved, hashed and logged bytes are always the model's.
 #[derive(Debug, Clone)]
 pub struct Trained {
-    /// The model.
-    pub model: Model,
-    /// Its JSON (what is saved, hashed and logged).
-    pub model_json: Vec<u8>,
+    model: Model,
+    model_json: Vec<u8>,
     /// Metrics on the training rows at 0.5.
     pub train: BinaryMetrics,
     /// Metrics on the test rows at 0.5.
@@ -65,9 +64,18 @@ pub struct Trained {
     pub time_ms: (u64, u64),
 }
 
-/// Fit `kind` on the training rows of `data`, then score both sides. `on_tree` is called as
-/// each tree finishes (for a progress bar).
+/// Fit `kind` on the training rows of `data`, then score both sides.
 pub fn train(
+    data: &Processed,
+    kind: ModelKind,
+    params: &RandomForestValidParams,
+) -> Result<Trained> {
+    train_observed(data, kind, params, &|| {})
+}
+
+/// [`train`], calling `on_tree` as each tree of a forest finishes (from worker threads), e.g. to
+/// move a progress bar.
+pub fn train_observed(
     data: &Processed,
     kind: ModelKind,
     params: &RandomForestValidParams,
@@ -83,7 +91,7 @@ pub fn train(
     // One row-major copy of the test features serves the prediction and the AUC history.
     let x_test = data.x_test.to_array2();
     model.check_features(&data.x_test.names)?;
-    let p_test = model.predict_array(&x_test.view());
+    let p_test = model.predict_array(&x_test.view())?;
     let auc_history = model
         .auc_by_trees(&x_test.view(), &data.y_test)
         .into_iter()
@@ -147,6 +155,16 @@ fn insert_metrics(into: &mut BTreeMap<String, Option<f64>>, pairs: &[(&str, Opti
 }
 
 impl Trained {
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's JSON: what is saved, hashed and logged.
+    pub fn model_json(&self) -> &[u8] {
+        &self.model_json
+    }
+
     /// SHA-256 of the model's JSON: the tag that links an evaluation to this training run.
     pub fn model_sha256(&self) -> String {
         sha256_bytes(&self.model_json)
@@ -154,7 +172,7 @@ impl Trained {
 
     /// [`evaluate`] this model, without serialising it again for its hash.
     pub fn evaluate(&self, data: &Processed, threshold: f64) -> Result<Evaluated> {
-        evaluate_hashed(&self.model, self.model_sha256(), data, threshold)
+        evaluate_with_hash(&self.model, self.model_sha256(), data, threshold)
     }
 
     /// The training run: hyperparameters, sizes, train and test metrics, timings, the AUC
@@ -252,10 +270,13 @@ pub struct Evaluated {
 /// Score the test rows of `data` with `model` and evaluate at `threshold`: metrics, curves,
 /// the classification report, the business figures and the charts.
 pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evaluated> {
-    evaluate_hashed(model, sha256_bytes(&model.to_json()), data, threshold)
+    evaluate_with_hash(model, sha256_bytes(&model.to_json()), data, threshold)
 }
 
-fn evaluate_hashed(
+/// [`evaluate`] with the SHA-256 the run record tags the model with given, e.g. the hash of the
+/// file it was loaded from ([`crate::layout::Layout::load_model_with_hash`]), which links the
+/// evaluation to the training run that wrote that file.
+pub fn evaluate_with_hash(
     model: &Model,
     model_sha256: String,
     data: &Processed,

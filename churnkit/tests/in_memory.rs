@@ -74,11 +74,11 @@ fn a_data_frame_goes_to_a_tracked_compared_run_without_the_cli_layout() {
             .max_depth(Some(depth))
             .check()
             .unwrap();
-        let trained = train(&data, ModelKind::RandomForest, &params, &|| {}).unwrap();
+        let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
         let train_run = tracker
             .log(&trained.run_record(&data, "frame-sweep"))
             .unwrap();
-        let evaluated = evaluate(&trained.model, &data, 0.5).unwrap();
+        let evaluated = evaluate(trained.model(), &data, 0.5).unwrap();
         let mut eval_run = evaluated.run_record(&data, "frame-sweep");
         eval_run.link_to_training(&train_run.stored.run_id, train_run.remote_id());
         let logged = tracker.log(&eval_run).unwrap();
@@ -92,7 +92,7 @@ fn a_data_frame_goes_to_a_tracked_compared_run_without_the_cli_layout() {
             .local
             .artifact(&train_run.stored.run_id, "model/churn_model.json")
             .unwrap();
-        assert_eq!(Model::from_json(&model).unwrap(), trained.model);
+        assert_eq!(&Model::from_json(&model).unwrap(), trained.model());
         assert_eq!(
             logged.stored.record.tags[keys::tags::TRAIN_RUN_ID],
             train_run.stored.run_id
@@ -124,14 +124,14 @@ fn the_same_data_gives_the_same_model_bytes_on_any_thread_count() {
             .n_threads(Some(threads))
             .check()
             .unwrap();
-        train(&data, ModelKind::RandomForest, &p, &|| {}).unwrap()
+        train(&data, ModelKind::RandomForest, &p).unwrap()
     };
     let (a, b) = (fit(1), fit(2));
-    assert!(a.model_json == b.model_json, "model JSON differs");
+    assert!(a.model_json() == b.model_json(), "model JSON differs");
     assert_eq!(a.test, b.test);
     let (ea, eb) = (
-        evaluate(&a.model, &data, 0.5).unwrap(),
-        evaluate(&b.model, &data, 0.5).unwrap(),
+        a.evaluate(&data, 0.5).unwrap(),
+        b.evaluate(&data, 0.5).unwrap(),
     );
     assert_eq!(ea.files(), eb.files(), "charts and reports differ");
 }
@@ -141,7 +141,7 @@ fn saving_is_a_separate_exact_step() {
     let df = customers(400);
     let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(10).check().unwrap();
-    let trained = train(&data, ModelKind::RandomForest, &params, &|| {}).unwrap();
+    let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::under(dir.path());
     layout.save_processed(&data).unwrap();
@@ -154,9 +154,9 @@ fn saving_is_a_separate_exact_step() {
         "the processed files read back as the same values"
     );
     let model = layout.load_model(&back.state.feature_names()).unwrap();
-    assert_eq!(model, trained.model);
+    assert_eq!(&model, trained.model());
     // Evaluating the re-read model on the re-read data gives identical outputs.
-    let a = evaluate(&trained.model, &data, 0.5).unwrap();
+    let a = evaluate(trained.model(), &data, 0.5).unwrap();
     let b = evaluate(&model, &back, 0.5).unwrap();
     assert_eq!(a.files(), b.files());
     // A model for other features is refused with both lists named.
@@ -172,11 +172,11 @@ fn predictions_for_new_rows_use_the_fitted_state() {
     let df = customers(600);
     let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(20).check().unwrap();
-    let trained = train(&data, ModelKind::RandomForest, &params, &|| {}).unwrap();
+    let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
     let new = Table::from_frame(&df.head(Some(5)).drop("Churn").unwrap()).unwrap();
     let scores = predict(
         &data.state,
-        &trained.model,
+        trained.model(),
         &new,
         UnknownCategory::Error,
         0.5,

@@ -9,6 +9,7 @@ use crate::flags::{
 use crate::print;
 use churnkit::prelude::*;
 use churnkit::tracking::{self, LocalStore, Logged};
+use churnkit::Transience;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
@@ -147,7 +148,7 @@ fn train(
             b.inc(1);
         }
     };
-    let trained = churnkit::workflow::train(data, kind, &params, &tick)?;
+    let trained = churnkit::workflow::train_observed(data, kind, &params, &tick)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -186,8 +187,9 @@ fn evaluate(
 fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
     let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
     let data = layout.load_processed()?;
-    let model = layout.load_model(&data.state.feature_names())?;
-    let ev = churnkit::workflow::evaluate(&model, &data, a.threshold)?;
+    // The file's hash is the training run's model.sha256 tag: it links the two runs.
+    let (model, sha256) = layout.load_model_with_hash(&data.state.feature_names())?;
+    let ev = churnkit::workflow::evaluate_with_hash(&model, sha256, &data, a.threshold)?;
     evaluate(ev, &data, &a.experiment_name, &layout, None, ctx)?;
     Ok(())
 }
@@ -274,19 +276,16 @@ fn sync(ctx: &Ctx) -> Result<()> {
             r.failed.len()
         );
     }
-    // Rejections outrank an unreachable server: those runs will not go through by retrying.
-    let worst = r
-        .failed
-        .iter()
-        .find(|(_, e)| !e.is_transient())
-        .or(r.failed.first());
-    if let Some((_, e)) = worst {
+    // The exit code is the most telling failure's: a local problem (a damaged store), then a
+    // rejection, then an unreachable server (the only one that retrying later may fix).
+    let rank = |e: &churnkit::Error| match e.kind() {
+        ErrorKind::Tracking(Transience::Transient) => 2,
+        ErrorKind::Tracking(_) => 1,
+        _ => 0,
+    };
+    if let Some((_, e)) = r.failed.iter().min_by_key(|(_, e)| rank(e)) {
         let msg = format!("{} run(s) not delivered: {e}", r.failed.len());
-        return Err(if e.is_transient() {
-            churnkit::Error::transient(msg)
-        } else {
-            churnkit::Error::rejected(msg)
-        });
+        return Err(churnkit::Error::new(e.kind(), msg));
     }
     Ok(())
 }

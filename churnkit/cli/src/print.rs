@@ -133,11 +133,11 @@ pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
     if quiet {
         return;
     }
-    let p = &t.model.params;
+    let p = &t.model().params;
     println!(
         "train: {} with {} tree(s), max_depth {}, min_samples_split {}, min_samples_leaf {}, max_features {}, seed {}",
-        t.model.kind,
-        t.model.trees.len(),
+        t.model().kind,
+        t.model().trees.len(),
         p.max_depth().map_or("none".into(), |d| d.to_string()),
         p.min_samples_split(),
         p.min_samples_leaf(),
@@ -149,7 +149,7 @@ pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
         t.fit_seconds,
         t.fit_cpu_seconds
             .map_or("?".into(), |c| format!("{c:.2} s")),
-        t.model_json.len() as f64 / 1024.0
+        t.model_json().len() as f64 / 1024.0
     );
     println!("           accuracy  precision  recall  f1     roc_auc");
     for (name, m) in [("train", &t.train), ("test", &t.test)] {
@@ -163,7 +163,7 @@ pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
         );
     }
     let top: Vec<String> = t
-        .model
+        .model()
         .importances()
         .iter()
         .take(5)
@@ -259,8 +259,8 @@ pub(crate) fn runs(experiment: &str, rows: &[(Where, RunRow)], sort: Option<&str
         return;
     }
     let mut metric_cols: Vec<&str> = match sort {
-        Some(m) => vec![m, "roc_auc"],
-        None => vec!["roc_auc", "test_f1"],
+        Some(m) => vec![m, keys::metrics::ROC_AUC],
+        None => vec![keys::metrics::ROC_AUC, keys::metrics::TEST_F1],
     };
     metric_cols.dedup();
     print!(

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use std::fs;
+use std::path::Path;
 
 #[test]
 fn committed_sample_is_what_the_generator_makes() {
@@ -554,4 +555,20 @@ fn sync_to_an_unreachable_server_keeps_the_runs_and_exits_7() {
     assert!(store.list(None).unwrap().iter().all(|r| r.needs_sync()));
     // Without a server configured there is nothing to sync to: a permanent tracking error.
     fails(&d, &["sync"], 6, &["MLFLOW_TRACKING_URI"]);
+}
+
+#[test]
+fn an_inferred_schema_on_the_sample_is_the_guides() {
+    // The sample repeats one row: its CustomerID is still an id, not a feature.
+    let (guide, inferred) = (workdir("infer-guide"), workdir("infer-target"));
+    ok(&guide, &["preprocess", "-q"]);
+    ok(&inferred, &["preprocess", "-q", "--target", "Churn"]);
+    for f in ["X_train.csv", "X_test.csv", "y_train.csv", "y_test.csv"] {
+        let p = Path::new("data/processed").join(f);
+        assert_eq!(
+            fs::read(guide.join(&p)).unwrap(),
+            fs::read(inferred.join(&p)).unwrap(),
+            "{f}"
+        );
+    }
 }

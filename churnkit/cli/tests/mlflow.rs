@@ -45,6 +45,48 @@ fn churnkit(dir: &Path, uri: Option<&str>, args: &[&str]) -> std::process::Outpu
     o
 }
 
+#[test]
+fn a_damaged_local_run_is_a_file_system_error_in_sync() {
+    let Some(uri) = server("CHURNKIT_TEST_MLFLOW_URI") else {
+        return;
+    };
+    let d = workdir("damaged");
+    let exp = unique("damaged");
+    churnkit(
+        &d,
+        None,
+        &[
+            "pipeline",
+            "-q",
+            "--max-depth",
+            "3",
+            "--experiment-name",
+            &exp,
+        ],
+    );
+    let store = LocalStore::new(d.join("mlruns"));
+    let train = store
+        .list(Some(&exp))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.record.kind == RunKind::Train)
+        .unwrap();
+    let lost = store
+        .run_dir(&train.run_id)
+        .join("artifacts/feature_importance.csv");
+    fs::remove_file(&lost).unwrap();
+    let o = command(&d, Some(&uri), &["sync"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    // A damaged run store is the machine's problem (5), not a rejection by MLflow (6).
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("churnkit: error"))
+        .unwrap();
+    assert!(line.contains("feature_importance.csv"), "{line}");
+    assert!(store.get(&train.run_id).unwrap().needs_sync());
+}
+
 fn client(uri: &str) -> MlflowClient {
     MlflowClient::new(uri)
         .unwrap()

@@ -347,10 +347,11 @@ impl Tree {
             if f < 0 {
                 return n;
             }
-            n = if x(f as usize) <= self.threshold[n] {
-                self.left[n] as usize
-            } else {
+            // `>` as in the packed walk, so both send a NaN left.
+            n = if x(f as usize) > self.threshold[n] {
                 self.right[n] as usize
+            } else {
+                self.left[n] as usize
             };
         }
     }

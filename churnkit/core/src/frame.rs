@@ -79,7 +79,7 @@ impl Frame {
     /// Parse an all-numeric CSV (as [`Frame::write_csv`] writes); `name` is how errors refer to
     /// it. A blank or non-numeric cell is an error naming its column and line.
     pub fn from_csv(bytes: Vec<u8>, name: &str) -> Result<Frame> {
-        let table = Table::from_csv_bytes(bytes, name)?;
+        let table = Table::parse_csv(bytes, name)?;
         let mut columns = Vec::with_capacity(table.headers().len());
         for h in table.headers() {
             let values = table.numeric_column(h)?;

@@ -101,19 +101,27 @@ impl Model {
     }
 
     /// Class-1 probability per row of a row-major matrix in the model's column order.
-    pub fn predict_array(&self, x: &ArrayView2<f64>) -> Vec<f64> {
-        predict_proba_trees(&self.trees, x)
+    pub fn predict_array(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
+        if x.ncols() != self.feature_names.len() {
+            return Err(Error::model(format!(
+                "the model takes {} feature columns, the matrix has {}",
+                self.feature_names.len(),
+                x.ncols()
+            )));
+        }
+        Ok(predict_proba_trees(&self.trees, x))
     }
 
     /// Class-1 probability per row of `x`, whose columns must be the model's features.
     pub fn predict(&self, x: &Frame) -> Result<Vec<f64>> {
         self.check_features(&x.names)?;
-        Ok(self.predict_array(&x.to_array2().view()))
+        self.predict_array(&x.to_array2().view())
     }
 
     /// ROC AUC on `(x, y)` as trees are added, at about ten tree counts: (trees, AUC). Trees are
     /// scored in consecutive groups and the group sums accumulated, so this costs one prediction.
     pub fn auc_by_trees(&self, x: &ArrayView2<f64>, y: &[u8]) -> Vec<(usize, Option<f64>)> {
+        debug_assert_eq!(x.ncols(), self.feature_names.len());
         let n = self.trees.len();
         let step = n.div_ceil(10).max(1);
         let mut sum = vec![0.0; y.len()];

@@ -16,7 +16,7 @@
 //! let split = Split::stratified(&table, &schema, SplitOptions::default())?;   // dedup + split
 //! let state = Preprocessor::fit(&table, &schema, &split)?;                    // training rows only
 //! let data = Processed::from_split(&table, &split, state)?;                    // features, labels
-//! assert_eq!(data.x_train.n_rows() + data.x_test.n_rows(), 200 - split.cleaning.duplicates_dropped);
+//! assert_eq!(data.x_train.n_rows() + data.x_test.n_rows(), 200 - split.cleaning().duplicates_dropped);
 //! assert_eq!(data, Processed::fit(&table, &schema, SplitOptions::default())?);
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
@@ -359,24 +359,19 @@ fn fit_numeric(
     Ok(t)
 }
 
-/// The rows of a table after de-duplication, split in two, stratified by the target.
+/// The rows of a table after de-duplication, split in two, stratified by the target. Only
+/// [`Split::stratified`] makes one, and it belongs to the table it was made on (checked by the
+/// steps that take both).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
-    /// The settings.
-    pub options: SplitOptions,
-    /// How the target's text maps to 0/1.
-    pub target: TargetEncoding,
-    /// The 0/1 label of every row of the table.
-    pub labels: Vec<u8>,
-    /// Rows kept after removing exact duplicates, ascending.
-    pub kept: Vec<usize>,
-    /// Training rows, ascending.
-    pub train: Vec<usize>,
-    /// Test rows, ascending.
-    pub test: Vec<usize>,
-    /// Missing values, duplicates and ignored columns (fill and clip counts are added by
-    /// [`Preprocessor::fit`]).
-    pub cleaning: CleaningReport,
+    options: SplitOptions,
+    target: TargetEncoding,
+    labels: Vec<u8>,
+    kept: Vec<usize>,
+    train: Vec<usize>,
+    test: Vec<usize>,
+    cleaning: CleaningReport,
+    table_sha256: String,
 }
 
 impl Split {
@@ -421,7 +416,7 @@ impl Split {
                 .insert(c.clone(), cells.iter().filter(|v| v.is_none()).count());
         }
 
-        let kept = table.distinct_rows()?;
+        let kept = table.distinct_rows().to_vec();
         cleaning.duplicates_dropped = table.n_rows() - kept.len();
 
         let mut rng = Rng::new(options.seed);
@@ -461,7 +456,59 @@ impl Split {
             train,
             test,
             cleaning,
+            table_sha256: table.sha256().to_string(),
         })
+    }
+
+    /// The settings.
+    pub fn options(&self) -> SplitOptions {
+        self.options
+    }
+
+    /// How the target's text maps to 0/1.
+    pub fn target(&self) -> &TargetEncoding {
+        &self.target
+    }
+
+    /// The 0/1 label of every row of the table.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Rows kept after removing exact duplicates, ascending.
+    pub fn kept(&self) -> &[usize] {
+        &self.kept
+    }
+
+    /// Training rows, ascending.
+    pub fn train(&self) -> &[usize] {
+        &self.train
+    }
+
+    /// Test rows, ascending.
+    pub fn test(&self) -> &[usize] {
+        &self.test
+    }
+
+    /// Missing values, duplicates and ignored columns (fill and clip counts are added by
+    /// [`Preprocessor::fit`]).
+    pub fn cleaning(&self) -> &CleaningReport {
+        &self.cleaning
+    }
+
+    /// An error unless `table` is the one this split was made on.
+    fn check_table(&self, table: &Table) -> Result<()> {
+        if self.labels.len() == table.n_rows() && self.table_sha256 == table.sha256() {
+            Ok(())
+        } else {
+            Err(Error::params(format!(
+                "the split was made on another table ({} rows, sha256 {}) than this one ({} rows, sha256 {})",
+                self.labels.len(),
+                &self.table_sha256[..12],
+                table.n_rows(),
+                &table.sha256()[..12]
+            )))
+        }
     }
 
     /// Sizes and class counts of both sides.
@@ -482,6 +529,7 @@ impl Preprocessor {
     /// `split` (categories are collected from every kept row, so a test-only category still has
     /// a code).
     pub fn fit(table: &Table, schema: &Schema, split: &Split) -> Result<Preprocessor> {
+        split.check_table(table)?;
         let inputs = Inputs::read(table, schema)?;
         let (kept, train) = (&split.kept, &split.train);
         let mut features = Vec::new();
@@ -656,6 +704,7 @@ impl Processed {
 
     /// Transform the rows of `split` with a fitted `state`.
     pub fn from_split(table: &Table, split: &Split, state: Preprocessor) -> Result<Processed> {
+        split.check_table(table)?;
         let all = state.transform(table, UnknownCategory::Error)?;
         let labels = |rows: &[usize]| rows.iter().map(|&i| split.labels[i]).collect();
         Ok(Processed {
@@ -785,6 +834,16 @@ mod tests {
             .transform(&new, UnknownCategory::MostFrequent)
             .unwrap();
         assert_eq!(f.columns[4][0], 0.0); // Month-to-month is the most frequent contract
+    }
+
+    #[test]
+    fn a_split_only_serves_its_own_table() {
+        let (a, b) = (sample(150, 1), sample(150, 2));
+        let split = Split::stratified(&a, &Schema::default(), SplitOptions::default()).unwrap();
+        let e = Preprocessor::fit(&b, &Schema::default(), &split).unwrap_err();
+        assert!(e.to_string().contains("another table"), "{e}");
+        let state = Preprocessor::fit(&a, &Schema::default(), &split).unwrap();
+        assert!(Processed::from_split(&b, &split, state).is_err());
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Schema {
             outlier_iqr_k: default_iqr_k(),
         };
         // Ids are judged on the rows preprocessing keeps: an exact duplicate row repeats its id.
-        let kept = table.distinct_rows()?;
+        let kept = table.distinct_rows();
         let n = kept.len();
         for name in table.headers() {
             if name == target {

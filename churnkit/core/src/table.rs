@@ -38,6 +38,7 @@ pub struct Table {
     df: DataFrame,
     headers: Vec<String>,
     sha256: OnceLock<String>,
+    distinct: OnceLock<Vec<usize>>,
 }
 
 /// Split one CSV header line, honouring double quotes.
@@ -103,6 +104,15 @@ impl Table {
 
     /// Parse CSV bytes (with a header); `name` is how errors refer to them (a file path).
     pub fn from_csv_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
+        let sha = crate::io::sha256_bytes(&bytes);
+        let t = Self::parse_csv(bytes, name)?;
+        t.sha256.set(sha).expect("a new table has no hash yet");
+        Ok(t)
+    }
+
+    /// [`Table::from_csv_bytes`] without hashing the bytes (for files whose hash nobody asks
+    /// for, like the processed features): its [`Table::sha256`] is then the content hash.
+    pub(crate) fn parse_csv(bytes: Vec<u8>, name: &str) -> Result<Self> {
         let err = |msg: String| Error::data(msg).in_file(name);
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| err(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
@@ -139,12 +149,12 @@ impl Table {
         if df.height() == 0 {
             return Err(err("has a header but no data rows".into()));
         }
-        let sha = crate::io::sha256_bytes(&bytes);
         Ok(Table {
             origin: Origin::File(name.to_string()),
             df,
             headers,
-            sha256: OnceLock::from(sha),
+            sha256: OnceLock::new(),
+            distinct: OnceLock::new(),
         })
     }
 
@@ -174,8 +184,14 @@ impl Table {
                     .map(|v| v.filter(|f| !f.is_nan()).map(|f| f.to_string()))
                     .collect(),
                 DataType::Boolean => c.bool()?.iter().map(|v| v.map(|b| b.to_string())).collect(),
+                d if d.is_unsigned_integer() => c
+                    .strict_cast(&DataType::UInt64)?
+                    .u64()?
+                    .iter()
+                    .map(|v| v.map(|i| i.to_string()))
+                    .collect(),
                 d if d.is_integer() => c
-                    .cast(&DataType::Int64)?
+                    .strict_cast(&DataType::Int64)?
                     .i64()?
                     .iter()
                     .map(|v| v.map(|i| i.to_string()))
@@ -194,6 +210,7 @@ impl Table {
             df: DataFrame::new(df.height(), cols)?,
             headers,
             sha256: OnceLock::new(),
+            distinct: OnceLock::new(),
         })
     }
 
@@ -289,17 +306,30 @@ impl Table {
     }
 
     /// Rows that are not exact duplicates (over every column) of an earlier row, ascending: what
-    /// pandas' `drop_duplicates` keeps.
-    pub fn distinct_rows(&self) -> Result<Vec<usize>> {
-        let cols: Vec<Vec<Option<&str>>> = self
-            .headers
-            .iter()
-            .map(|h| self.column(h))
-            .collect::<Result<_>>()?;
-        let mut seen = HashSet::with_capacity(self.n_rows());
-        Ok((0..self.n_rows())
-            .filter(|&i| seen.insert(row_fingerprint(&cols, i)))
-            .collect())
+    /// pandas' `drop_duplicates` keeps. Computed once per table (schema inference and the split
+    /// both ask).
+    pub fn distinct_rows(&self) -> &[usize] {
+        self.distinct.get_or_init(|| {
+            let cols: Vec<Vec<Option<&str>>> = self
+                .df
+                .columns()
+                .iter()
+                .map(|c| {
+                    c.str().map_or_else(
+                        |_| vec![None; self.n_rows()],
+                        |ca| {
+                            ca.iter()
+                                .map(|v| v.map(str::trim).filter(|s| !s.is_empty()))
+                                .collect()
+                        },
+                    )
+                })
+                .collect();
+            let mut seen = HashSet::with_capacity(self.n_rows());
+            (0..self.n_rows())
+                .filter(|&i| seen.insert(row_fingerprint(&cols, i)))
+                .collect()
+        })
     }
 
     /// The position of data row `row` (0-based) as the user sees it.

@@ -289,7 +289,7 @@ pub fn prepare(df: &DataFrame, target: &str) -> Result<Processed> {
 
 /// Train churnkit's forest with `params` on the training rows of `data`.
 pub fn fit(data: &Processed, params: RandomForestParams) -> Result<Trained> {
-    train(data, ModelKind::RandomForest, &params.check()?, &|| {})
+    train(data, ModelKind::RandomForest, &params.check()?)
 }
 
 /// `model` on the test rows of `data`, at threshold 0.5: metrics, curves, reports, charts.
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(data.x_train, cli.x_train);
         assert_eq!(data.y_test, cli.y_test);
         let trained = fit(&data, RandomForestParams::new().n_estimators(30)).unwrap();
-        let eval = evaluation(&trained.model, &data).unwrap();
+        let eval = evaluation(trained.model(), &data).unwrap();
         assert_eq!(eval.y.len(), data.y_test.len());
         let t = report_table(&eval.report).unwrap();
         assert_eq!(t.shape(), (5, 5));

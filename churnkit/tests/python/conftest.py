@@ -37,9 +37,12 @@ def target_dir():
 
 @pytest.fixture(scope="session")
 def churnkit_bin(target_dir):
-    """The release binary: $CHURNKIT_BIN, else <target_dir>/release/churnkit; skips if it is not built."""
+    """The release binary: $CHURNKIT_BIN, else <target_dir>/release/churnkit. Skips if it is not
+    built, but fails under scripts/test.sh (which builds it and sets CHURNKIT_REQUIRE_*)."""
     path = os.environ.get("CHURNKIT_BIN") or str(target_dir / "release/churnkit")
     if not os.path.isfile(path):
+        if os.environ.get("CHURNKIT_REQUIRE_TELCO") or os.environ.get("CHURNKIT_REQUIRE_MLFLOW"):
+            pytest.fail(f"no churnkit binary at {path}, but scripts/test.sh should have built it")
         pytest.skip(f"no churnkit binary at {path} (cargo build --release -p churnkit-cli)")
     return path
 

@@ -106,25 +106,53 @@ impl Tracker {
         }
     }
 
-    /// The newest training run in the local store whose model has SHA-256 `model_sha256`: the
-    /// run that produced a model file found on disk.
-    pub fn find_training_run(&self, model_sha256: &str) -> Result<Option<StoredRun>> {
-        Ok(self.local.list(None)?.into_iter().rev().find(|r| {
-            r.record.kind == RunKind::Train
-                && r.record.tags.get(tags::MODEL_SHA256).map(String::as_str) == Some(model_sha256)
-        }))
+    /// The training run in the local store that produced a model with SHA-256 `model_sha256`:
+    /// the newest one in `experiment`, else the newest in any experiment (a seed makes training
+    /// deterministic, so several runs can share a model).
+    pub fn find_training_run(
+        &self,
+        model_sha256: &str,
+        experiment: &str,
+    ) -> Result<Option<StoredRun>> {
+        let mut candidates: Vec<StoredRun> = self
+            .local
+            .list(None)?
+            .into_iter()
+            .filter(|r| {
+                r.record.kind == RunKind::Train
+                    && r.record.tags.get(tags::MODEL_SHA256).map(String::as_str)
+                        == Some(model_sha256)
+            })
+            .collect();
+        let same = candidates
+            .iter()
+            .rposition(|r| r.record.experiment == experiment);
+        Ok(match same {
+            Some(i) => Some(candidates.swap_remove(i)),
+            None => candidates.pop(),
+        })
+    }
+
+    /// The server id of a stored run, if it was delivered to this tracker's server.
+    fn remote_id_here(&self, run: &StoredRun) -> Option<String> {
+        let server = self.server.as_ref()?;
+        run.remote
+            .as_ref()
+            .filter(|r| r.synced && r.tracking_uri == server.base_url())
+            .map(|r| r.run_id.clone())
     }
 
     /// Link an evaluation record to the training run of its model (found by the record's
-    /// `model.sha256` tag). Returns the training run's local id, or `None` if no tracked
-    /// training run made this model.
+    /// `model.sha256` tag, preferring the record's experiment). Returns the training run's local
+    /// id, or `None` if no tracked training run made this model.
     pub fn link_to_training_run(&self, record: &mut RunRecord) -> Result<Option<String>> {
         let Some(sha) = record.tags.get(tags::MODEL_SHA256).cloned() else {
             return Ok(None);
         };
-        Ok(self.find_training_run(&sha)?.map(|train| {
-            let remote = train.remote.as_ref().filter(|r| r.synced);
-            record.link_to_training(&train.run_id, remote.map(|r| r.run_id.as_str()));
+        let experiment = record.experiment.clone();
+        Ok(self.find_training_run(&sha, &experiment)?.map(|train| {
+            let remote = self.remote_id_here(&train);
+            record.link_to_training(&train.run_id, remote.as_deref());
             train.run_id
         }))
     }
@@ -156,13 +184,16 @@ impl Tracker {
         let rec = stored.record.clone();
         let experiment_id = c.get_or_create_experiment(&rec.experiment)?;
         let mut tag_map = rec.tags.clone();
-        // Link an evaluation to its training run's remote id once that one is delivered.
+        // Link an evaluation to its training run's id on this server once that one is there.
         if let Some(train_local) = rec.tags.get(tags::TRAIN_LOCAL_RUN_ID) {
-            if let Ok(train) = self.local.get(train_local) {
-                if let Some(r) = train.remote.filter(|r| r.synced) {
-                    tag_map.insert(tags::TRAIN_RUN_ID.into(), r.run_id.clone());
-                    tag_map.insert(tags::MLFLOW_PARENT_RUN_ID.into(), r.run_id);
-                }
+            if let Some(r) = self
+                .local
+                .get(train_local)
+                .ok()
+                .and_then(|train| self.remote_id_here(&train))
+            {
+                tag_map.insert(tags::TRAIN_RUN_ID.into(), r.clone());
+                tag_map.insert(tags::MLFLOW_PARENT_RUN_ID.into(), r);
             }
         }
         tag_map.insert(tags::LOCAL_RUN_ID.into(), stored.run_id.clone());
@@ -280,7 +311,11 @@ mod tests {
     use crate::record::{keys, Artifact};
 
     fn train_record(model_sha: &str) -> RunRecord {
-        let mut r = RunRecord::new(RunKind::Train, "e", "train");
+        train_record_in("e", model_sha)
+    }
+
+    fn train_record_in(experiment: &str, model_sha: &str) -> RunRecord {
+        let mut r = RunRecord::new(RunKind::Train, experiment, "train");
         r.tags
             .insert(keys::tags::MODEL_SHA256.into(), model_sha.into());
         r.artifacts
@@ -307,6 +342,26 @@ mod tests {
         assert_eq!(linked.as_deref(), Some(newer.stored.run_id.as_str()));
         assert_ne!(linked.as_deref(), Some(old.stored.run_id.as_str()));
         assert_eq!(eval.tags[keys::tags::TRAIN_RUN_ID], newer.stored.run_id);
+        // A newer run of the same model in another experiment does not win over this one's.
+        let mut elsewhere = train_record_in("other", "aaa");
+        elsewhere.start_time_ms += 20;
+        let elsewhere = t.log(&elsewhere).unwrap();
+        let mut again = RunRecord::new(RunKind::Evaluate, "e", "evaluate");
+        again
+            .tags
+            .insert(keys::tags::MODEL_SHA256.into(), "aaa".into());
+        assert_eq!(
+            t.link_to_training_run(&mut again).unwrap().as_deref(),
+            Some(newer.stored.run_id.as_str())
+        );
+        let mut from_other = RunRecord::new(RunKind::Evaluate, "third", "evaluate");
+        from_other
+            .tags
+            .insert(keys::tags::MODEL_SHA256.into(), "aaa".into());
+        assert_eq!(
+            t.link_to_training_run(&mut from_other).unwrap().as_deref(),
+            Some(elsewhere.stored.run_id.as_str())
+        );
         let mut orphan = RunRecord::new(RunKind::Evaluate, "e", "evaluate");
         orphan
             .tags

@@ -7,6 +7,7 @@ Rust tests do.
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -102,3 +103,16 @@ def copy_checkout(dest):
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
     return dest
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -7,23 +7,13 @@ rebuilt for the new path). MLflow listens on a free port (CHURNKIT_MLFLOW_PORT) 
 5000 does not matter.
 """
 import os
-import socket
 import sqlite3
 import subprocess
 
 import pytest
-from conftest import REPO, copy_checkout
+from conftest import REPO, copy_checkout, free_port, port_open
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,13 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port, port_open
 
 LIB = REPO / "scripts/lib.sh"
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
@@ -100,15 +99,6 @@ def kill_all(pids):
                 pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 # ---- cleanup ------------------------------------------------------------------------------------

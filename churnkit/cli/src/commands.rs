@@ -18,16 +18,23 @@ use std::time::Instant;
 pub(crate) struct Ctx {
     pub(crate) quiet: bool,
     pub(crate) track: bool,
+    /// Made on first use (commands that track nothing never read the tracking settings) and
+    /// then shared by every step of the command.
+    pub(crate) tracker: std::cell::OnceCell<Option<Tracker>>,
 }
 
 impl Ctx {
     /// The tracker, unless `--no-track`.
-    fn tracker(&self) -> Result<Option<Tracker>> {
-        if self.track {
-            Tracker::from_env().map(Some)
-        } else {
-            Ok(None)
+    fn tracker(&self) -> Result<Option<&Tracker>> {
+        if let Some(t) = self.tracker.get() {
+            return Ok(t.as_ref());
         }
+        let made = if self.track {
+            Some(Tracker::from_env()?)
+        } else {
+            None
+        };
+        Ok(self.tracker.get_or_init(|| made).as_ref())
     }
 }
 
@@ -114,7 +121,7 @@ fn log(what: &str, record: &RunRecord, ctx: &Ctx) -> Result<Option<Logged>> {
         return Ok(None);
     };
     let logged = tracker.log(record)?;
-    print::logged(what, &logged, &tracker, ctx.quiet);
+    print::logged(what, &logged, tracker, ctx.quiet);
     Ok(Some(logged))
 }
 

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     let ctx = commands::Ctx {
         quiet: cli.quiet,
         track: !cli.no_track,
+        tracker: Default::default(),
     };
     match commands::run(cli.command, &ctx) {
         Ok(()) => ExitCode::SUCCESS,

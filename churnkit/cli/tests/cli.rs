@@ -478,15 +478,6 @@ fn help_teaches_with_examples() {
     assert!(out.contains("Exit codes"), "{out}");
 }
 
-/// The error line of a failed run (warnings may precede it).
-fn error_line(o: &std::process::Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr);
-    err.lines()
-        .find(|l| l.starts_with("churnkit: error"))
-        .unwrap_or_else(|| panic!("no error line in: {err}"))
-        .to_string()
-}
-
 #[test]
 fn tracking_runs_locally_links_the_evaluation_and_lists_both() {
     let d = workdir("track-local");

@@ -9,7 +9,7 @@ use churnkit::tracking::{
     best_run, search_runs, Artifact, Auth, Delivery, LocalStore, Metric, MlflowClient, RunKind,
     RunRecord, RunSource, RunStatus, Tracker,
 };
-use common::{command, workdir};
+use common::{command, error_line, workdir};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -79,10 +79,7 @@ fn a_damaged_local_run_is_a_file_system_error_in_sync() {
     let err = String::from_utf8_lossy(&o.stderr);
     // A damaged run store is the machine's problem (5), not a rejection by MLflow (6).
     assert_eq!(o.status.code(), Some(5), "{err}");
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("churnkit: error"))
-        .unwrap();
+    let line = error_line(&o);
     assert!(line.contains("feature_importance.csv"), "{line}");
     assert!(store.get(&train.run_id).unwrap().needs_sync());
 }
@@ -542,10 +539,7 @@ fn basic_auth_works_with_credentials_and_fails_clearly_without() {
     let o = command(&d, Some(&uri), &["train", "-q"]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(6), "{err}");
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("churnkit: error"))
-        .unwrap();
+    let line = error_line(&o);
     assert!(
         line.contains("401") && line.contains("MLFLOW_TRACKING_USERNAME"),
         "{err}"

@@ -152,6 +152,15 @@ pub fn fails_output(o: Output, args: &[&str], code: i32, needles: &[&str]) {
     }
 }
 
+/// The error line of a failed run (warnings may precede it).
+pub fn error_line(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.lines()
+        .find(|l| l.starts_with("churnkit: error"))
+        .unwrap_or_else(|| panic!("no error line in: {err}"))
+        .to_string()
+}
+
 /// Every file under `dir`, sorted.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -45,6 +45,9 @@ pub const Y_TEST: &str = "y_test.csv";
 pub const PREPROCESSOR: &str = "preprocessor.json";
 /// The model (in `models/`).
 pub const MODEL: &str = "churn_model.json";
+/// With `--final`: the model fitted on the training rows, the one the metrics describe
+/// (`churn_model.json` is then the final model, fitted on every kept row).
+pub const HOLDOUT_MODEL: &str = "holdout_model.json";
 /// The importance table.
 pub const IMPORTANCE: &str = "feature_importance.csv";
 /// The training run record.
@@ -157,13 +160,26 @@ impl Layout {
     pub fn save_training(&self, trained: &Trained, record: &RunRecord) -> Result<Vec<PathBuf>> {
         let d = &self.models;
         let mut staged = StagedFiles::new();
-        staged.write_bytes(d.join(MODEL), trained.model_json())?;
+        staged.write_bytes(d.join(MODEL), trained.deployed_json())?;
+        if trained.final_model().is_some() {
+            staged.write_bytes(d.join(HOLDOUT_MODEL), trained.model_json())?;
+        }
         staged.write_bytes(
             d.join(IMPORTANCE),
             trained.model().importance_csv().as_bytes(),
         )?;
         staged.write_bytes(d.join(TRAIN_RUN), &record_json(record))?;
-        staged.commit()
+        let written = staged.commit()?;
+        if trained.final_model().is_none() {
+            // A held-out model of an earlier --final run no longer matches churn_model.json.
+            match std::fs::remove_file(d.join(HOLDOUT_MODEL)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(d.join(HOLDOUT_MODEL), e))
+                }
+                _ => {}
+            }
+        }
+        Ok(written)
     }
 
     /// The saved model, checked against the features it will be given.
@@ -171,16 +187,47 @@ impl Layout {
         Ok(self.load_model_with_hash(expected_features)?.0)
     }
 
-    /// [`Layout::load_model`] and the SHA-256 of the file's bytes (the training run's
-    /// `model.sha256` tag, which links an evaluation to it).
+    /// The model the test metrics can honestly be computed for, with the SHA-256 of its file
+    /// (the training run's `model.sha256` tag, which links an evaluation to it): the saved
+    /// model, or when that is a final model fitted on every row, the held-out model saved
+    /// beside it.
+    ///
+    /// Returns the model, the hash and the path of the file it came from.
+    pub fn load_evaluable_model(
+        &self,
+        expected_features: &[String],
+    ) -> Result<(Model, String, PathBuf)> {
+        let (model, sha) = self.load_model_with_hash(expected_features)?;
+        if model.fitted_on == churnkit_core::model::FittedOn::TrainingRows {
+            return Ok((model, sha, self.model_path()));
+        }
+        let p = self.models.join(HOLDOUT_MODEL);
+        let why = format!(
+            "{MODEL} is a final model fitted on every row, test rows included, so it cannot be evaluated on them; its held-out twin is missing (re-run `churnkit train --final`)"
+        );
+        let bytes = read(&p, &why, ErrorKind::Model)?;
+        let (m, sha) = self.model_from_bytes(&p, &bytes, expected_features)?;
+        Ok((m, sha, p))
+    }
+
+    /// [`Layout::load_model`] and the SHA-256 of the file's bytes.
     pub fn load_model_with_hash(&self, expected_features: &[String]) -> Result<(Model, String)> {
         let p = self.model_path();
         let bytes = read(&p, "run `churnkit train` first", ErrorKind::Model)?;
-        let model = Model::from_json(&bytes).map_err(|e| e.in_file(p.display()))?;
+        self.model_from_bytes(&p, &bytes, expected_features)
+    }
+
+    fn model_from_bytes(
+        &self,
+        p: &Path,
+        bytes: &[u8],
+        expected_features: &[String],
+    ) -> Result<(Model, String)> {
+        let model = Model::from_json(bytes).map_err(|e| e.in_file(p.display()))?;
         model
             .check_features(expected_features)
             .map_err(|e| e.in_file(p.display()))?;
-        Ok((model, churnkit_core::io::sha256_bytes(&bytes)))
+        Ok((model, churnkit_core::io::sha256_bytes(bytes)))
     }
 
     /// Write the three charts, the two reports and the evaluation run record.

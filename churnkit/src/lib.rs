@@ -42,7 +42,8 @@ pub mod prelude {
     pub use crate::layout::Layout;
     pub use crate::tracking::{RunRecord, RunSource, Tracker};
     pub use crate::workflow::{
-        evaluate, evaluate_with_hash, predict, train, train_observed, Evaluated, Scores, Trained,
+        evaluate, evaluate_with_hash, predict, train, train_observed, Evaluated, PredictOptions,
+        Scores, Trained,
     };
     pub use churnkit_core::evaluate::Evaluation;
     pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};
@@ -51,7 +52,7 @@ pub mod prelude {
     pub use churnkit_core::preprocess::{
         Preprocessor, Processed, Split, SplitOptions, UnknownCategory,
     };
-    pub use churnkit_core::schema::Schema;
+    pub use churnkit_core::schema::{InferOptions, Schema};
     pub use churnkit_core::table::Table;
     pub use churnkit_core::{Error, ErrorKind, Result};
 }

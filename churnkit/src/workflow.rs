@@ -21,8 +21,8 @@ use crate::layout;
 use churnkit_core::evaluate::{class_names, BinaryMetrics, Charts, Evaluation};
 use churnkit_core::forest::RandomForestValidParams;
 use churnkit_core::io::sha256_bytes;
-use churnkit_core::model::{self, Model, ModelKind};
-use churnkit_core::preprocess::{Preprocessor, Processed, UnknownCategory};
+use churnkit_core::model::{self, FittedOn, Model, ModelKind};
+use churnkit_core::preprocess::{Preprocessor, Processed, TransformReport, UnknownCategory};
 use churnkit_core::table::Table;
 use churnkit_core::Result;
 use churnkit_tracking::record::{
@@ -48,6 +48,8 @@ fn cpu_seconds() -> Option<f64> {
 pub struct Trained {
     model: Model,
     model_json: Vec<u8>,
+    /// The final model and its JSON, after [`Trained::refit_on_all_rows`].
+    final_model: Option<(Model, Vec<u8>)>,
     /// Metrics on the training rows at 0.5.
     pub train: BinaryMetrics,
     /// Metrics on the test rows at 0.5.
@@ -113,6 +115,7 @@ pub fn train_observed(
     Ok(Trained {
         model_json: model.to_json(),
         model,
+        final_model: None,
         train: train_m,
         test: test_m,
         auc_history,
@@ -170,6 +173,38 @@ impl Trained {
         sha256_bytes(&self.model_json)
     }
 
+    /// Fit the same algorithm with the same hyperparameters on every kept row (training and
+    /// test rows) once the held-out evaluation is done: the model to deploy, as AutoGluon's
+    /// `refit_full` and PyCaret's `finalize_model` do. The held-out metrics stay those of
+    /// [`Trained::model`], the model fitted on the training rows; the final model has seen the
+    /// test rows and has no honest metrics of its own. The preprocessor stays the one fitted on
+    /// the training rows (a tree does not care about the scaling, and category codes already
+    /// cover every kept row).
+    pub fn refit_on_all_rows(
+        mut self,
+        data: &Processed,
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<Self> {
+        let (x, y) = data.all_rows()?;
+        let mut m = Model::fit(self.model.kind, &self.model.params, &x, &y, on_tree)?;
+        m.fitted_on = FittedOn::AllRows;
+        let json = m.to_json();
+        self.final_model = Some((m, json));
+        Ok(self)
+    }
+
+    /// The final model, after [`Trained::refit_on_all_rows`].
+    pub fn final_model(&self) -> Option<&Model> {
+        self.final_model.as_ref().map(|(m, _)| m)
+    }
+
+    /// The JSON of the model to deploy: the final model if there is one, else the evaluated one.
+    pub fn deployed_json(&self) -> &[u8] {
+        self.final_model
+            .as_ref()
+            .map_or(&self.model_json, |(_, j)| j)
+    }
+
     /// [`evaluate`] this model, without serialising it again for its hash.
     pub fn evaluate(&self, data: &Processed, threshold: f64) -> Result<Evaluated> {
         evaluate_with_hash(&self.model, self.model_sha256(), data, threshold)
@@ -203,8 +238,13 @@ impl Trained {
             (p::TRAIN_SIZE, data.y_train.len().to_string()),
             (p::TEST_SIZE, data.y_test.len().to_string()),
             (p::N_FEATURES, self.model.feature_names.len().to_string()),
+            (p::FINAL_MODEL, self.final_model.is_some().to_string()),
         ] {
             r.params.insert(k.to_string(), v);
+        }
+        if let Some((fm, _)) = &self.final_model {
+            r.params
+                .insert(p::FINAL_TRAIN_SIZE.into(), fm.fitted_rows.to_string());
         }
         let (a, b) = (&self.train, &self.test);
         insert_metrics(
@@ -233,18 +273,26 @@ impl Trained {
         r.tags = reproducibility_tags(mp.seed(), &data.state.input.sha256);
         r.tags.insert(t::MODEL_SHA256.into(), self.model_sha256());
         let importance = self.model.importance_csv().into_bytes();
+        // churn_model.json and the MLflow model are what gets deployed: the final model when
+        // there is one; the evaluated model is then kept as holdout_model.json.
+        let deployed = self.deployed_json().to_vec();
         r.artifacts = vec![
-            Artifact::new(layout::MODEL, self.model_json.clone()),
+            Artifact::new(layout::MODEL, deployed.clone()),
             Artifact::new(layout::IMPORTANCE, importance),
-            Artifact::new(
-                format!("{MODEL_DIR}/{}", layout::MODEL),
-                self.model_json.clone(),
-            ),
+            Artifact::new(format!("{MODEL_DIR}/{}", layout::MODEL), deployed),
             Artifact::new(
                 format!("{MODEL_DIR}/{}", layout::PREPROCESSOR),
                 data.state.to_json(),
             ),
         ];
+        if let Some((_, json)) = &self.final_model {
+            r.tags
+                .insert(t::FINAL_MODEL_SHA256.into(), sha256_bytes(json));
+            r.artifacts.push(Artifact::new(
+                layout::HOLDOUT_MODEL,
+                self.model_json.clone(),
+            ));
+        }
         r.model = Some(churnkit_flavor());
         r
     }
@@ -363,44 +411,133 @@ impl Evaluated {
     }
 }
 
-/// Scores of new customers: their id columns, the class-1 probability and the label.
+/// Scores of new customers: their id columns (and any other columns asked for), the class-1
+/// probability and the label, plus what the transform found in their rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scores {
-    /// Id columns carried through (name, values); empty when the table has none.
-    pub ids: Vec<(String, Vec<Option<String>>)>,
+    /// Input columns carried through (name, values): the id columns, then with
+    /// [`PredictOptions::keep_columns`] every other input column; when the table has no id
+    /// column, a 1-based row number first (see [`Scores::row_column`]).
+    pub columns: Vec<(String, Vec<Option<String>>)>,
     /// Class-1 probability per row.
     pub probability: Vec<f64>,
     /// The threshold the labels use.
     pub threshold: f64,
+    /// Missing values, impossible values and unseen categories per column.
+    pub report: TransformReport,
+    /// The name of the row-number column, when one was added because the input has no id.
+    pub row_column: Option<String>,
 }
+
+/// How [`predict`] scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct PredictOptions {
+    /// What to do with a category never seen in training (default: treat it as missing).
+    pub unknown: UnknownCategory,
+    /// Probability above which a customer is flagged.
+    pub threshold: f64,
+    /// Carry every input column to the output, not only the ids.
+    pub keep_columns: bool,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions {
+            unknown: UnknownCategory::default(),
+            threshold: 0.5,
+            keep_columns: false,
+        }
+    }
+}
+
+impl PredictOptions {
+    /// Set the unseen-category policy.
+    pub fn unknown(mut self, u: UnknownCategory) -> Self {
+        self.unknown = u;
+        self
+    }
+
+    /// Set the threshold.
+    pub fn threshold(mut self, t: f64) -> Self {
+        self.threshold = t;
+        self
+    }
+
+    /// Carry every input column through.
+    pub fn keep_columns(mut self, k: bool) -> Self {
+        self.keep_columns = k;
+        self
+    }
+}
+
+/// The score columns [`Scores::to_csv`] appends.
+pub const SCORE_COLUMNS: [&str; 2] = ["churn_probability", "churn_prediction"];
 
 /// Apply the fitted preprocessor and the model to new customers in `table` (the target may be
 /// absent).
+///
+/// ```
+/// use churnkit::prelude::*;
+/// use churnkit::workflow::{predict, train, PredictOptions};
+/// let (csv, _) = churnkit::generate::generate_rows(300, 1);
+/// let table = Table::from_csv_bytes(csv, "sample.csv")?;
+/// let data = Processed::fit(&table, &Schema::infer(&table, "Churn", None)?, SplitOptions::default())?;
+/// let params = RandomForestParams::new().n_estimators(10).check()?;
+/// let trained = train(&data, ModelKind::RandomForest, &params)?;
+/// let new = Table::from_csv_bytes(b"Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod\n40,2,80,160,Weekly,Mailed check\n".to_vec(), "new.csv")?;
+/// let scores = predict(&data.state, trained.model(), &new, PredictOptions::default())?;
+/// assert_eq!(scores.report.unseen["Contract"].count, 1);      // scored as a missing contract
+/// assert_eq!(scores.row_column.as_deref(), Some("row_number"));  // no id column in the input
+/// # Ok::<(), churnkit::Error>(())
+/// ```
 pub fn predict(
     preprocessor: &Preprocessor,
     model: &Model,
     table: &Table,
-    unknown: UnknownCategory,
-    threshold: f64,
+    options: PredictOptions,
 ) -> Result<Scores> {
     model.check_features(&preprocessor.feature_names())?;
-    let x = preprocessor.transform(table, unknown)?;
+    let (x, report) = preprocessor.transform_report(table, options.unknown)?;
     let probability = model.predict(&x)?;
-    let mut ids = Vec::new();
-    for c in &preprocessor.schema.id_columns {
-        if table.has_column(c) {
-            let values = table
-                .column(c)?
-                .iter()
-                .map(|v| v.map(String::from))
-                .collect();
-            ids.push((c.clone(), values));
+    let ids: Vec<&String> = preprocessor
+        .schema
+        .id_columns
+        .iter()
+        .filter(|c| table.has_column(c))
+        .collect();
+    let mut names: Vec<&String> = ids.clone();
+    if options.keep_columns {
+        names.extend(table.headers().iter().filter(|h| !ids.contains(h)));
+    }
+    let mut columns = Vec::new();
+    let mut row_column = None;
+    if ids.is_empty() {
+        // A name no input column (nor a score column) has.
+        let mut name = "row_number".to_string();
+        while table.has_column(&name) || SCORE_COLUMNS.contains(&name.as_str()) {
+            name.insert(0, '_');
         }
+        columns.push((
+            name.clone(),
+            (1..=table.n_rows()).map(|i| Some(i.to_string())).collect(),
+        ));
+        row_column = Some(name);
+    }
+    for c in names {
+        let values = table
+            .column(c)?
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect();
+        columns.push((c.clone(), values));
     }
     Ok(Scores {
-        ids,
+        columns,
         probability,
-        threshold,
+        threshold: options.threshold,
+        report,
+        row_column,
     })
 }
 
@@ -423,22 +560,15 @@ impl Scores {
         self.labels().iter().map(|&v| usize::from(v)).sum()
     }
 
-    /// CSV: the id column(s) (or `row`, 1-based), `churn_probability`, `churn_prediction`.
+    /// CSV: the carried columns, `churn_probability`, `churn_prediction`.
     pub fn to_csv(&self) -> Vec<u8> {
         let mut out = String::new();
-        let mut header: Vec<String> = self.ids.iter().map(|(c, _)| c.clone()).collect();
-        if header.is_empty() {
-            header.push("row".into());
-        }
-        header.push("churn_probability".into());
-        header.push("churn_prediction".into());
+        let mut header: Vec<String> = self.columns.iter().map(|(c, _)| csv_escape(c)).collect();
+        header.extend(SCORE_COLUMNS.map(String::from));
         out.push_str(&header.join(","));
         out.push('\n');
         for (i, (p, label)) in self.probability.iter().zip(self.labels()).enumerate() {
-            if self.ids.is_empty() {
-                out.push_str(&format!("{},", i + 1));
-            }
-            for (_, v) in &self.ids {
+            for (_, v) in &self.columns {
                 out.push_str(&csv_escape(v[i].as_deref().unwrap_or("")));
                 out.push(',');
             }

@@ -178,12 +178,12 @@ fn predictions_for_new_rows_use_the_fitted_state() {
         &data.state,
         trained.model(),
         &new,
-        UnknownCategory::Error,
-        0.5,
+        PredictOptions::default().unknown(UnknownCategory::Error),
     )
     .unwrap();
     assert_eq!(scores.probability.len(), 5);
-    assert_eq!(scores.ids[0].0, "CustomerID");
+    assert_eq!(scores.columns[0].0, "CustomerID");
+    assert_eq!(scores.row_column, None);
     let csv = String::from_utf8(scores.to_csv()).unwrap();
     assert!(csv.starts_with("CustomerID,churn_probability,churn_prediction\n"));
     assert_eq!(csv.lines().count(), 6);

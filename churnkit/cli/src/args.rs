@@ -1,15 +1,31 @@
 //! From flags to library values: the schema source, checked hyperparameters, the file layout.
 
-use crate::flags::{DataArgs, HyperArgs, ModelArg, UnknownArg};
+use crate::flags::{DataArgs, HyperArgs, InferArgs, ModelArg, UnknownArg};
 use churnkit::prelude::*;
+use churnkit::schema::InferOptions;
 use std::path::Path;
+
+impl InferArgs {
+    /// Inference options with the target value meaning "churned".
+    pub(crate) fn options(&self, positive: Option<&str>) -> InferOptions {
+        let o = InferOptions::default()
+            .positive_opt(positive)
+            .keep(self.keep.clone());
+        match &self.na_values {
+            Some(v) => o.na_values(v.iter().map(|s| s.trim().to_string())),
+            None => o,
+        }
+    }
+}
 
 impl DataArgs {
     /// The schema: from `--schema FILE`, inferred with `--target`, else the guide's.
     pub(crate) fn schema(&self, table: &Table) -> Result<Schema> {
         match (&self.schema, &self.target) {
             (Some(p), _) => Schema::from_toml_file(p),
-            (None, Some(t)) => Schema::infer(table, t, self.positive.as_deref()),
+            (None, Some(t)) => {
+                Schema::infer_with(table, t, &self.infer.options(self.positive.as_deref()))
+            }
             (None, None) => Ok(Schema::default()),
         }
     }
@@ -46,6 +62,7 @@ impl HyperArgs {
 impl UnknownArg {
     pub(crate) fn policy(self) -> UnknownCategory {
         match self {
+            UnknownArg::Missing => UnknownCategory::Missing,
             UnknownArg::Error => UnknownCategory::Error,
             UnknownArg::MostFrequent => UnknownCategory::MostFrequent,
         }

@@ -40,9 +40,14 @@ impl Ctx {
 
 pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
     match command {
-        Command::Generate { rows, seed, output } => {
+        Command::Generate {
+            rows,
+            seed,
+            shape,
+            output,
+        } => {
             let t0 = Instant::now();
-            let s = churnkit::generate::generate_file(&output, rows as usize, seed)?;
+            let s = churnkit::generate::generate_file(&output, rows as usize, seed, shape)?;
             if !ctx.quiet {
                 println!(
                     "generate: wrote {} ({} rows, {:.1}% churn, {} duplicates, {} blank TotalCharges, {} age outliers) in {:.2} s",
@@ -60,10 +65,19 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
             data,
             target,
             positive,
+            infer,
         } => {
             let schema = match (data, target) {
                 (Some(d), Some(t)) => {
-                    Schema::infer(&Table::read_csv(&d)?, &t, positive.as_deref())?
+                    let s = Schema::infer_with(
+                        &Table::read(&d)?,
+                        &t,
+                        &infer.options(positive.as_deref()),
+                    )?;
+                    for w in s.exclusion_warnings() {
+                        print::warn(&w);
+                    }
+                    s
                 }
                 (None, Some(_)) => return Err(Failure::Usage("--target needs --data".into())),
                 _ => Schema::default(),
@@ -76,7 +90,7 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         Command::Train(a) => {
             let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
             let data = layout.load_processed()?;
-            train(&data, &a.hyper, a.seed, &layout, ctx)?;
+            train(&data, &a.hyper, a.seed, a.final_model, &layout, ctx)?;
         }
         Command::Evaluate(a) => evaluate_saved(&a, ctx)?,
         Command::Predict(a) => predict_file(&a, ctx)?,
@@ -99,11 +113,16 @@ fn preprocess_into(
     ctx: &Ctx,
 ) -> Result<Processed> {
     let t0 = Instant::now();
-    let table = Table::read_csv(&d.data)?;
+    let table = Table::read(&d.data)?;
     let schema = d.schema(&table)?;
+    let inferred = d.schema.is_none() && d.target.is_some();
+    if inferred {
+        for w in schema.exclusion_warnings() {
+            print::warn(&w);
+        }
+    }
     let data = Processed::fit(&table, &schema, d.split(seed))?;
     let files = layout.save_processed(&data)?;
-    let inferred = d.schema.is_none() && d.target.is_some();
     print::preprocess(
         &data,
         &d.data,
@@ -129,6 +148,7 @@ fn train(
     data: &Processed,
     hyper: &HyperArgs,
     seed: u64,
+    final_model: bool,
     layout: &Layout,
     ctx: &Ctx,
 ) -> Result<(Trained, Option<Logged>)> {
@@ -155,7 +175,13 @@ fn train(
             b.inc(1);
         }
     };
-    let trained = churnkit::workflow::train_observed(data, kind, &params, &tick)?;
+    let mut trained = churnkit::workflow::train_observed(data, kind, &params, &tick)?;
+    if final_model {
+        if let Some(b) = &bar {
+            b.set_position(0);
+        }
+        trained = trained.refit_on_all_rows(data, &tick)?;
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -195,7 +221,14 @@ fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
     let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
     let data = layout.load_processed()?;
     // The file's hash is the training run's model.sha256 tag: it links the two runs.
-    let (model, sha256) = layout.load_model_with_hash(&data.state.feature_names())?;
+    let (model, sha256, path) = layout.load_evaluable_model(&data.state.feature_names())?;
+    if path != layout.model_path() && !ctx.quiet {
+        println!(
+            "evaluate: {} is a final model (fitted on every row); evaluating its held-out twin {}",
+            layout.model_path().display(),
+            path.display()
+        );
+    }
     let ev = churnkit::workflow::evaluate_with_hash(&model, sha256, &data, a.threshold)?;
     evaluate(ev, &data, &a.experiment_name, &layout, None, ctx)?;
     Ok(())
@@ -206,7 +239,7 @@ fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
     let t0 = Instant::now();
     let data = preprocess_into(&a.data, a.seed, &layout, ctx)?;
     let t1 = Instant::now();
-    let (trained, logged) = train(&data, &a.hyper, a.seed, &layout, ctx)?;
+    let (trained, logged) = train(&data, &a.hyper, a.seed, a.final_model, &layout, ctx)?;
     let t2 = Instant::now();
     let ev = evaluate(
         trained.evaluate(&data, a.threshold)?,
@@ -229,24 +262,14 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
     let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
     let pre = layout.load_preprocessor()?;
     let model = layout.load_model(&pre.feature_names())?;
-    let table = Table::read_csv(&a.input)?;
-    let scores = churnkit::workflow::predict(
-        &pre,
-        &model,
-        &table,
-        a.unknown_category.policy(),
-        a.threshold,
-    )?;
+    let table = Table::read(&a.input)?;
+    let options = PredictOptions::default()
+        .unknown(a.unknown_category.policy())
+        .threshold(a.threshold)
+        .keep_columns(a.keep_columns);
+    let scores = churnkit::workflow::predict(&pre, &model, &table, options)?;
     churnkit::io::write_atomic(&a.output, &scores.to_csv())?;
-    if !ctx.quiet {
-        println!(
-            "predict: scored {} rows, {} flagged as churners (threshold {}) -> {}",
-            scores.probability.len(),
-            scores.flagged(),
-            a.threshold,
-            a.output.display()
-        );
-    }
+    print::predict(&scores, &a.output, ctx.quiet);
     Ok(())
 }
 

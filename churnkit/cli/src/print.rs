@@ -69,7 +69,24 @@ pub(crate) fn preprocess(
         .filter(|(_, &n)| n > 0)
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
-    println!("  missing values:     {}", or_none(missing, ", "));
+    println!(
+        "  missing values:     {} (blank or a marker: {})",
+        or_none(missing, ", "),
+        churnkit::error::few(&s.schema.na_values, 6)
+    );
+    let impossible: Vec<String> = c
+        .out_of_range
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, n)| {
+            let range = s.schema.valid_ranges.get(k).map(|r| r.to_string());
+            format!("{k} {n} (valid: {})", range.unwrap_or_default())
+        })
+        .collect();
+    println!(
+        "  impossible values:  {} (treated as missing; rule: valid_ranges)",
+        or_none(impossible, ", ")
+    );
     println!("  duplicates dropped: {}", c.duplicates_dropped);
     let filled: Vec<String> = c
         .filled_from_product
@@ -79,6 +96,16 @@ pub(crate) fn preprocess(
         .map(|((k, p), (_, m))| format!("{k} {p} from product, {m} with median"))
         .collect();
     println!("  values filled:      {}", or_none(filled, "; "));
+    let left: Vec<String> = c
+        .left_missing
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "  left missing:       {} (the forest learns where missing values go)",
+        or_none(left, ", ")
+    );
     let clipped: Vec<String> = s
         .features
         .iter()
@@ -94,11 +121,25 @@ pub(crate) fn preprocess(
             _ => None,
         })
         .collect();
-    println!(
-        "  values clipped:     {} (rule: Tukey fences, {} x IQR of training rows)",
-        or_none(clipped, ", "),
-        s.schema.outlier_iqr_k
-    );
+    if s.schema.outlier_iqr_k > 0.0 {
+        println!(
+            "  values clipped:     {} (rule: Tukey fences, {} x IQR of training rows)",
+            or_none(clipped, ", "),
+            s.schema.outlier_iqr_k
+        );
+    } else {
+        println!(
+            "  values clipped:     none (off: a tree needs no clipping; outlier_iqr_k turns it on)"
+        );
+    }
+    if !s.schema.excluded.is_empty() {
+        let ex: Vec<&String> = s.schema.excluded.keys().collect();
+        println!(
+            "  not features:       {} (ids carried to predict: {})",
+            churnkit::error::few(&ex, 10),
+            or_none(s.schema.id_columns.clone(), ", ")
+        );
+    }
     let pct = |p: usize, n: usize| 100.0 * p as f64 / n.max(1) as f64;
     let sp = &s.split;
     println!(
@@ -151,6 +192,14 @@ pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
             .map_or("?".into(), |c| format!("{c:.2} s")),
         t.model_json().len() as f64 / 1024.0
     );
+    if let Some(f) = t.final_model() {
+        println!(
+            "  final model: refitted on all {} rows -> {} (metrics below are the held-out model's, kept as {})",
+            f.fitted_rows,
+            churnkit::layout::MODEL,
+            churnkit::layout::HOLDOUT_MODEL
+        );
+    }
     println!("           accuracy  precision  recall  f1     roc_auc");
     for (name, m) in [("train", &t.train), ("test", &t.test)] {
         println!(
@@ -297,4 +346,55 @@ pub(crate) fn runs(experiment: &str, rows: &[(Where, RunRow)], sort: Option<&str
     if rows.len() > limit {
         println!("({} more; --limit to show them)", rows.len() - limit);
     }
+}
+
+/// What `predict` scored and what it found in the rows.
+pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
+    let r = &scores.report;
+    for (col, u) in &r.unseen {
+        warn(&format!(
+            "'{col}': {} value(s) never seen in training ({}) scored as missing; --unknown-category error refuses them",
+            u.count,
+            churnkit::error::few(&u.examples, 5)
+        ));
+    }
+    for (col, n) in r.out_of_range.iter().filter(|(_, &n)| n > 0) {
+        warn(&format!(
+            "'{col}': {n} impossible value(s) (outside the valid range) scored as missing"
+        ));
+    }
+    if quiet {
+        return;
+    }
+    println!(
+        "predict: scored {} rows, {} flagged as churners (threshold {}) -> {}",
+        scores.probability.len(),
+        scores.flagged(),
+        scores.threshold,
+        output.display()
+    );
+    let missing: Vec<String> = r
+        .missing
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("  missing values:     {}", or_none(missing, ", "));
+    let unseen: Vec<String> = r
+        .unseen
+        .iter()
+        .map(|(k, u)| format!("{k} {}", u.count))
+        .collect();
+    println!("  unseen categories:  {}", or_none(unseen, ", "));
+    let carried: Vec<&str> = scores.columns.iter().map(|(c, _)| c.as_str()).collect();
+    println!(
+        "  columns:            {}{}",
+        churnkit::error::few(&carried, 10),
+        scores
+            .row_column
+            .as_ref()
+            .map_or(String::new(), |c| format!(
+                " ('{c}' numbers the rows: the input has no id column)"
+            ))
+    );
 }

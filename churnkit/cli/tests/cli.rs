@@ -62,7 +62,7 @@ fn preprocess_sample_writes_the_processed_files() {
     let state: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(p.join("preprocessor.json")).unwrap()).unwrap();
     assert_eq!(state["format"], "churnkit-preprocessor");
-    assert_eq!(state["format_version"], 1);
+    assert_eq!(state["format_version"], 2);
     assert_eq!(state["input"]["rows"], 100);
     assert_eq!(state["input"]["sha256"].as_str().unwrap().len(), 64);
     let train = state["split"]["train_rows"].as_u64().unwrap();
@@ -311,7 +311,12 @@ fn pipeline_is_deterministic_and_writes_every_output() {
         serde_json::from_str(&fs::read_to_string(a.join("metrics/business_metrics.json")).unwrap())
             .unwrap();
     assert_eq!(business.as_object().unwrap().len(), 8);
-    assert_eq!(business["total_customers"], 20);
+    let test_rows = fs::read_to_string(a.join("data/processed/y_test.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(business["total_customers"], test_rows);
     // A different seed gives a different model.
     let c = workdir("det-c");
     ok(&c, &["pipeline", "--seed", "7"]);
@@ -421,10 +426,40 @@ fn predict_scores_new_rows_and_explains_bad_ones() {
         .replacen("Two year", "Weekly", 1)
         .replacen("Month-to-month", "Weekly", 1);
     fs::write(d.join("unseen.csv"), &unseen).unwrap();
+    // By default an unseen category is scored as missing, counted and warned about.
+    let out = run(
+        &d,
+        &["predict", "--input", "unseen.csv", "--output", "u.csv"],
+    );
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("unseen categories:  Contract 3"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("'Contract': 3 value(s) never seen in training (Weekly) scored as missing"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("u.csv")).unwrap().lines().count(),
+        11
+    );
     let line = unseen.lines().position(|l| l.contains("Weekly")).unwrap() + 1;
     fails(
         &d,
-        &["predict", "--input", "unseen.csv", "--output", "u.csv"],
+        &[
+            "predict",
+            "--input",
+            "unseen.csv",
+            "--output",
+            "strict.csv",
+            "--unknown-category",
+            "error",
+        ],
         3,
         &[
             "unseen.csv",
@@ -433,7 +468,41 @@ fn predict_scores_new_rows_and_explains_bad_ones() {
             "'Weekly'",
         ],
     );
-    assert!(!d.join("u.csv").exists());
+    assert!(!d.join("strict.csv").exists());
+    // --keep-columns carries the input through; without an id a row number comes first,
+    // named so that it cannot collide with an input column.
+    let no_id: String = no_target
+        .lines()
+        .map(|l| {
+            format!(
+                "{},{}\n",
+                l.split_once(',').unwrap().1,
+                if l.starts_with("CustomerID") {
+                    "row_number"
+                } else {
+                    "x"
+                }
+            )
+        })
+        .collect();
+    fs::write(d.join("no_id.csv"), &no_id).unwrap();
+    ok(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "no_id.csv",
+            "--output",
+            "k.csv",
+            "--keep-columns",
+        ],
+    );
+    let k = fs::read_to_string(d.join("k.csv")).unwrap();
+    assert_eq!(
+        k.lines().next().unwrap(),
+        "_row_number,Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod,row_number,churn_probability,churn_prediction"
+    );
+    assert!(k.lines().nth(1).unwrap().starts_with("1,"), "{k}");
     ok(
         &d,
         &[

@@ -9,13 +9,28 @@ use crate::table::Table;
 use polars::prelude::{Column, DataFrame};
 use std::io::{self, Write};
 
-/// Named numeric columns of equal length.
-#[derive(Debug, Clone, PartialEq)]
+/// Named numeric columns of equal length; NaN is a missing value.
+#[derive(Debug, Clone)]
 pub struct Frame {
     /// Column names.
     pub names: Vec<String>,
     /// Column values.
     pub columns: Vec<Vec<f64>>,
+}
+
+impl PartialEq for Frame {
+    /// Equal names and bit-identical values, so two frames with a missing value in the same
+    /// place are equal (NaN != NaN as numbers).
+    fn eq(&self, o: &Frame) -> bool {
+        self.names == o.names
+            && self.columns.len() == o.columns.len()
+            && self.columns.iter().zip(&o.columns).all(|(a, b)| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x.to_bits() == y.to_bits() || x.is_nan() && y.is_nan())
+            })
+    }
 }
 
 impl Frame {
@@ -41,6 +56,24 @@ impl Frame {
         }
     }
 
+    /// The rows of `self`, then those of `other` (same columns).
+    pub fn concat(&self, other: &Frame) -> Result<Frame> {
+        if self.names != other.names {
+            return Err(Error::data(
+                "frames with different columns cannot be stacked",
+            ));
+        }
+        Ok(Frame {
+            names: self.names.clone(),
+            columns: self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .map(|(a, b)| a.iter().chain(b).copied().collect())
+                .collect(),
+        })
+    }
+
     /// Row-major ndarray (ndarray 0.16, as linfa 0.8 expects).
     pub fn to_array2(&self) -> ndarray::Array2<f64> {
         let (n, m) = (self.n_rows(), self.n_cols());
@@ -58,7 +91,8 @@ impl Frame {
         Ok(DataFrame::new(self.n_rows(), cols)?)
     }
 
-    /// Write as CSV with a header. Numbers use the shortest text that reads back exactly.
+    /// Write as CSV with a header. Numbers use the shortest text that reads back exactly; a
+    /// missing value (NaN) is a blank cell, as pandas reads it.
     pub fn write_csv(&self, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "{}", self.names.join(","))?;
         let mut line = String::new();
@@ -68,7 +102,9 @@ impl Frame {
                 if j > 0 {
                     line.push(',');
                 }
-                push_number(&mut line, c[i]);
+                if !c[i].is_nan() {
+                    push_number(&mut line, c[i]);
+                }
             }
             line.push('\n');
             w.write_all(line.as_bytes())?;
@@ -77,19 +113,14 @@ impl Frame {
     }
 
     /// Parse an all-numeric CSV (as [`Frame::write_csv`] writes); `name` is how errors refer to
-    /// it. A blank or non-numeric cell is an error naming its column and line.
+    /// it. A blank cell is missing (NaN); a non-numeric cell is an error naming its column and
+    /// line.
     pub fn from_csv(bytes: Vec<u8>, name: &str) -> Result<Frame> {
         let table = Table::parse_csv(bytes, name)?;
         let mut columns = Vec::with_capacity(table.headers().len());
         for h in table.headers() {
             let values = table.numeric_column(h)?;
-            let mut out = Vec::with_capacity(values.len());
-            for (i, v) in values.into_iter().enumerate() {
-                out.push(
-                    v.ok_or_else(|| table.bad_value(h, i, "missing or non-numeric value".into()))?,
-                );
-            }
-            columns.push(out);
+            columns.push(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect());
         }
         Ok(Frame {
             names: table.headers().to_vec(),
@@ -147,15 +178,20 @@ mod tests {
     fn csv_round_trip_is_exact() {
         let f = Frame {
             names: vec!["a".into(), "b".into()],
-            columns: vec![vec![0.1 + 0.2, -1.5e-7], vec![2.0, 3.0]],
+            columns: vec![vec![0.1 + 0.2, -1.5e-7, f64::NAN], vec![2.0, 3.0, 4.0]],
         };
         let mut buf = Vec::new();
         f.write_csv(&mut buf).unwrap();
-        assert!(String::from_utf8_lossy(&buf).contains("\n0.30000000000000004,2\n"));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains("\n0.30000000000000004,2\n"), "{text}");
+        assert!(
+            text.ends_with("\n,4\n"),
+            "a missing value is a blank cell: {text}"
+        );
         assert_eq!(Frame::from_csv(buf, "x.csv").unwrap(), f);
         assert_eq!(f.to_array2()[[1, 0]], -1.5e-7);
         assert_eq!(f.take(&[1]).columns, vec![vec![-1.5e-7], vec![3.0]]);
-        assert_eq!(f.to_data_frame().unwrap().shape(), (2, 2));
+        assert_eq!(f.to_data_frame().unwrap().shape(), (3, 2));
     }
 
     #[test]

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 /// The `format` tag of a model file.
 pub const FORMAT: &str = "churnkit-model";
 /// The model file layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added `missing_left` to every tree (native missing values).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Which algorithm produced the trees.
 #[non_exhaustive]
@@ -47,6 +48,19 @@ impl std::fmt::Display for ModelKind {
     }
 }
 
+/// Which rows a model was fitted on.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FittedOn {
+    /// The training side of the split: its test metrics are honest.
+    #[default]
+    TrainingRows,
+    /// Every kept row, after evaluating a model fitted on the training rows (`--final`): it
+    /// has seen the test rows, so it cannot be evaluated on them.
+    AllRows,
+}
+
 /// A fitted model (saved by the CLI as `models/churn_model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -62,6 +76,10 @@ pub struct Model {
     pub feature_names: Vec<String>,
     /// Hyperparameters, seed included.
     pub params: RandomForestValidParams,
+    /// Which rows it was fitted on.
+    pub fitted_on: FittedOn,
+    /// How many.
+    pub fitted_rows: usize,
     /// Normalised importances, one per feature.
     pub feature_importances: Vec<f64>,
     /// The trees; the prediction is the mean of their leaf probabilities.
@@ -95,6 +113,8 @@ impl Model {
             kind,
             feature_names: x.names.clone(),
             params,
+            fitted_on: FittedOn::TrainingRows,
+            fitted_rows: y.len(),
             feature_importances: importances,
             trees,
         })
@@ -219,7 +239,12 @@ fn fit_decision_tree(
 ) -> Result<(Tree, Vec<f64>)> {
     let records = x.to_array2();
     let targets: Array1<usize> = y.iter().map(|&v| usize::from(v)).collect();
-    let data = Dataset::new(records.clone(), targets);
+    // linfa's tree has no notion of a missing value: it sees one as the smallest number, and
+    // the flattened tree sends it left at every node, which is the same thing.
+    let data = Dataset::new(
+        records.mapv(|v| if v.is_nan() { f64::MIN } else { v }),
+        targets,
+    );
     let dt = linfa_trees::DecisionTree::<f64, usize>::params()
         .max_depth(params.max_depth())
         .min_weight_split(params.min_samples_split() as f32)
@@ -231,6 +256,7 @@ fn fit_decision_tree(
         left: vec![],
         right: vec![],
         value: vec![],
+        missing_left: vec![],
     };
     flatten(dt.root_node(), &mut tree);
     // Leaf probabilities from the training rows.
@@ -261,6 +287,7 @@ fn flatten(node: &linfa_trees::TreeNode<f64, usize>, tree: &mut Tree) -> usize {
     tree.left.push(0);
     tree.right.push(0);
     tree.value.push(node.prediction().map_or(0.0, |c| c as f64));
+    tree.missing_left.push(false);
     let children = node.children();
     if let (false, Some(Some(l)), Some(Some(r))) = (
         node.is_leaf(),
@@ -275,6 +302,7 @@ fn flatten(node: &linfa_trees::TreeNode<f64, usize>, tree: &mut Tree) -> usize {
         tree.threshold[id] = split.next_down();
         tree.left[id] = li as u32;
         tree.right[id] = ri as u32;
+        tree.missing_left[id] = true;
     }
     id
 }
@@ -318,7 +346,11 @@ mod tests {
         let e = Model::from_json(truncated).unwrap_err();
         assert!(e.to_string().contains("not valid JSON"), "{e}");
         let text = String::from_utf8(bytes.clone()).unwrap();
-        let v2 = text.replacen("\"format_version\":1", "\"format_version\":99", 1);
+        let v2 = text.replacen(
+            &format!("\"format_version\":{FORMAT_VERSION}"),
+            "\"format_version\":99",
+            1,
+        );
         let e = Model::from_json(v2.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("format_version 99"), "{e}");
         let other = text.replacen("churnkit-model", "something-else", 1);

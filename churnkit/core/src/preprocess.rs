@@ -1,8 +1,10 @@
 //! Phase 2 of the workflow: validate, clean, split, then fit the transforms on the training rows.
 //!
 //! Order matters for honest numbers. Duplicates are dropped first, then the stratified split is
-//! made, and only then are fill medians, clipping bounds and the scaler fitted, on the training
-//! rows alone, so nothing about the test rows leaks into the features the model sees. The fitted
+//! made, and only then are the scaler (and, when asked for, fill medians and clipping bounds)
+//! fitted, on the training rows alone, so nothing about the test rows leaks into the features
+//! the model sees. Missing values (blank cells, missing markers, impossible values) stay
+//! missing, as NaN, for the forest to handle; a category `predict` has never seen is missing too. The fitted
 //! state ([`Preprocessor`]) is a value that serialises to versioned JSON; `predict` applies
 //! exactly the same transform to new rows.
 //!
@@ -24,7 +26,7 @@
 use crate::error::{few, Error, Result};
 use crate::frame::Frame;
 use crate::rng::Rng;
-use crate::schema::{target_classes, Schema};
+use crate::schema::{target_classes, MissingNumeric, Schema};
 use crate::stats::{mean_std, quantile};
 use crate::table::Table;
 use serde::{Deserialize, Serialize};
@@ -33,9 +35,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// The `format` tag of a preprocessor file.
 pub const FORMAT: &str = "churnkit-preprocessor";
 /// The version of the preprocessor file layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
-/// The category code given to blank categorical cells.
-pub const MISSING_CATEGORY: &str = "(missing)";
+/// Version 2: missing values pass through as NaN for the forest; unseen categories become
+/// missing; valid ranges, excluded columns and missing markers in the schema.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Split settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -74,13 +76,13 @@ impl SplitOptions {
     }
 }
 
-/// How blanks in a numeric column are filled.
+/// How missing values in a numeric column are filled; what is left stays missing (NaN).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericFill {
     /// Fill from the product of these two columns where both are present.
     pub product_of: Option<[String; 2]>,
-    /// Otherwise the median of the training rows.
-    pub median: f64,
+    /// Otherwise the median of the training rows, when the schema asks for it.
+    pub median: Option<f64>,
 }
 
 /// Tukey-fence clipping bounds, from the training rows.
@@ -103,24 +105,27 @@ pub struct Clip {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FeatureTransform {
-    /// fill -> clip -> standard-scale.
+    /// impossible values to missing -> fill -> clip -> standard-scale; missing stays NaN.
     Numeric {
         /// Column name.
         name: String,
-        /// Blank handling.
+        /// Values outside are missing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid: Option<crate::schema::ValidRange>,
+        /// Missing-value handling.
         fill: NumericFill,
         /// Outlier bounds (absent when clipping is off or the IQR is 0).
         clip: Option<Clip>,
-        /// Mean after fill and clip (training rows).
+        /// Mean of the present values after fill and clip (training rows).
         mean: f64,
-        /// Population standard deviation after fill and clip; 1 when it was 0.
+        /// Their population standard deviation; 1 when it was 0.
         std: f64,
     },
-    /// Category -> integer code (index in `categories`, which is sorted).
+    /// Category -> integer code (index in `categories`, which is sorted); missing -> NaN.
     Categorical {
         /// Column name.
         name: String,
-        /// Known categories; blanks are `"(missing)"`.
+        /// Known categories (present values of the kept rows).
         categories: Vec<String>,
         /// Most frequent training category: the fallback for unseen values when allowed.
         most_frequent: String,
@@ -179,14 +184,21 @@ pub struct SplitInfo {
 /// What cleaning found and did.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CleaningReport {
-    /// Blank cells per schema column, before de-duplication.
+    /// Missing cells (blank or a missing marker) per schema column, before de-duplication.
     pub missing: BTreeMap<String, usize>,
+    /// Values outside the column's valid range (then treated as missing), per column, before
+    /// de-duplication.
+    #[serde(default)]
+    pub out_of_range: BTreeMap<String, usize>,
     /// Exact duplicate rows removed.
     pub duplicates_dropped: usize,
-    /// Blanks filled from a product of columns, per column.
+    /// Missing values filled from a product of columns, per column (kept rows).
     pub filled_from_product: BTreeMap<String, usize>,
-    /// Blanks filled with the training median, per column.
+    /// Missing values filled with the training median, per column (kept rows).
     pub filled_with_median: BTreeMap<String, usize>,
+    /// Missing values left for the forest, per numeric column (kept rows).
+    #[serde(default)]
+    pub left_missing: BTreeMap<String, usize>,
     /// Values clipped to the fences, per column.
     pub clipped: BTreeMap<String, usize>,
     /// Columns in the file that the schema does not use.
@@ -236,32 +248,71 @@ pub struct Processed {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownCategory {
-    /// Fail, naming file, column, line and value.
+    /// Treat it as missing (counted in the [`TransformReport`]).
     #[default]
+    Missing,
+    /// Fail, naming file, column, line and value.
     Error,
     /// Use the most frequent training category.
     MostFrequent,
 }
 
-/// Parsed feature inputs of a table, shared by fitting and by `predict`.
+/// What [`Preprocessor::transform_report`] found in the rows it transformed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct TransformReport {
+    /// Rows transformed.
+    pub rows: usize,
+    /// Missing cells (blank or a marker) per feature column.
+    pub missing: BTreeMap<String, usize>,
+    /// Impossible values (outside the valid range, then missing) per numeric column.
+    pub out_of_range: BTreeMap<String, usize>,
+    /// Categories never seen in training, per categorical column.
+    pub unseen: BTreeMap<String, Unseen>,
+}
+
+/// Unseen categories of one column.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Unseen {
+    /// Cells with an unseen category.
+    pub count: usize,
+    /// The first few distinct unseen values.
+    pub examples: Vec<String>,
+}
+
+/// Parsed feature inputs of a table, shared by fitting and by `predict`: impossible values are
+/// already missing here.
 struct Inputs<'a> {
     numeric: HashMap<&'a str, Vec<Option<f64>>>,
     categorical: HashMap<&'a str, Vec<Option<&'a str>>>,
+    out_of_range: BTreeMap<String, usize>,
 }
 
 impl<'a> Inputs<'a> {
     fn read(table: &'a Table, schema: &'a Schema) -> Result<Self> {
         let mut numeric = HashMap::new();
+        let mut out_of_range = BTreeMap::new();
         for c in &schema.numeric {
-            numeric.insert(c.as_str(), table.numeric_column(c)?);
+            let mut v = schema.numeric_cells(table, c)?;
+            if let Some(r) = schema.valid_ranges.get(c) {
+                let mut bad = 0;
+                for x in v.iter_mut() {
+                    if x.is_some_and(|x| !r.contains(x)) {
+                        *x = None;
+                        bad += 1;
+                    }
+                }
+                out_of_range.insert(c.clone(), bad);
+            }
+            numeric.insert(c.as_str(), v);
         }
         let mut categorical = HashMap::new();
         for c in &schema.categorical {
-            categorical.insert(c.as_str(), table.column(c)?);
+            categorical.insert(c.as_str(), schema.cells(table, c)?);
         }
         Ok(Inputs {
             numeric,
             categorical,
+            out_of_range,
         })
     }
 
@@ -279,9 +330,12 @@ enum Filled {
     No,
     Product,
     Median,
+    /// Left missing (NaN).
+    Missing,
 }
 
-/// Filled and clipped (unscaled) value, plus what happened: (value, filled_by, clipped).
+/// Filled and clipped (unscaled) value, NaN if missing, plus what happened:
+/// (value, filled_by, clipped).
 fn numeric_value(t: &FeatureTransform, inputs: &Inputs, row: usize) -> (f64, Filled, bool) {
     let FeatureTransform::Numeric {
         name, fill, clip, ..
@@ -291,13 +345,15 @@ fn numeric_value(t: &FeatureTransform, inputs: &Inputs, row: usize) -> (f64, Fil
     };
     let (v, how) = match inputs.numeric[name.as_str()][row] {
         Some(v) => (v, Filled::No),
-        None => match fill
-            .product_of
-            .as_ref()
-            .and_then(|p| inputs.product(p, row))
-        {
-            Some(v) => (v, Filled::Product),
-            None => (fill.median, Filled::Median),
+        None => match (
+            fill.product_of
+                .as_ref()
+                .and_then(|p| inputs.product(p, row)),
+            fill.median,
+        ) {
+            (Some(v), _) => (v, Filled::Product),
+            (None, Some(m)) => (m, Filled::Median),
+            (None, None) => return (f64::NAN, Filled::Missing, false),
         },
     };
     match clip {
@@ -318,11 +374,15 @@ fn fit_numeric(
     let mut observed: Vec<f64> = train.iter().filter_map(|&i| raw[i]).collect();
     observed.sort_by(f64::total_cmp);
     let product_of = schema.fill_from_product.get(name).cloned();
-    let median = match quantile(&observed, 0.5) {
-        Some(m) => m,
-        None if product_of.is_some() => 0.0,
-        None => {
-            return Err(table.bad_column(name, "every training value is blank".into()));
+    let median = match (schema.missing_numeric, quantile(&observed, 0.5)) {
+        (MissingNumeric::Native, _) => None,
+        (_, Some(m)) => Some(m),
+        (_, None) if product_of.is_some() => Some(0.0),
+        (_, None) => {
+            return Err(table.bad_column(
+                name,
+                "every training value is missing, so there is no median to fill with".into(),
+            ));
         }
     };
     let fill = NumericFill { product_of, median };
@@ -341,6 +401,7 @@ fn fit_numeric(
     };
     let mut t = FeatureTransform::Numeric {
         name: name.to_string(),
+        valid: schema.valid_ranges.get(name).copied(),
         fill,
         clip,
         mean: 0.0,
@@ -349,6 +410,7 @@ fn fit_numeric(
     let vals: Vec<f64> = train
         .iter()
         .map(|&i| numeric_value(&t, inputs, i).0)
+        .filter(|v| !v.is_nan())
         .collect();
     let (m, sd) = mean_std(&vals).unwrap_or((0.0, 0.0));
     if let FeatureTransform::Numeric { mean, std, .. } = &mut t {
@@ -382,7 +444,7 @@ impl Split {
         schema.check()?;
         options.check()?;
         let ignored_columns = schema.validate(table)?;
-        let classes = target_classes(table, &schema.target)?;
+        let classes = target_classes(table, &schema.target, schema)?;
         let Some(pos_idx) = classes.iter().position(|c| *c == schema.positive) else {
             return Err(table.bad_column(
                 &schema.target,
@@ -402,6 +464,7 @@ impl Split {
 
         let mut cleaning = CleaningReport {
             ignored_columns,
+            out_of_range: Inputs::read(table, schema)?.out_of_range,
             ..Default::default()
         };
         for c in schema
@@ -410,7 +473,7 @@ impl Split {
             .chain(&schema.numeric)
             .chain(&schema.categorical)
         {
-            let cells = table.column(c)?;
+            let cells = schema.cells(table, c)?;
             cleaning
                 .missing
                 .insert(c.clone(), cells.iter().filter(|v| v.is_none()).count());
@@ -525,9 +588,9 @@ impl Split {
 }
 
 impl Preprocessor {
-    /// Fit fill values, clipping bounds, scalers and category codes on the training rows of
-    /// `split` (categories are collected from every kept row, so a test-only category still has
-    /// a code).
+    /// Fit scalers (and fill values and clipping bounds, when the schema asks for them) on the
+    /// training rows of `split`, and category codes on every kept row (so a test-only category
+    /// still has a code).
     pub fn fit(table: &Table, schema: &Schema, split: &Split) -> Result<Preprocessor> {
         split.check_table(table)?;
         let inputs = Inputs::read(table, schema)?;
@@ -540,15 +603,19 @@ impl Preprocessor {
             let cells = &inputs.categorical[name.as_str()];
             let categories: Vec<String> = kept
                 .iter()
-                .map(|&i| cells[i].unwrap_or(MISSING_CATEGORY).to_string())
+                .filter_map(|&i| cells[i])
+                .map(String::from)
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
+            if categories.is_empty() {
+                return Err(table.bad_column(name, "every value is missing".into()));
+            }
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for &i in train {
-                *counts
-                    .entry(cells[i].unwrap_or(MISSING_CATEGORY))
-                    .or_default() += 1;
+                if let Some(c) = cells[i] {
+                    *counts.entry(c).or_default() += 1;
+                }
             }
             let most_frequent = counts
                 .iter()
@@ -565,17 +632,19 @@ impl Preprocessor {
         let mut cleaning = split.cleaning.clone();
         for f in &features {
             if let FeatureTransform::Numeric { name, .. } = f {
-                let (mut by_product, mut by_median, mut clipped) = (0, 0, 0);
+                let (mut by_product, mut by_median, mut left, mut clipped) = (0, 0, 0, 0);
                 for &i in kept {
                     let (_, how, c) = numeric_value(f, &inputs, i);
                     by_product += usize::from(how == Filled::Product);
                     by_median += usize::from(how == Filled::Median);
+                    left += usize::from(how == Filled::Missing);
                     clipped += usize::from(c);
                 }
                 cleaning
                     .filled_from_product
                     .insert(name.clone(), by_product);
                 cleaning.filled_with_median.insert(name.clone(), by_median);
+                cleaning.left_missing.insert(name.clone(), left);
                 cleaning.clipped.insert(name.clone(), clipped);
             }
         }
@@ -646,50 +715,97 @@ impl Preprocessor {
 
     /// Apply the fitted transform to the rows of `table` (e.g. new customers).
     pub fn transform(&self, table: &Table, unknown: UnknownCategory) -> Result<Frame> {
+        Ok(self.transform_report(table, unknown)?.0)
+    }
+
+    /// [`Preprocessor::transform`], plus what it found: missing cells, impossible values and
+    /// unseen categories per column.
+    pub fn transform_report(
+        &self,
+        table: &Table,
+        unknown: UnknownCategory,
+    ) -> Result<(Frame, TransformReport)> {
         let inputs = Inputs::read(table, &self.schema)?;
         let n = table.n_rows();
+        let mut report = TransformReport {
+            rows: n,
+            out_of_range: inputs.out_of_range.clone(),
+            ..Default::default()
+        };
         let mut columns = Vec::with_capacity(self.features.len());
         for f in &self.features {
+            let name = f.name().to_string();
             columns.push(match f {
-                FeatureTransform::Numeric { mean, std, .. } => (0..n)
-                    .map(|i| (numeric_value(f, &inputs, i).0 - mean) / std)
-                    .collect(),
+                FeatureTransform::Numeric { mean, std, .. } => {
+                    let raw = &inputs.numeric[name.as_str()];
+                    let missing = raw.iter().filter(|v| v.is_none()).count()
+                        - report.out_of_range.get(&name).copied().unwrap_or(0);
+                    report.missing.insert(name, missing);
+                    (0..n)
+                        .map(|i| (numeric_value(f, &inputs, i).0 - mean) / std)
+                        .collect()
+                }
                 FeatureTransform::Categorical {
-                    name,
                     categories,
                     most_frequent,
+                    ..
                 } => {
                     let cells = &inputs.categorical[name.as_str()];
                     let mut out = Vec::with_capacity(n);
+                    let mut unseen = Unseen::default();
                     for (i, c) in cells.iter().enumerate() {
-                        let v = c.unwrap_or(MISSING_CATEGORY);
+                        let Some(v) = *c else {
+                            out.push(f64::NAN);
+                            continue;
+                        };
                         let code = match categories.binary_search_by(|k| k.as_str().cmp(v)) {
-                            Ok(code) => code,
-                            Err(_) if unknown == UnknownCategory::MostFrequent => categories
-                                .binary_search(most_frequent)
-                                .unwrap_or(0),
+                            Ok(code) => code as f64,
                             Err(_) => {
-                                return Err(table.bad_value(
-                                    name,
-                                    i,
-                                    format!(
-                                        "unseen category '{v}' ({} known: {}); pass --unknown-category most-frequent to map it to '{most_frequent}'",
-                                        categories.len(),
-                                        few(categories, 8)
-                                    ),
-                                ))
+                                unseen.count += 1;
+                                if unseen.examples.len() < 5
+                                    && !unseen.examples.iter().any(|e| e == v)
+                                {
+                                    unseen.examples.push(v.to_string());
+                                }
+                                match unknown {
+                                    UnknownCategory::Error => {
+                                        return Err(table.bad_value(
+                                            &name,
+                                            i,
+                                            format!(
+                                                "unseen category '{v}' ({} known: {}); by default an unseen category is treated as missing",
+                                                categories.len(),
+                                                few(categories, 10)
+                                            ),
+                                        ))
+                                    }
+                                    UnknownCategory::MostFrequent => categories
+                                        .binary_search(most_frequent)
+                                        .unwrap_or(0)
+                                        as f64,
+                                    UnknownCategory::Missing => f64::NAN,
+                                }
                             }
                         };
-                        out.push(code as f64);
+                        out.push(code);
+                    }
+                    report
+                        .missing
+                        .insert(name.clone(), cells.iter().filter(|c| c.is_none()).count());
+                    if unseen.count > 0 {
+                        report.unseen.insert(name, unseen);
                     }
                     out
                 }
             });
         }
-        Ok(Frame {
-            names: self.feature_names(),
-            columns,
-        })
+        Ok((
+            Frame {
+                names: self.feature_names(),
+                columns,
+            },
+            report,
+        ))
     }
 }
 
@@ -705,6 +821,7 @@ impl Processed {
     /// Transform the rows of `split` with a fitted `state`.
     pub fn from_split(table: &Table, split: &Split, state: Preprocessor) -> Result<Processed> {
         split.check_table(table)?;
+        // Categories were collected from every kept row: none is unseen here.
         let all = state.transform(table, UnknownCategory::Error)?;
         let labels = |rows: &[usize]| rows.iter().map(|&i| split.labels[i]).collect();
         Ok(Processed {
@@ -749,6 +866,14 @@ impl Processed {
         })
     }
 
+    /// Features and labels of every kept row, training rows first: what a final model is
+    /// fitted on once the held-out evaluation is done.
+    pub fn all_rows(&self) -> Result<(Frame, Vec<u8>)> {
+        let x = self.x_train.concat(&self.x_test)?;
+        let y = self.y_train.iter().chain(&self.y_test).copied().collect();
+        Ok((x, y))
+    }
+
     /// The share of positive labels in the test rows.
     pub fn test_prevalence(&self) -> f64 {
         self.y_test.iter().map(|&v| f64::from(v)).sum::<f64>() / self.y_test.len().max(1) as f64
@@ -770,7 +895,7 @@ mod tests {
     }
 
     #[test]
-    fn fills_from_product_then_median_clips_and_scales_on_train_only() {
+    fn by_default_missing_stays_missing_impossible_values_too_and_nothing_is_clipped() {
         let t = sample(400, 9);
         let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
         let s = &p.state;
@@ -780,13 +905,37 @@ mod tests {
         );
         assert_eq!(s.cleaning.duplicates_dropped, 4);
         assert!(s.cleaning.filled_from_product["TotalCharges"] >= 1);
-        assert!(s.cleaning.clipped["Age"] >= 1, "{:?}", s.cleaning);
-        // Training features are standardised: mean 0, population std 1.
+        // The generator writes a few impossible ages (-1, 0 is possible, 150, 199, 999).
+        let ages = t.numeric_column("Age").unwrap();
+        let impossible = ages
+            .iter()
+            .flatten()
+            .filter(|a| **a < 0.0 || **a > 120.0)
+            .count();
+        assert!(impossible >= 1);
+        assert_eq!(s.cleaning.out_of_range["Age"], impossible);
+        assert!(s.cleaning.left_missing["Age"] >= 1);
+        assert!(
+            s.cleaning.clipped.values().all(|&c| c == 0),
+            "{:?}",
+            s.cleaning
+        );
+        let FeatureTransform::Numeric { clip, fill, .. } = &s.features[0] else {
+            panic!()
+        };
+        assert_eq!((clip, fill.median), (&None, None));
+        // Present training values are standardised (mean 0, population std 1); missing is NaN.
         for c in &p.x_train.columns[..4] {
-            let m = c.iter().sum::<f64>() / c.len() as f64;
-            let v = c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / c.len() as f64;
-            assert!(m.abs() < 1e-9 && (v - 1.0).abs() < 1e-9, "{m} {v}");
+            let v: Vec<f64> = c.iter().copied().filter(|x| !x.is_nan()).collect();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+            assert!(m.abs() < 1e-9 && (var - 1.0).abs() < 1e-9, "{m} {var}");
         }
+        let nan_ages = p.x_train.columns[0].iter().chain(&p.x_test.columns[0]);
+        assert_eq!(
+            nan_ages.filter(|x| x.is_nan()).count(),
+            s.cleaning.left_missing["Age"]
+        );
         // Stratification keeps the class balance within a row.
         let rate = |y: &[u8]| y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
         assert!((rate(&p.y_train) - rate(&p.y_test)).abs() < 0.02);
@@ -797,6 +946,75 @@ mod tests {
         assert_eq!(categories, &["Month-to-month", "One year", "Two year"]);
         // The state survives its JSON form.
         assert_eq!(&Preprocessor::from_json(&s.to_json()).unwrap(), s);
+    }
+
+    #[test]
+    fn median_filling_and_clipping_are_options() {
+        let t = sample(400, 9);
+        let schema = Schema {
+            missing_numeric: MissingNumeric::Median,
+            outlier_iqr_k: 1.5,
+            valid_ranges: BTreeMap::new(),
+            ..Schema::default()
+        };
+        let p = Processed::fit(&t, &schema, SplitOptions::default()).unwrap();
+        let c = &p.state.cleaning;
+        assert!(c.clipped["Age"] >= 1, "{c:?}");
+        assert!(c.left_missing.values().all(|&n| n == 0), "{c:?}");
+        assert!(p.x_train.columns.iter().flatten().all(|v| v.is_finite()));
+        let FeatureTransform::Numeric { clip, fill, .. } = &p.state.features[0] else {
+            panic!()
+        };
+        let clip = clip.as_ref().unwrap();
+        assert!(clip.upper < 120.0 && fill.median.is_some(), "{clip:?}");
+    }
+
+    #[test]
+    fn missing_markers_are_missing_and_configurable() {
+        let rows: String = (0..40)
+            .map(|i| {
+                let age = match i % 10 {
+                    0 => "NA".to_string(),
+                    1 => "?".to_string(),
+                    2 => " null ".to_string(),
+                    _ => (20 + i).to_string(),
+                };
+                let plan = if i % 7 == 0 { "N/A" } else { ["a", "b"][i % 2] };
+                format!("{age},{plan},{}\n", ["yes", "no"][i % 2])
+            })
+            .collect();
+        let t = table(&format!("age,plan,left\n{rows}"));
+        let schema = Schema::infer(&t, "left", None).unwrap();
+        assert_eq!(schema.numeric, ["age"]);
+        assert_eq!(schema.categorical, ["plan"]);
+        let p = Processed::fit(&t, &schema, SplitOptions::default()).unwrap();
+        assert_eq!(p.state.cleaning.missing["age"], 12);
+        assert_eq!(p.state.cleaning.missing["plan"], 6);
+        let FeatureTransform::Categorical { categories, .. } = &p.state.features[1] else {
+            panic!()
+        };
+        assert_eq!(categories, &["a", "b"]);
+        // With "?" no longer a marker the column is text, and an explicit numeric schema says
+        // where.
+        let custom = Schema {
+            na_values: vec!["NA".into(), "null".into()],
+            ..schema.clone()
+        };
+        let e = Split::stratified(&t, &custom, SplitOptions::default())
+            .and_then(|sp| Preprocessor::fit(&t, &custom, &sp))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in.csv: column 'age', line 3: '?' is not a number"
+        );
+        // A marker in the target is a missing target.
+        let bad = table("x,y\n1,yes\n2,NA\n3,no\n");
+        let e = Schema::infer(&bad, "y", None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("line 3: missing target value ('NA')"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -816,13 +1034,27 @@ mod tests {
     }
 
     #[test]
-    fn unseen_category_errors_or_falls_back() {
+    fn unseen_categories_are_missing_by_default_or_strict_or_most_frequent() {
         let t = sample(200, 2);
         let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
         let new = table(
             "CustomerID,Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod\n\
-             X1,40,3,50.0,,Weekly,Mailed check\n",
+             X1,40,3,50.0,,Weekly,Mailed check\n\
+             X2,41,4,51.0,,Daily,Pigeon\n\
+             X3,42,5,52.0,,Weekly,Mailed check\n",
         );
+        let (f, report) = p
+            .state
+            .transform_report(&new, UnknownCategory::default())
+            .unwrap();
+        assert!(f.columns[4].iter().all(|v| v.is_nan()));
+        assert_eq!(f.columns[5][0], 3.0); // Mailed check
+        assert!(f.columns[5][1].is_nan());
+        assert_eq!(report.unseen["Contract"].count, 3);
+        assert_eq!(report.unseen["Contract"].examples, ["Weekly", "Daily"]);
+        assert_eq!(report.unseen["PaymentMethod"].count, 1);
+        assert_eq!(report.missing["TotalCharges"], 3);
+
         let err = p.state.transform(&new, UnknownCategory::Error).unwrap_err();
         let msg = err.to_string();
         assert!(
@@ -834,6 +1066,28 @@ mod tests {
             .transform(&new, UnknownCategory::MostFrequent)
             .unwrap();
         assert_eq!(f.columns[4][0], 0.0); // Month-to-month is the most frequent contract
+    }
+
+    #[test]
+    fn an_error_listing_values_lists_at_most_ten() {
+        let rows: String = (0..300)
+            .map(|i| format!("{},name{},{}\n", i % 7, i % 60, i % 2))
+            .collect();
+        let t = table(&format!("x,name,y\n{rows}"));
+        let p = Processed::fit(
+            &t,
+            &Schema::infer(&t, "y", None).unwrap(),
+            SplitOptions::default(),
+        )
+        .unwrap();
+        let e = p
+            .state
+            .transform(&table("x,name\n1,zed\n"), UnknownCategory::Error)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(60 known: name0, name1, name10,"), "{e}");
+        assert!(e.contains(", ... (50 more)"), "{e}");
+        assert!(e.len() < 300, "{e}");
     }
 
     #[test]
@@ -851,7 +1105,11 @@ mod tests {
         let t = sample(100, 3);
         let p = Processed::fit(&t, &Schema::default(), SplitOptions::default()).unwrap();
         let text = String::from_utf8(p.state.to_json()).unwrap();
-        let v9 = text.replacen("\"format_version\": 1", "\"format_version\": 9", 1);
+        let v9 = text.replacen(
+            &format!("\"format_version\": {FORMAT_VERSION}"),
+            "\"format_version\": 9",
+            1,
+        );
         let e = Preprocessor::from_json(v9.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("format_version 9"), "{e}");
         assert!(Preprocessor::from_json(b"{").is_err());

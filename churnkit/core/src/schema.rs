@@ -1,5 +1,9 @@
 //! What the columns of a customer table mean: the target and its positive class, id columns to
-//! drop, numeric and categorical features, and how to fill and clip numerics.
+//! carry through, columns that are not features (and why), numeric and categorical features,
+//! which cell texts mean "missing", and which values are impossible.
+//!
+//! [`Schema::infer`] decides all of that from the table and says why for every column it does
+//! not use; the rules are on [`Schema::infer_with`].
 
 use crate::error::{few, Error, Result};
 use crate::table::Table;
@@ -7,13 +11,69 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-fn default_iqr_k() -> f64 {
-    1.5
+/// Cell texts read as missing by default, besides a blank cell (matched exactly, after
+/// trimming): pandas' common markers plus `?` (UCI-style tables).
+pub const DEFAULT_NA_VALUES: &[&str] = &[
+    "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "-nan", "null", "NULL", "Null", "None", "<NA>", "?",
+];
+
+fn default_na_values() -> Vec<String> {
+    DEFAULT_NA_VALUES.iter().map(|s| s.to_string()).collect()
+}
+
+/// Columns with more distinct values than this are too many levels to be a categorical feature.
+pub const MAX_CATEGORY_LEVELS: usize = 1000;
+
+/// An integer column whose values are all distinct is an id from this many rows on (below it,
+/// a real feature like a credit score can be all distinct by chance).
+pub const MIN_ROWS_FOR_DISTINCT_INTEGER_ID: usize = 1000;
+
+/// The values a numeric column can possibly take. A value outside is reported and treated as
+/// missing.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidRange {
+    /// Smallest possible value, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest possible value, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl ValidRange {
+    /// Whether `v` is possible.
+    pub fn contains(&self, v: f64) -> bool {
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+}
+
+impl std::fmt::Display for ValidRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => write!(f, "{a} to {b}"),
+            (Some(a), None) => write!(f, "at least {a}"),
+            (None, Some(b)) => write!(f, "at most {b}"),
+            (None, None) => f.write_str("any value"),
+        }
+    }
+}
+
+/// What becomes of a numeric feature's missing values.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingNumeric {
+    /// They stay missing, and the forest learns at each split where they go.
+    #[default]
+    Native,
+    /// They are filled with the training median (after `fill_from_product`).
+    Median,
 }
 
 /// The meaning of a table's columns.
 ///
-/// Read from TOML, inferred from a CSV, or the guide's default:
+/// Read from TOML, inferred from a table, or the guide's default:
 ///
 /// ```
 /// let s = churnkit_core::schema::Schema::default();
@@ -38,15 +98,27 @@ pub struct Schema {
     /// Categorical features, encoded to integer codes.
     #[serde(default)]
     pub categorical: Vec<String>,
-    /// Blank numerics that are the product of two other columns (TotalCharges = Tenure x
-    /// MonthlyCharges) are filled from that product where both factors are present; others by
-    /// the training median.
+    /// Columns that are not features, with the reason (ids included).
+    #[serde(default)]
+    pub excluded: BTreeMap<String, String>,
+    /// Cell texts that mean "missing", besides a blank cell.
+    #[serde(default = "default_na_values")]
+    pub na_values: Vec<String>,
+    /// Possible values per numeric column; others are reported and treated as missing.
+    #[serde(default)]
+    pub valid_ranges: BTreeMap<String, ValidRange>,
+    /// What becomes of missing numeric values.
+    #[serde(default)]
+    pub missing_numeric: MissingNumeric,
+    /// Missing numerics that are the product of two other columns (TotalCharges = Tenure x
+    /// MonthlyCharges) are filled from that product where both factors are present.
     #[serde(default)]
     pub fill_from_product: BTreeMap<String, [String; 2]>,
     /// Numeric values outside `[Q1 - k*IQR, Q3 + k*IQR]` of the training rows are clipped to
-    /// those bounds (Tukey's fences); `0` turns clipping off. Columns whose IQR is 0 are left
-    /// alone, so binary 0/1 columns survive.
-    #[serde(default = "default_iqr_k")]
+    /// those bounds (Tukey's fences); `0`, the default, turns clipping off: a tree does not care
+    /// about the scale of a value, and clipping merges the tail of a feature into one value.
+    /// Columns whose IQR is 0 are left alone.
+    #[serde(default)]
     pub outlier_iqr_k: f64,
 }
 
@@ -61,18 +133,156 @@ impl Default for Schema {
                 .map(String::from)
                 .to_vec(),
             categorical: vec!["Contract".into(), "PaymentMethod".into()],
+            excluded: BTreeMap::from([(
+                "CustomerID".to_string(),
+                "string id: every value is distinct".to_string(),
+            )]),
+            na_values: default_na_values(),
+            valid_ranges: BTreeMap::from([
+                ("Age".to_string(), AGE_RANGE),
+                ("Tenure".to_string(), NON_NEGATIVE),
+            ]),
+            missing_numeric: MissingNumeric::Native,
             fill_from_product: BTreeMap::from([(
                 "TotalCharges".to_string(),
                 ["Tenure".to_string(), "MonthlyCharges".to_string()],
             )]),
-            outlier_iqr_k: 1.5,
+            outlier_iqr_k: 0.0,
         }
     }
 }
 
-/// Target values understood without `--positive`, positive first.
-const KNOWN_BINARY: &[(&str, &str)] =
-    &[("yes", "no"), ("true", "false"), ("1", "0"), ("1.0", "0.0")];
+const AGE_RANGE: ValidRange = ValidRange {
+    min: Some(0.0),
+    max: Some(120.0),
+};
+const NON_NEGATIVE: ValidRange = ValidRange {
+    min: Some(0.0),
+    max: None,
+};
+
+/// Target values understood without `--positive` (compared in any case), positive first.
+const KNOWN_BINARY: &[(&str, &str)] = &[
+    ("yes", "no"),
+    ("y", "n"),
+    ("true", "false"),
+    ("t", "f"),
+    ("1", "0"),
+    ("1.0", "0.0"),
+];
+
+/// Options of [`Schema::infer_with`].
+///
+/// ```
+/// use churnkit_core::schema::InferOptions;
+/// let o = InferOptions::default().positive("Yes").keep(["RowNumber"]).na_values(["-"]);
+/// assert_eq!(o.na_values_list(), ["-"]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferOptions {
+    positive: Option<String>,
+    na_values: Vec<String>,
+    keep: Vec<String>,
+}
+
+impl Default for InferOptions {
+    fn default() -> Self {
+        InferOptions {
+            positive: None,
+            na_values: default_na_values(),
+            keep: vec![],
+        }
+    }
+}
+
+impl InferOptions {
+    /// The target value that means "churned" (else understood from yes/no, true/false, 1/0).
+    pub fn positive(mut self, p: impl Into<String>) -> Self {
+        self.positive = Some(p.into());
+        self
+    }
+
+    /// Like [`InferOptions::positive`], for an optional value.
+    pub fn positive_opt(mut self, p: Option<&str>) -> Self {
+        self.positive = p.map(String::from);
+        self
+    }
+
+    /// Replace the missing markers ([`DEFAULT_NA_VALUES`] by default).
+    pub fn na_values<S: Into<String>>(mut self, v: impl IntoIterator<Item = S>) -> Self {
+        self.na_values = v.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Columns to use as features whatever the rules say.
+    pub fn keep<S: Into<String>>(mut self, v: impl IntoIterator<Item = S>) -> Self {
+        self.keep = v.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The missing markers.
+    pub fn na_values_list(&self) -> &[String] {
+        &self.na_values
+    }
+}
+
+/// The words of a column name, lowercase: split at non-alphanumerics and camelCase humps
+/// (`CustomerId` -> customer, id; `row_number` -> row, number; `customerID` -> customer, id).
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in name.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = part.chars().collect();
+        let mut cur = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let hump = i > 0
+                && c.is_uppercase()
+                && (chars[i - 1].is_lowercase()
+                    || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                        && chars[i - 1].is_uppercase());
+            if hump && !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            cur.extend(c.to_lowercase());
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+    }
+    words
+}
+
+/// Whether a name reads like an identifier: its last word is id/uuid/guid/key/number/no/nr, or
+/// it is an index column (`index`, `idx`, pandas' `Unnamed: 0`).
+fn id_like_name(name: &str) -> bool {
+    let w = name_words(name);
+    match (w.first().map(String::as_str), w.last().map(String::as_str)) {
+        (None, _) => true,
+        (Some("unnamed" | "index" | "idx"), _) => true,
+        (_, Some(last)) => matches!(
+            last,
+            "id" | "ids" | "uuid" | "guid" | "key" | "number" | "no" | "nr"
+        ),
+        _ => false,
+    }
+}
+
+/// A default valid range for a numeric column, from its name: ages are 0-120, a tenure is not
+/// negative.
+fn known_range(name: &str) -> Option<ValidRange> {
+    let w = name_words(name);
+    if w.iter().any(|x| x == "age") {
+        Some(AGE_RANGE)
+    } else if w.iter().any(|x| x == "tenure") {
+        Some(NON_NEGATIVE)
+    } else {
+        None
+    }
+}
+
+/// Display a number the way it would be written in a CSV (`3`, not `3.0`).
+fn num(v: f64) -> String {
+    format!("{v}")
+}
 
 impl Schema {
     /// Parse a schema from TOML text.
@@ -98,12 +308,20 @@ impl Schema {
     /// The schema as commented TOML, ready to save and edit.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
-        format!(
+        let mut out = String::from(
             "# churnkit schema: edit and pass with --schema FILE\n\
-             # numeric: scaled; blanks filled (fill_from_product, else training median);\n\
-             # values beyond Tukey's fences (outlier_iqr_k x IQR) clipped.\n\
-             # categorical: integer codes in sorted order; blanks become \"(missing)\".\n{body}"
-        )
+             # numeric: values outside valid_ranges are missing; missing values stay missing\n\
+             #   (missing_numeric = \"native\": the forest learns where they go) or get the\n\
+             #   training median (\"median\"); fill_from_product fills from a product first;\n\
+             #   outlier_iqr_k > 0 clips to Tukey's fences (off by default: trees need no clipping).\n\
+             # categorical: integer codes in sorted order; missing and unseen values are missing.\n\
+             # excluded: not features, with the reason; move one to numeric or categorical to use it.\n",
+        );
+        for (c, why) in &self.excluded {
+            out.push_str(&format!("#   {c}: {why}\n"));
+        }
+        out.push_str(&body);
+        out
     }
 
     /// Features in model order: numeric then categorical, each as listed.
@@ -115,7 +333,22 @@ impl Schema {
             .collect()
     }
 
-    /// Internal consistency: no column in two roles, fill rules name numeric columns.
+    /// Whether a (trimmed, non-blank) cell text is a missing marker.
+    pub fn is_na(&self, cell: &str) -> bool {
+        self.na_values.iter().any(|m| m == cell)
+    }
+
+    /// One line per excluded column: why, and how to use it anyway.
+    pub fn exclusion_warnings(&self) -> Vec<String> {
+        self.excluded
+            .iter()
+            .map(|(c, why)| {
+                format!("'{c}' is not used as a feature: {why}; to use it, pass --keep {c}")
+            })
+            .collect()
+    }
+
+    /// Internal consistency: no column in two roles, rules name numeric columns.
     pub fn check(&self) -> Result<()> {
         let mut seen = HashSet::new();
         for c in std::iter::once(&self.target)
@@ -132,6 +365,13 @@ impl Schema {
         if self.numeric.is_empty() && self.categorical.is_empty() {
             return Err(Error::schema("invalid schema: no feature columns"));
         }
+        for c in self.excluded.keys() {
+            if self.features().contains(&c.as_str()) || *c == self.target {
+                return Err(Error::schema(format!(
+                    "invalid schema: column '{c}' is both excluded and used"
+                )));
+            }
+        }
         for (col, [a, b]) in &self.fill_from_product {
             for c in [col, a, b] {
                 if !self.numeric.contains(c) {
@@ -141,6 +381,21 @@ impl Schema {
                 }
             }
         }
+        for (c, r) in &self.valid_ranges {
+            if !self.numeric.contains(c) {
+                return Err(Error::schema(format!(
+                    "invalid schema: valid_ranges names '{c}', which is not a numeric column"
+                )));
+            }
+            if let (Some(a), Some(b)) = (r.min, r.max) {
+                if a > b {
+                    return Err(Error::schema(format!(
+                        "invalid schema: valid range of '{c}' has min {a} above max {b}"
+                    )));
+                }
+            }
+        }
+        self.check_markers()?;
         if !(self.outlier_iqr_k >= 0.0 && self.outlier_iqr_k.is_finite()) {
             return Err(Error::schema(
                 "invalid schema: outlier_iqr_k must be a finite number >= 0",
@@ -163,6 +418,7 @@ impl Schema {
             .chain(&self.id_columns)
             .chain(&self.numeric)
             .chain(&self.categorical)
+            .chain(self.excluded.keys())
             .map(String::as_str)
             .collect();
         Ok(table
@@ -173,15 +429,64 @@ impl Schema {
             .collect())
     }
 
+    /// Infer a schema from a table given the target column, with the default missing markers.
+    pub fn infer(table: &Table, target: &str, positive: Option<&str>) -> Result<Schema> {
+        Self::infer_with(
+            table,
+            target,
+            &InferOptions::default().positive_opt(positive),
+        )
+    }
+
     /// Infer a schema from a table given the target column.
     ///
-    /// Columns whose non-blank cells all parse as numbers are numeric; text columns whose
-    /// values are all distinct once exact duplicate rows are set aside (and numeric columns
-    /// named like `...id` that are) are ids; other text columns are categorical. The positive class is `positive` if given,
-    /// else understood from Yes/No, True/False or 1/0 (any case).
-    pub fn infer(table: &Table, target: &str, positive: Option<&str>) -> Result<Schema> {
-        let classes = target_classes(table, target)?;
-        let positive = match positive {
+    /// Cells that are blank or a missing marker are missing. Each other column is judged on the
+    /// rows preprocessing keeps (exact duplicate rows set aside), by these rules, in order:
+    ///
+    /// - no value at all, or one value in every row: excluded (no information);
+    /// - numeric (every present value a finite number):
+    ///   - integers, all distinct, none missing, consecutive (`1..n` in any order): a row
+    ///     counter, kept as an id;
+    ///   - integers, all distinct, none missing, from [`MIN_ROWS_FOR_DISTINCT_INTEGER_ID`] rows
+    ///     on: an integer id;
+    ///   - named like an id (last word id, key, number, no; or `index`) with distinct values in
+    ///     more than half of the rows: an id;
+    ///   - else a numeric feature, with a valid range from its name if it is an age (0-120) or
+    ///     a tenure (not negative);
+    /// - text:
+    ///   - all distinct, none missing: a string id;
+    ///   - named like an id with distinct values in more than half the rows: an id;
+    ///   - more distinct values than half the rows, or over [`MAX_CATEGORY_LEVELS`]: free text
+    ///     or a name, excluded;
+    ///   - else a categorical feature.
+    ///
+    /// Columns in `keep` are features whatever the rules say. The positive class is
+    /// `positive` if given, else understood from yes/no, y/n, true/false, t/f or 1/0 in any case.
+    pub fn infer_with(table: &Table, target: &str, options: &InferOptions) -> Result<Schema> {
+        let mut schema = Schema {
+            target: target.to_string(),
+            positive: String::new(),
+            id_columns: vec![],
+            numeric: vec![],
+            categorical: vec![],
+            excluded: BTreeMap::new(),
+            na_values: options.na_values.clone(),
+            valid_ranges: BTreeMap::new(),
+            missing_numeric: MissingNumeric::Native,
+            fill_from_product: BTreeMap::new(),
+            outlier_iqr_k: 0.0,
+        };
+        schema.check_markers()?;
+        for k in &options.keep {
+            table.column(k)?;
+            if k == target {
+                return Err(Error::schema(format!(
+                    "--keep {k}: '{k}' is the target, not a feature"
+                )));
+            }
+        }
+        let classes = target_classes(table, target, &schema)?;
+        schema.positive = match options.positive.as_deref() {
             Some(p) => {
                 if !classes.iter().any(|c| c == p) {
                     return Err(table.bad_column(
@@ -204,38 +509,44 @@ impl Schema {
                 )
             })?,
         };
-        let mut schema = Schema {
-            target: target.to_string(),
-            positive,
-            id_columns: vec![],
-            numeric: vec![],
-            categorical: vec![],
-            fill_from_product: BTreeMap::new(),
-            outlier_iqr_k: default_iqr_k(),
-        };
-        // Ids are judged on the rows preprocessing keeps: an exact duplicate row repeats its id.
         let kept = table.distinct_rows();
         let n = kept.len();
         for name in table.headers() {
             if name == target {
                 continue;
             }
-            let cells = table.column(name)?;
-            let numeric = cells.iter().any(Option::is_some)
-                && cells
-                    .iter()
-                    .flatten()
-                    .all(|s| s.parse::<f64>().is_ok_and(f64::is_finite));
+            let cells = schema.cells(table, name)?;
             let present: Vec<&str> = kept.iter().filter_map(|&i| cells[i]).collect();
-            let distinct = present.iter().collect::<HashSet<_>>().len();
-            let all_distinct = distinct == present.len() && present.len() == n && n > 1;
-            let id_like_name = name.to_ascii_lowercase().ends_with("id");
-            if all_distinct && (!numeric || id_like_name) {
-                schema.id_columns.push(name.clone());
-            } else if numeric {
-                schema.numeric.push(name.clone());
-            } else {
-                schema.categorical.push(name.clone());
+            let values: Option<Vec<f64>> = present
+                .iter()
+                .map(|s| s.parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect();
+            let role = judge(name, &present, values.as_deref(), n);
+            let role = match role {
+                Role::Excluded { .. } | Role::Id(_) if options.keep.contains(name) => {
+                    if values.is_some() && !present.is_empty() {
+                        Role::Numeric
+                    } else {
+                        Role::Categorical
+                    }
+                }
+                r => r,
+            };
+            match role {
+                Role::Numeric => {
+                    if let Some(r) = known_range(name) {
+                        schema.valid_ranges.insert(name.clone(), r);
+                    }
+                    schema.numeric.push(name.clone());
+                }
+                Role::Categorical => schema.categorical.push(name.clone()),
+                Role::Id(why) => {
+                    schema.id_columns.push(name.clone());
+                    schema.excluded.insert(name.clone(), why);
+                }
+                Role::Excluded { why } => {
+                    schema.excluded.insert(name.clone(), why);
+                }
             }
         }
         // The Telco-style TotalCharges = tenure x MonthlyCharges identity, whatever the case.
@@ -251,20 +562,129 @@ impl Schema {
         {
             schema.fill_from_product.insert(t, [ten, m]);
         }
-        schema
-            .check()
-            .map_err(|e| table.bad_column(target, e.message().to_string()))?;
+        schema.check().map_err(|e| {
+            let mut msg = e.message().to_string();
+            if !schema.excluded.is_empty() {
+                let names: Vec<&String> = schema.excluded.keys().collect();
+                msg.push_str(&format!(
+                    " (excluded: {}; use one with --keep COLUMN)",
+                    few(&names, 10)
+                ));
+            }
+            table.bad_column(target, msg)
+        })?;
         Ok(schema)
+    }
+
+    fn check_markers(&self) -> Result<()> {
+        if self.na_values.iter().any(|m| m.trim() != m || m.is_empty()) {
+            return Err(Error::schema(
+                "invalid schema: na_values must be non-empty and without surrounding spaces",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A column's cells with blanks and missing markers as `None`.
+    pub fn cells<'t>(&self, table: &'t Table, name: &str) -> Result<Vec<Option<&'t str>>> {
+        Ok(table
+            .column(name)?
+            .into_iter()
+            .map(|c| c.filter(|s| !self.is_na(s)))
+            .collect())
+    }
+
+    /// A numeric column with blanks and missing markers as `None`; any other text is an error
+    /// naming the line (or row).
+    pub fn numeric_cells(&self, table: &Table, name: &str) -> Result<Vec<Option<f64>>> {
+        self.cells(table, name)?
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                None => Ok(None),
+                Some(s) => table.parse_number(name, i, s).map(Some),
+            })
+            .collect()
     }
 }
 
-/// The distinct non-blank values of the target column; exactly two, or an error.
-pub(crate) fn target_classes(table: &Table, target: &str) -> Result<Vec<String>> {
-    let cells = table.column(target)?;
-    if let Some(row) = cells.iter().position(Option::is_none) {
-        return Err(table.bad_value(target, row, "blank target value".into()));
+/// What inference makes of a column.
+enum Role {
+    Numeric,
+    Categorical,
+    Id(String),
+    Excluded { why: String },
+}
+
+/// The rules of [`Schema::infer_with`] for one column: its present values (of the kept rows),
+/// parsed as numbers when they all are, and the number of kept rows.
+fn judge(name: &str, present: &[&str], numbers: Option<&[f64]>, n: usize) -> Role {
+    let excluded = |why: String| Role::Excluded { why };
+    if present.is_empty() {
+        return excluded("no values (every cell is blank or a missing marker)".into());
     }
-    let distinct: BTreeSet<&str> = cells.iter().flatten().copied().collect();
+    let distinct = present.iter().collect::<HashSet<_>>().len();
+    if distinct == 1 {
+        return excluded(format!("constant (every value is '{}')", present[0]));
+    }
+    let complete_and_distinct = distinct == present.len() && present.len() == n;
+    let named_id = id_like_name(name) && 2 * distinct > n;
+    if let Some(v) = numbers {
+        let integers = v.iter().all(|x| x.fract() == 0.0);
+        if integers && complete_and_distinct {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            if hi - lo + 1.0 == n as f64 {
+                return Role::Id(format!(
+                    "row counter ({n} consecutive integers {} to {}, one per row)",
+                    num(lo),
+                    num(hi)
+                ));
+            }
+            if n >= MIN_ROWS_FOR_DISTINCT_INTEGER_ID {
+                return Role::Id(format!("integer id (all {n} values distinct)"));
+            }
+        }
+        if named_id {
+            return Role::Id(format!(
+                "named like an id, with {distinct} distinct values in {n} rows"
+            ));
+        }
+        return Role::Numeric;
+    }
+    if complete_and_distinct && n > 1 {
+        return Role::Id(format!("string id (all {n} values distinct)"));
+    }
+    if named_id {
+        return Role::Id(format!(
+            "named like an id, with {distinct} distinct values in {n} rows"
+        ));
+    }
+    if 2 * distinct > n || distinct > MAX_CATEGORY_LEVELS {
+        return excluded(format!(
+            "free text or a name ({distinct} distinct values in {n} rows; a categorical has at most {MAX_CATEGORY_LEVELS} and fewer than half the rows)"
+        ));
+    }
+    Role::Categorical
+}
+
+/// The distinct present values of the target column; exactly two, or an error.
+pub(crate) fn target_classes(table: &Table, target: &str, schema: &Schema) -> Result<Vec<String>> {
+    let raw = table.column(target)?;
+    if let Some(row) = raw.iter().position(|c| c.is_none_or(|s| schema.is_na(s))) {
+        return Err(table.bad_value(
+            target,
+            row,
+            match raw[row] {
+                None => "blank target value".into(),
+                Some(m) => format!("missing target value ('{m}')"),
+            },
+        ));
+    }
+    let distinct: BTreeSet<&str> = raw.iter().flatten().copied().collect();
     if distinct.len() != 2 {
         let shown: Vec<&str> = distinct.iter().copied().collect();
         return Err(table.bad_column(

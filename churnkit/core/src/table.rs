@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 pub enum Origin {
     /// A CSV file (path as given); problems are reported by line, the header being line 1.
     File(String),
+    /// A Parquet file (path as given); problems are reported by 0-based row.
+    Parquet(String),
     /// A DataFrame built in memory; problems are reported by 0-based row.
     Frame,
 }
@@ -93,6 +95,50 @@ fn cell_text(v: AnyValue) -> Option<String> {
 }
 
 impl Table {
+    /// Read a customer table: Parquet if the name ends in `.parquet` or `.pq`, else CSV.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => {
+                Self::read_parquet(path)
+            }
+            _ => Self::read_csv(path),
+        }
+    }
+
+    /// Read a Parquet file. Its typed columns become text as in [`Table::from_frame`], so the
+    /// same rules and messages apply as to a CSV; problems are reported by 0-based row.
+    #[cfg(feature = "parquet")]
+    pub fn read_parquet(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io(path, e).with_kind(ErrorKind::Data))?;
+        let sha = crate::io::sha256_bytes(&bytes);
+        let df = ParquetReader::new(Cursor::new(bytes))
+            .finish()
+            .map_err(|e| {
+                Error::data(format!(
+                    "not readable as Parquet: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ))
+                .in_file(&name)
+            })?;
+        let mut t = Self::from_frame(&df).map_err(|e| e.in_file(&name))?;
+        t.origin = Origin::Parquet(name);
+        t.sha256 = OnceLock::from(sha);
+        Ok(t)
+    }
+
+    /// Without the `parquet` feature: an error saying how to get it.
+    #[cfg(not(feature = "parquet"))]
+    pub fn read_parquet(path: impl AsRef<Path>) -> Result<Self> {
+        Err(
+            Error::data("this build reads no Parquet: enable churnkit's `parquet` feature")
+                .in_file(path.as_ref().display()),
+        )
+    }
+
     /// Read `path` as CSV with a header, every column as text. The file is read once.
     pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -222,7 +268,7 @@ impl Table {
     /// The file name for messages and records, or `"(DataFrame)"`.
     pub fn source_name(&self) -> &str {
         match &self.origin {
-            Origin::File(f) => f,
+            Origin::File(f) | Origin::Parquet(f) => f,
             Origin::Frame => "(DataFrame)",
         }
     }
@@ -294,15 +340,17 @@ impl Table {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| match c {
-                None => Ok(None),
-                Some(s) => match s.parse::<f64>() {
-                    Ok(v) if v.is_finite() => Ok(Some(v)),
-                    Ok(_) => Err(self.bad_value(name, i, format!("'{s}' is not a finite number"))),
-                    Err(_) => Err(self.bad_value(name, i, format!("'{s}' is not a number"))),
-                },
-            })
+            .map(|(i, c)| c.map(|s| self.parse_number(name, i, s)).transpose())
             .collect()
+    }
+
+    /// Cell `s` of `column` at data row `row` as a finite number, or an error naming the place.
+    pub(crate) fn parse_number(&self, column: &str, row: usize, s: &str) -> Result<f64> {
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(self.bad_value(column, row, format!("'{s}' is not a finite number"))),
+            Err(_) => Err(self.bad_value(column, row, format!("'{s}' is not a number"))),
+        }
     }
 
     /// Rows that are not exact duplicates (over every column) of an earlier row, ascending: what
@@ -336,7 +384,7 @@ impl Table {
     pub(crate) fn position(&self, row: usize) -> Position {
         match self.origin {
             Origin::File(_) => Position::Line(row + 2),
-            Origin::Frame => Position::Row(row),
+            Origin::Parquet(_) | Origin::Frame => Position::Row(row),
         }
     }
 
@@ -344,7 +392,7 @@ impl Table {
     pub(crate) fn error(&self, message: impl Into<String>) -> Error {
         let e = Error::data(message);
         match &self.origin {
-            Origin::File(f) => e.in_file(f),
+            Origin::File(f) | Origin::Parquet(f) => e.in_file(f),
             Origin::Frame => e,
         }
     }
@@ -363,7 +411,7 @@ impl Table {
 
     fn missing_column(&self, name: &str) -> Error {
         let what = match self.origin {
-            Origin::File(_) => "the file has",
+            Origin::File(_) | Origin::Parquet(_) => "the file has",
             Origin::Frame => "the table has",
         };
         self.error(format!(

@@ -31,6 +31,10 @@ pub mod keys {
         pub const TEST_SIZE: &str = "test_size";
         /// Feature columns.
         pub const N_FEATURES: &str = "n_features";
+        /// `true` when the run also refitted a final model on every kept row (`--final`).
+        pub const FINAL_MODEL: &str = "final_model";
+        /// Rows the final model was fitted on.
+        pub const FINAL_TRAIN_SIZE: &str = "final_train_size";
         /// Decision threshold of an evaluation.
         pub const THRESHOLD: &str = "threshold";
     }
@@ -83,6 +87,9 @@ pub mod keys {
         pub const DATA_SHA256: &str = "data.sha256";
         /// SHA-256 of the model's JSON.
         pub const MODEL_SHA256: &str = "model.sha256";
+        /// SHA-256 of the final model's file (fitted on every row; `model.sha256` is the
+        /// evaluated one's).
+        pub const FINAL_MODEL_SHA256: &str = "final_model.sha256";
         /// The git commit of the working directory, when there is one.
         pub const GIT_COMMIT: &str = "git.commit";
         /// The run's id in the local store (set on server runs).

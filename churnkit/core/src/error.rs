@@ -287,14 +287,21 @@ impl From<linfa::Error> for Error {
     }
 }
 
-/// `a, b, c` for at most `max` items, then `... (N more)`: long lists in messages stay short.
+/// The most items a message lists.
+pub const MAX_LISTED: usize = 10;
+
+/// `a, b, c` for at most `max` items (never more than [`MAX_LISTED`]), then `... (N more)`:
+/// long lists in messages stay short.
 ///
 /// ```
 /// let names = ["a", "b", "c", "d"];
 /// assert_eq!(churnkit_core::error::few(&names, 2), "a, b, ... (2 more)");
 /// assert_eq!(churnkit_core::error::few(&names, 4), "a, b, c, d");
+/// let many: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+/// assert!(churnkit_core::error::few(&many, 50).ends_with("9, ... (20 more)"));
 /// ```
 pub fn few<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let max = max.min(MAX_LISTED);
     let shown: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
     let mut s = shown.join(", ");
     if items.len() > max {

@@ -24,6 +24,10 @@ fn default_na_values() -> Vec<String> {
 /// Columns with more distinct values than this are too many levels to be a categorical feature.
 pub const MAX_CATEGORY_LEVELS: usize = 1000;
 
+/// A text column with fewer rows per distinct value than this, on average, is free text or a
+/// name, not a categorical feature: a level seen a handful of times teaches a tree nothing.
+pub const MIN_ROWS_PER_LEVEL: usize = 5;
+
 /// An integer column whose values are all distinct is an id from this many rows on (below it,
 /// a real feature like a credit score can be all distinct by chance).
 pub const MIN_ROWS_FOR_DISTINCT_INTEGER_ID: usize = 1000;
@@ -454,10 +458,10 @@ impl Schema {
     ///   - else a numeric feature, with a valid range from its name if it is an age (0-120) or
     ///     a tenure (not negative);
     /// - text:
-    ///   - all distinct, none missing: a string id;
+    ///   - all distinct, none missing, mostly without spaces: a string id;
     ///   - named like an id with distinct values in more than half the rows: an id;
-    ///   - more distinct values than half the rows, or over [`MAX_CATEGORY_LEVELS`]: free text
-    ///     or a name, excluded;
+    ///   - fewer than [`MIN_ROWS_PER_LEVEL`] rows per distinct value on average, or over
+    ///     [`MAX_CATEGORY_LEVELS`] distinct values: free text or a name, excluded;
     ///   - else a categorical feature.
     ///
     /// Columns in `keep` are features whatever the rules say. The positive class is
@@ -655,7 +659,9 @@ fn judge(name: &str, present: &[&str], numbers: Option<&[f64]>, n: usize) -> Rol
         }
         return Role::Numeric;
     }
-    if complete_and_distinct && n > 1 {
+    // Ids are codes; values with spaces in them are words (a comment, a full name).
+    let worded = 2 * present.iter().filter(|v| v.contains(' ')).count() > present.len();
+    if complete_and_distinct && n > 1 && !worded {
         return Role::Id(format!("string id (all {n} values distinct)"));
     }
     if named_id {
@@ -663,9 +669,9 @@ fn judge(name: &str, present: &[&str], numbers: Option<&[f64]>, n: usize) -> Rol
             "named like an id, with {distinct} distinct values in {n} rows"
         ));
     }
-    if 2 * distinct > n || distinct > MAX_CATEGORY_LEVELS {
+    if MIN_ROWS_PER_LEVEL * distinct > n || distinct > MAX_CATEGORY_LEVELS {
         return excluded(format!(
-            "free text or a name ({distinct} distinct values in {n} rows; a categorical has at most {MAX_CATEGORY_LEVELS} and fewer than half the rows)"
+            "free text or a name ({distinct} distinct values in {n} rows; a categorical has at most {MAX_CATEGORY_LEVELS} levels and {MIN_ROWS_PER_LEVEL} rows per level on average)"
         ));
     }
     Role::Categorical
@@ -728,12 +734,136 @@ mod tests {
         assert!(err.to_string().contains("numerik"), "{err}");
     }
 
+    fn table(text: &str) -> Table {
+        Table::from_csv_bytes(text.as_bytes().to_vec(), "t.csv").unwrap()
+    }
+
+    /// A table of `n` rows with one column of each shape inference must judge.
+    fn shapes(n: usize) -> Table {
+        let mut text = String::from(
+            "RowNumber,CustomerId,account_id,Code,Surname,Comment,Age,Flag,AreaCode,Plan,Paid,Const,Empty,Churned\n",
+        );
+        for i in 0..n {
+            text.push_str(&format!(
+                "{},{},{},K{:05},Name{},free text number {},{},{},{},{},{},x,NA,{}\n",
+                i + 1,
+                15_000_000 + (i * 7919) % 1_000_000,
+                // Repeats on some rows, so only the name says it is an id.
+                if i % 10 == 9 { 7 } else { i + 100 },
+                i,
+                // ~40% of rows have their own surname.
+                (i * 37) % (n * 2 / 5),
+                i,
+                if i % 17 == 0 {
+                    "?".to_string()
+                } else {
+                    (20 + i % 50).to_string()
+                },
+                i % 2,
+                [408, 415, 510][i % 3],
+                ["basic", "plus", "pro"][i % 3],
+                // A real feature whose name ends in "id" as letters, not as a word.
+                (i * 13) % 29,
+                ["TRUE", "FALSE"][i % 2],
+            ));
+        }
+        table(&text)
+    }
+
+    #[test]
+    fn inference_excludes_non_features_and_says_why() {
+        let t = shapes(1200);
+        let s = Schema::infer(&t, "Churned", None).unwrap();
+        assert_eq!(s.positive, "TRUE");
+        assert_eq!(s.numeric, ["Age", "Flag", "AreaCode", "Paid"]);
+        assert_eq!(s.categorical, ["Plan"]);
+        assert_eq!(
+            s.id_columns,
+            ["RowNumber", "CustomerId", "account_id", "Code"]
+        );
+        let why = |c: &str| s.excluded[c].as_str();
+        assert!(why("RowNumber").starts_with("row counter (1200 consecutive integers 1 to 1200"));
+        assert_eq!(why("CustomerId"), "integer id (all 1200 values distinct)");
+        assert!(
+            why("account_id").starts_with("named like an id"),
+            "{}",
+            why("account_id")
+        );
+        assert_eq!(why("Code"), "string id (all 1200 values distinct)");
+        assert!(
+            why("Surname").starts_with("free text or a name (480 distinct"),
+            "{}",
+            why("Surname")
+        );
+        assert!(
+            why("Comment").starts_with("free text"),
+            "{}",
+            why("Comment")
+        );
+        assert_eq!(why("Const"), "constant (every value is 'x')");
+        assert!(why("Empty").starts_with("no values"));
+        assert_eq!(s.valid_ranges["Age"], AGE_RANGE);
+        // The printed schema shows every decision, and reads back the same.
+        let toml = s.to_toml();
+        assert!(toml.contains("#   Surname: free text or a name"), "{toml}");
+        assert_eq!(Schema::from_toml_str(&toml).unwrap(), s);
+        assert_eq!(s.exclusion_warnings().len(), 8);
+        assert!(s.exclusion_warnings()[0].contains("pass --keep"));
+    }
+
+    #[test]
+    fn small_tables_keep_integer_features_that_happen_to_be_distinct() {
+        // A credit score in 30 rows is all distinct by chance: still a feature. A row counter
+        // is not, at any size.
+        let mut text = String::from("n,score,y\n");
+        for i in 0..30 {
+            text.push_str(&format!("{},{},{}\n", 30 - i, 400 + i * 13, i % 2));
+        }
+        let s = Schema::infer(&table(&text), "y", None).unwrap();
+        assert_eq!(s.numeric, ["score"]);
+        assert_eq!(s.id_columns, ["n"]);
+    }
+
+    #[test]
+    fn keep_and_markers_are_options() {
+        let t = shapes(1200);
+        let o = InferOptions::default().keep(["RowNumber", "Surname"]);
+        let s = Schema::infer_with(&t, "Churned", &o).unwrap();
+        assert!(s.numeric.contains(&"RowNumber".to_string()));
+        assert!(s.categorical.contains(&"Surname".to_string()));
+        assert!(!s.excluded.contains_key("Surname"));
+        let e = Schema::infer_with(&t, "Churned", &InferOptions::default().keep(["Nope"]));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("missing required column 'Nope'"));
+        // Without "?" as a marker, Age is text with 51 levels in 1200 rows: a categorical.
+        let s =
+            Schema::infer_with(&t, "Churned", &InferOptions::default().na_values(["NA"])).unwrap();
+        assert!(s.categorical.contains(&"Age".to_string()));
+    }
+
+    #[test]
+    fn name_words_split_camel_case_and_separators() {
+        assert_eq!(name_words("CustomerId"), ["customer", "id"]);
+        assert_eq!(name_words("customerID"), ["customer", "id"]);
+        assert_eq!(name_words("row_number"), ["row", "number"]);
+        assert_eq!(name_words("HTTPStatus"), ["http", "status"]);
+        assert!(id_like_name("Unnamed: 0") && id_like_name("index") && id_like_name("AccountNo"));
+        assert!(
+            !id_like_name("Paid") && !id_like_name("NumOfProducts") && !id_like_name("AreaCode")
+        );
+    }
+
     #[test]
     fn positive_guess() {
         let c = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
         assert_eq!(guess_positive(&c("No", "Yes")).as_deref(), Some("Yes"));
         assert_eq!(guess_positive(&c("False", "True")).as_deref(), Some("True"));
         assert_eq!(guess_positive(&c("0", "1")).as_deref(), Some("1"));
+        assert_eq!(guess_positive(&c("N", "Y")).as_deref(), Some("Y"));
+        assert_eq!(guess_positive(&c("FALSE", "TRUE")).as_deref(), Some("TRUE"));
+        assert_eq!(guess_positive(&c("no", "yes")).as_deref(), Some("yes"));
         assert_eq!(guess_positive(&c("stay", "leave")), None);
     }
 }

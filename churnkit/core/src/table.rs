@@ -416,7 +416,7 @@ impl Table {
         };
         self.error(format!(
             "missing required column '{name}' ({what}: {})",
-            few(&self.headers, 12)
+            few(&self.headers, 10)
         ))
     }
 }

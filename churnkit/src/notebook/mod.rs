@@ -75,7 +75,7 @@ pub fn col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
             let names: Vec<&str> = df.columns().iter().map(|c| c.name().as_str()).collect();
             Error::data(format!(
                 "no column '{name}' (columns: {})",
-                churnkit_core::error::few(&names, 12)
+                churnkit_core::error::few(&names, 10)
             ))
         })
 }

@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(data: &str, target: &str) -> churnkit::Result<()> {
-    let table = Table::read_csv(data)?; // or Table::from_frame(&polars_df)
+    let table = Table::read(data)?; // CSV or Parquet; or Table::from_frame(&polars_df)
     let schema = Schema::infer(&table, target, None)?;
     let split = Split::stratified(&table, &schema, SplitOptions::default())?;
     let state = Preprocessor::fit(&table, &schema, &split)?;
@@ -44,11 +44,14 @@ fn run(data: &str, target: &str) -> churnkit::Result<()> {
         schema.positive
     );
     println!(
-        "schema: {} numeric, {} categorical, ids dropped: [{}]",
+        "schema: {} numeric, {} categorical, ids carried: [{}]",
         schema.numeric.len(),
         schema.categorical.len(),
         schema.id_columns.join(", ")
     );
+    for w in schema.exclusion_warnings() {
+        println!("  {w}");
+    }
     println!(
         "split: train {}, test {} (stratified, seed 42); {} duplicate rows dropped",
         prepared.y_train.len(),

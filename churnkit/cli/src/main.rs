@@ -20,9 +20,23 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // One line: clap's first line, plus the indented lines under it that name what is
+            // missing ("  --target <TARGET>"), up to the blank line before "Usage:".
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let usage = format!("{} (see --help)", first.trim_start_matches("error: "));
+            let mut lines = text.lines();
+            let mut msg = lines
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string();
+            let named: Vec<&str> = lines
+                .take_while(|l| l.starts_with("  "))
+                .map(str::trim)
+                .collect();
+            if !named.is_empty() {
+                msg = format!("{} {}", msg.trim_end(), named.join(", "));
+            }
+            let usage = format!("{msg} (see --help)");
             return exit::Failure::Usage(usage).report();
         }
     };

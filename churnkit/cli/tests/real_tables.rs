@@ -114,7 +114,10 @@ fn keep_and_na_values_change_the_decisions() {
             "AreaCode",
         ],
     );
-    let cat_line = schema.lines().find(|l| l.starts_with("categorical")).unwrap();
+    let cat_line = schema
+        .lines()
+        .find(|l| l.starts_with("categorical"))
+        .unwrap();
     assert!(cat_line.contains("\"Surname\""), "{schema}");
     assert!(!schema.contains("Surname = \"free text"), "{schema}");
     // Without "?" and "NA" as markers, Age holds text: it becomes a categorical, and says so.
@@ -139,6 +142,13 @@ fn keep_and_na_values_change_the_decisions() {
         .find(|l| l.starts_with("categorical"))
         .unwrap();
     assert!(cat_line.contains("\"Age\""), "{schema}");
+    // --keep is an inference option: without --target the one-line usage error names it.
+    fails(
+        &d,
+        &["pipeline", "--data", "m.csv", "--keep", "Surname"],
+        2,
+        &["required arguments were not provided: --target <TARGET>"],
+    );
     fails(
         &d,
         &[

@@ -28,7 +28,7 @@
 
 pub use churnkit_core::{
     error, evaluate, forest, format, frame, generate, io, model, plots, polars, preprocess, rng,
-    schema, stats, table, Error, ErrorKind, Result, Transience, VERSION,
+    schema, significance, stats, table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 

@@ -20,6 +20,7 @@ pub mod plots;
 pub mod preprocess;
 pub mod rng;
 pub mod schema;
+pub mod significance;
 pub mod stats;
 pub mod table;
 

@@ -464,7 +464,6 @@ impl Split {
 
         let mut cleaning = CleaningReport {
             ignored_columns,
-            out_of_range: Inputs::read(table, schema)?.out_of_range,
             ..Default::default()
         };
         for c in schema
@@ -553,8 +552,8 @@ impl Split {
         &self.test
     }
 
-    /// Missing values, duplicates and ignored columns (fill and clip counts are added by
-    /// [`Preprocessor::fit`]).
+    /// Missing values, duplicates and ignored columns (impossible-value, fill and clip counts
+    /// are added by [`Preprocessor::fit`]).
     pub fn cleaning(&self) -> &CleaningReport {
         &self.cleaning
     }
@@ -630,6 +629,7 @@ impl Preprocessor {
         }
 
         let mut cleaning = split.cleaning.clone();
+        cleaning.out_of_range = inputs.out_of_range.clone();
         for f in &features {
             if let FeatureTransform::Numeric { name, .. } = f {
                 let (mut by_product, mut by_median, mut left, mut clipped) = (0, 0, 0, 0);

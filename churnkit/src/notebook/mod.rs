@@ -147,6 +147,37 @@ pub fn missing_values(df: &DataFrame) -> Result<DataFrame> {
     )?)
 }
 
+/// Each feature against churn, in one table sorted by p-value: a chi-square test for each
+/// categorical, a Mann-Whitney U test (churners against the others) for each numeric, with the
+/// effect size (Cramér's V, or the rank-biserial correlation: above 0 when churners have larger
+/// values). Features are the ones schema inference picks for `target`.
+pub fn feature_tests(df: &DataFrame, target: &str) -> Result<DataFrame> {
+    let table = Table::from_frame(df)?;
+    let schema = Schema::infer(&table, target, None)?;
+    let rows = churnkit_core::significance::feature_tests(&table, &schema)?;
+    let text = |f: fn(&churnkit_core::significance::FeatureTest) -> String| -> Vec<String> {
+        rows.iter().map(f).collect()
+    };
+    let num = |f: fn(&churnkit_core::significance::FeatureTest) -> f64| -> Vec<f64> {
+        rows.iter().map(f).collect()
+    };
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("feature".into(), text(|r| r.feature.clone())),
+            Column::new("test".into(), text(|r| r.test.to_string())),
+            Column::new("statistic".into(), num(|r| r.statistic)),
+            Column::new("p_value".into(), num(|r| r.p_value)),
+            Column::new("effect".into(), text(|r| r.effect.to_string())),
+            Column::new("effect_size".into(), num(|r| r.effect_size)),
+            Column::new(
+                "rows".into(),
+                rows.iter().map(|r| r.rows as u64).collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
 /// The target as 0/1 (Yes/No, True/False, 1/0 understood, as in preprocessing).
 pub fn target_labels(df: &DataFrame, target: &str) -> Result<Vec<u8>> {
     let text = text_column(df, target)?;
@@ -508,6 +539,25 @@ mod tests {
         let m = missing_values(&df).unwrap();
         let tc = m.column("missing").unwrap().u64().unwrap().get(4);
         assert_eq!(tc, Some(1));
+    }
+
+    #[test]
+    fn feature_tests_table_has_one_row_per_feature_sorted_by_p_value() {
+        let t = feature_tests(&sample(), "Churn").unwrap();
+        assert_eq!(t.height(), 6);
+        let p: Vec<f64> = t
+            .column("p_value")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+        let tests: Vec<Option<&str>> = t.column("test").unwrap().str().unwrap().iter().collect();
+        assert_eq!(
+            tests.iter().filter(|x| **x == Some("chi-square")).count(),
+            2
+        );
     }
 
     #[test]

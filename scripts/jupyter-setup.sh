@@ -3,7 +3,8 @@
 #  - JupyterLab and nbclient in the project venv (scripts/venv.sh),
 #  - evcxr_jupyter (pinned) into ~/.cache/churnkit/evcxr (cargo install, built outside the clone),
 #  - the rust-src component (evcxr's type inference needs it),
-#  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set.
+#  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set, and evcxr's
+#    own version.txt beside it, so that no kernel replaces it.
 # Concurrent runs on one machine take turns on the shared caches: the venv under its lock
 # (scripts/venv.sh), the evcxr install (check, cargo install, removing its target directory),
 # rust-src and the kernelspec under $CHURNKIT_CACHE/evcxr.lock (see with_lock in lib.sh).
@@ -36,6 +37,15 @@ install() {
 
   kdir="$CHURNKIT_VENV/share/jupyter/kernels/rust"
   mkdir -p "$kdir" "$EVCXR_TMPDIR"
+  # evcxr_jupyter re-installs a plain kernel.json (without our env) over the spec it finds
+  # under $JUPYTER_PATH when that spec's version.txt differs from its own. Take its own files
+  # (version.txt, logos, kernel.js) from a scratch install, so it finds the spec current.
+  scratch=$(mktemp -d)
+  JUPYTER_PATH="$scratch" "$evcxr_bin" --install >/dev/null
+  for f in "$scratch"/kernels/rust/*; do
+    [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
+  done
+  rm -rf "$scratch"
   python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
 import json, os, sys
 path, binary, tmpdir, config = sys.argv[1:]

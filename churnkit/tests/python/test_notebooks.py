@@ -178,3 +178,30 @@ def test_experiment_comparison_notebook(project):
     assert images(cells[4]) == 4
     best = html(cells[5])
     assert "Best: train-random-forest-d" in best and images(cells[5]) == 1
+
+
+def test_the_kernelspec_survives_its_kernels(tmp_path):
+    """evcxr_jupyter 0.22 re-installs a plain kernel.json over the spec under $JUPYTER_PATH when
+    the spec has no (or another) version.txt; that drops EVCXR_TMPDIR, and every later kernel
+    rebuilds the dependencies from scratch. scripts/jupyter-setup.sh installs evcxr's own
+    version.txt beside our spec: three kernels in a row leave it as it is and see the build
+    directory."""
+    from jupyter_client.manager import start_new_kernel
+
+    spec = KernelSpecManager().get_kernel_spec("rust")
+    kernel_json = pathlib.Path(spec.resource_dir) / "kernel.json"
+    before = kernel_json.read_text()
+    tmpdir = json.loads(before)["env"]["EVCXR_TMPDIR"]
+    env = dict(os.environ, JUPYTER_PATH=str(pathlib.Path(spec.resource_dir).parents[1]))
+    for i in range(3):
+        km, kc = start_new_kernel(kernel_name="rust", env=env, cwd=str(tmp_path))
+        try:
+            seen = []
+            kc.execute_interactive('std::env::var("EVCXR_TMPDIR").unwrap_or_default()', timeout=120,
+                                   output_hook=lambda m: seen.append(m))
+            shown = "".join(str(m["content"].get("data", {}).get("text/plain", "")) for m in seen)
+            assert tmpdir in shown, (i, shown)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        assert kernel_json.read_text() == before, f"kernel {i + 1} rewrote {kernel_json}"

@@ -27,8 +27,8 @@
 #![doc(html_root_url = "https://docs.rs/churnkit")]
 
 pub use churnkit_core::{
-    error, evaluate, forest, format, frame, generate, io, model, plots, polars, preprocess, rng,
-    schema, significance, stats, table, Error, ErrorKind, Result, Transience, VERSION,
+    chart, error, evaluate, forest, format, frame, generate, io, model, plots, polars, preprocess,
+    rng, schema, significance, stats, table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 

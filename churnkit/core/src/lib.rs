@@ -8,6 +8,7 @@
 //! Every fallible function returns [`Result`] with the one [`Error`] type.
 #![doc(html_root_url = "https://docs.rs/churnkit-core")]
 
+pub mod chart;
 pub mod error;
 pub mod evaluate;
 pub mod forest;

@@ -6,6 +6,8 @@
 //! let df = load_csv("../data/sample_data.csv")?;
 //! df                                        // an HTML table with shape and dtypes
 //! churn_distribution(&df, "Churn")          // a chart
+//! Chart::histogram("Age").color_by("Churn").draw_frame(&df)?   // any chart of any columns
+//! feature_tests(&df, "Churn")?              // chi-square / Mann-Whitney U per feature
 //! ```
 //!
 //! Everything a notebook needs is re-exported here (polars included), so a notebook depends on
@@ -19,6 +21,7 @@ pub use display::{base64, content_block, escape, fmt_float, frame_html, Display,
 
 pub use crate::prelude::*;
 pub use crate::tracking;
+pub use churnkit_core::chart::Chart;
 pub use churnkit_core::evaluate::{
     BinaryMetrics, BusinessMetrics, ClassificationReport, Confusion,
 };

@@ -41,10 +41,13 @@ install() {
   # under $JUPYTER_PATH when that spec's version.txt differs from its own. Take its own files
   # (version.txt, logos, kernel.js) from a scratch install, so it finds the spec current.
   scratch=$(mktemp -d)
-  JUPYTER_PATH="$scratch" "$evcxr_bin" --install >/dev/null
-  for f in "$scratch"/kernels/rust/*; do
-    [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
-  done
+  if JUPYTER_PATH="$scratch" "$evcxr_bin" --install >/dev/null 2>&1 && [ -f "$scratch/kernels/rust/version.txt" ]; then
+    for f in "$scratch"/kernels/rust/*; do
+      [ "$(basename "$f")" = kernel.json ] || cmp -s "$f" "$kdir/$(basename "$f")" || cp "$f" "$kdir/"
+    done
+  else
+    echo "jupyter-setup: warning: evcxr_jupyter --install wrote no version.txt; a kernel may replace $kdir/kernel.json" >&2
+  fi
   rm -rf "$scratch"
   python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
 import json, os, sys

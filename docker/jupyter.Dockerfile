@@ -50,8 +50,11 @@ RUN (getent group "${GID}" >/dev/null || groupadd --gid "${GID}" churnkit) \
 USER ${UID}:${GID}
 ENV EVCXR_TMPDIR=/var/cache/evcxr \
     EVCXR_CONFIG_DIR=/workspace/jupyter-config/evcxr
-# The kernelspec, in the user's Jupyter data dir, with the same fields as scripts/jupyter-setup.sh.
+# The kernelspec, in the user's Jupyter data dir, with the same fields as scripts/jupyter-setup.sh:
+# evcxr's own install first (its version.txt stops a kernel from re-installing over the spec),
+# then our kernel.json over its plain one.
 RUN mkdir -p "${HOME}/.local/share/jupyter/kernels/rust" \
+    && evcxr_jupyter --install >/dev/null \
     && python -c 'import json, sys; json.dump({"argv": ["/usr/local/bin/evcxr_jupyter", "--control_file", "{connection_file}"], "display_name": "Rust", "language": "rust", "interrupt_mode": "message", "env": {"EVCXR_TMPDIR": "/var/cache/evcxr", "EVCXR_CONFIG_DIR": "/workspace/jupyter-config/evcxr"}}, open(sys.argv[1], "w"), indent=1)' \
        "${HOME}/.local/share/jupyter/kernels/rust/kernel.json" \
     && jupyter kernelspec list

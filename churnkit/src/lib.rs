@@ -42,8 +42,8 @@ pub mod prelude {
     pub use crate::layout::Layout;
     pub use crate::tracking::{RunRecord, RunSource, Tracker};
     pub use crate::workflow::{
-        evaluate, evaluate_with_hash, predict, train, train_observed, Evaluated, PredictOptions,
-        Scores, Trained,
+        evaluate, evaluate_with_hash, predict, train, train_grid, train_observed, Evaluated, Grid,
+        PredictOptions, Scores, Trained,
     };
     pub use churnkit_core::evaluate::Evaluation;
     pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};

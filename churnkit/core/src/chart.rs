@@ -548,6 +548,12 @@ impl Chart {
         let mut cats: BTreeMap<&str, Vec<(f64, usize)>> = BTreeMap::new();
         let k = d.groups.len();
         let mut left_out = 0;
+        // Means resist outliers as the axes do: values beyond 3 IQR of the quartiles (an age
+        // of 999) are left out of them, and counted in the title.
+        let mut ys: Vec<f64> = d.y.iter().flatten().copied().collect();
+        ys.sort_by(f64::total_cmp);
+        let (ylo, yhi) = robust_range(&ys);
+        let mut outliers = 0;
         for ((x, y), g) in d.x_text.iter().zip(&d.y).zip(&d.group) {
             let (Some(x), Some(g)) = (x, g) else {
                 left_out += 1;
@@ -559,10 +565,11 @@ impl Chart {
                     cell.0 += 1.0;
                     cell.1 += 1;
                 }
-                (Some(_), Some(y)) => {
+                (Some(_), Some(y)) if (ylo..=yhi).contains(y) => {
                     cell.0 += y;
                     cell.1 += 1;
                 }
+                (Some(_), Some(_)) => outliers += 1,
                 (Some(_), None) => left_out += 1,
             }
         }
@@ -592,7 +599,10 @@ impl Chart {
             count_top(max as usize)
         };
         let bottom = if min < 0.0 { min * 1.12 } else { 0.0 };
-        let caption = self.caption(left_out);
+        let mut caption = self.caption(left_out);
+        if outliers > 0 {
+            caption.push_str(&format!(" ({outliers} outliers left out)"));
+        }
         let x_label = self.x_label.clone().unwrap_or_else(|| self.x.clone());
         let y_label = self.y_label.clone().unwrap_or_else(|| match &self.y {
             Some(y) => format!("Mean {y}"),
@@ -617,7 +627,9 @@ impl Chart {
                 .y_desc(y_label.as_str())
                 .label_style((FAMILY, 13))
                 .axis_desc_style((FAMILY, 15));
-            if !means {
+            if means {
+                mesh.y_label_formatter(&tick);
+            } else {
                 mesh.y_label_formatter(&count_label);
             }
             mesh.draw()?;
@@ -797,6 +809,22 @@ mod tests {
         e.sort_by(f64::total_cmp);
         let (_, top) = robust_range(&e);
         assert!(e.iter().filter(|x| **x > top).count() < 15, "top {top}");
+        c.draw(&t).unwrap();
+    }
+
+    #[test]
+    fn bar_means_leave_outliers_out() {
+        let mut text = String::from("Plan,Age\n");
+        for i in 0..60 {
+            text.push_str(&format!("{},{}\n", ["a", "b"][i % 2], 40 + i % 3));
+        }
+        text.push_str("a,999\n");
+        let t = Table::from_csv_bytes(text.into_bytes(), "p.csv").unwrap();
+        let c = Chart::bar("Plan").y("Age");
+        let d = Columns::read(&c, &t).unwrap();
+        let mut ys: Vec<f64> = d.y.iter().flatten().copied().collect();
+        ys.sort_by(f64::total_cmp);
+        assert_eq!(robust_range(&ys), (40.0, 42.0));
         c.draw(&t).unwrap();
     }
 

@@ -94,6 +94,38 @@ fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     })
 }
 
+/// A numeric column as `f64` values, missing as `None`: the raw material of a derived feature.
+pub fn numbers(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    f64_column(df, name)
+}
+
+/// `df` with a numeric column `name` added (or replaced): feature engineering in one cell.
+///
+/// ```
+/// use churnkit::notebook::*;
+/// let df = polars::df!("TotalCharges" => [120.0, 50.0], "Tenure" => [12.0, 0.0])?;
+/// let per_month = numbers(&df, "TotalCharges")?
+///     .iter()
+///     .zip(numbers(&df, "Tenure")?)
+///     .map(|(t, n)| Some((*t)? / n.filter(|n| *n > 0.0)?))
+///     .collect();
+/// let df = with_column(&df, "ChargesPerMonth", per_month)?;
+/// assert_eq!(numbers(&df, "ChargesPerMonth")?, vec![Some(10.0), None]);
+/// # Ok::<(), churnkit::Error>(())
+/// ```
+pub fn with_column(df: &DataFrame, name: &str, values: Vec<Option<f64>>) -> Result<DataFrame> {
+    if values.len() != df.height() {
+        return Err(churnkit_core::Error::data(format!(
+            "column '{name}' has {} values for {} rows",
+            values.len(),
+            df.height()
+        )));
+    }
+    let mut out = df.clone();
+    out.with_column(Column::new(name.into(), values))?;
+    Ok(out)
+}
+
 fn text_column(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     let c = col(df, name)?;
     Ok(match c.dtype() {
@@ -494,27 +526,66 @@ impl Project {
         data: &Processed,
         depths: &[usize],
     ) -> Result<DataFrame> {
+        let grid = crate::workflow::Grid::new().max_depth(depths.iter().map(|&d| Some(d)));
+        self.sweep(experiment, data, &grid)
+    }
+
+    /// Train one forest per combination of `grid` on `data`, in parallel, log each run to
+    /// `experiment` (in grid order), and return one row per run: the hyperparameters, train and
+    /// test F1, test ROC AUC, fit seconds (overlapping, as the fits run side by side) and the
+    /// run id, ready for [`Project::compare`].
+    pub fn sweep(
+        &self,
+        experiment: &str,
+        data: &Processed,
+        grid: &crate::workflow::Grid,
+    ) -> Result<DataFrame> {
+        let params = grid.params()?;
         let tracker = self.tracker()?;
-        let (mut d, mut f1, mut auc, mut train_f1, mut secs, mut ids) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for &depth in depths {
-            let trained = fit(data, RandomForestParams::new().max_depth(Some(depth)))?;
-            let logged = tracker.log(&trained.run_record(data, experiment))?;
-            d.push(depth as u64);
-            f1.push(trained.test.f1);
-            auc.push(trained.test.roc_auc);
-            train_f1.push(trained.train.f1);
-            secs.push(trained.fit_seconds);
-            ids.push(logged.run_id().to_string());
+        let results = crate::workflow::train_grid(data, ModelKind::RandomForest, &params)?;
+        let mut ids = Vec::with_capacity(results.len());
+        for t in &results {
+            ids.push(
+                tracker
+                    .log(&t.run_record(data, experiment))?
+                    .run_id()
+                    .to_string(),
+            );
         }
+        let col_u64 = |f: fn(&churnkit_core::forest::RandomForestValidParams) -> u64| -> Vec<u64> {
+            params.iter().map(f).collect()
+        };
+        let depth: Vec<Option<u64>> = params
+            .iter()
+            .map(|p| p.max_depth().map(|d| d as u64))
+            .collect();
+        let metric = |f: fn(&Trained) -> Option<f64>| -> Vec<Option<f64>> {
+            results.iter().map(f).collect()
+        };
         Ok(DataFrame::new(
-            d.len(),
+            results.len(),
             vec![
-                Column::new("max_depth".into(), d),
-                Column::new("train_f1".into(), train_f1),
-                Column::new("test_f1".into(), f1),
-                Column::new("roc_auc".into(), auc),
-                Column::new("fit_s".into(), secs),
+                Column::new("n_estimators".into(), col_u64(|p| p.n_estimators() as u64)),
+                Column::new("max_depth".into(), depth),
+                Column::new(
+                    "min_samples_split".into(),
+                    col_u64(|p| p.min_samples_split() as u64),
+                ),
+                Column::new(
+                    "min_samples_leaf".into(),
+                    col_u64(|p| p.min_samples_leaf() as u64),
+                ),
+                Column::new(
+                    "max_features".into(),
+                    params
+                        .iter()
+                        .map(|p| p.max_features().to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new("train_f1".into(), metric(|t| Some(t.train.f1))),
+                Column::new("test_f1".into(), metric(|t| Some(t.test.f1))),
+                Column::new("roc_auc".into(), metric(|t| t.test.roc_auc)),
+                Column::new("fit_s".into(), metric(|t| Some(t.fit_seconds))),
                 Column::new("run_id".into(), ids),
             ],
         )?)
@@ -630,7 +701,26 @@ mod tests {
         let project = Project::open(dir.path()).unwrap();
         let data = prepare(&sample(), "Churn").unwrap();
         let table = project.sweep_max_depth("sweep", &data, &[2, 6]).unwrap();
-        assert_eq!(table.shape(), (2, 6));
+        assert_eq!(table.shape(), (2, 10));
+        // Any hyperparameters: 2 x 2 combinations, one logged run each, in grid order.
+        let grid = crate::workflow::Grid::new()
+            .n_estimators([10])
+            .min_samples_leaf([1, 8])
+            .max_features([MaxFeatures::Sqrt, MaxFeatures::All]);
+        let t = project.sweep("grid", &data, &grid).unwrap();
+        assert_eq!(t.height(), 4);
+        let leaf: Vec<Option<u64>> = t
+            .column("min_samples_leaf")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(leaf, [Some(1), Some(1), Some(8), Some(8)]);
+        let logged = tracking::LocalStore::new(project.path("mlruns"))
+            .list(Some("grid"))
+            .unwrap();
+        assert_eq!(logged.len(), 4);
         let runs = tracking::LocalStore::new(project.path("mlruns"))
             .list(Some("sweep"))
             .unwrap();

@@ -172,12 +172,27 @@ def test_experiment_comparison_notebook(project):
     cells = code(nb)
     # cells: 0 :dep, 1 setup, 2 sweep, 3 runs, 4 charts, 5 best
     sweep = html(cells[2])
-    assert "shape: (7, 6)" in sweep and "max_depth" in sweep
+    assert "shape: (7, 10)" in sweep and "max_depth" in sweep and "min_samples_leaf" in sweep
     runs = html(cells[3])
     assert re.search(r"shape: \(\d+, \d+\)", runs) and "train-random-forest-d3-n100" in runs
     assert images(cells[4]) == 4
     best = html(cells[5])
     assert "Best: train-random-forest-d" in best and images(cells[5]) == 1
+
+
+def test_modeling_notebook(project):
+    root, env = project
+    nb = run_notebook("modeling.ipynb", root, env)
+    cells = code(nb)
+    # cells: 0 :dep, 1 setup, 2 tests, 3 charts, 4 baseline, 5 grid, 6 feature engineering
+    tests = html(cells[2])
+    assert "shape: (6, 7)" in tests and "chi-square" in tests and "mann-whitney-u" in tests, tests[:400]
+    assert images(cells[3]) == 4
+    assert "Baseline: test F1" in html(cells[4]) and images(cells[4]) == 1
+    grid = html(cells[5])
+    assert "shape: (6, 10)" in grid and "min_samples_leaf" in grid, grid[:400]
+    compared = html(cells[6])
+    assert "ratio_feature" in compared or "n_features" in compared, compared[:600]
 
 
 def test_the_kernelspec_survives_its_kernels(tmp_path):

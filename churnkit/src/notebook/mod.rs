@@ -34,13 +34,20 @@ use churnkit_core::stats::quantile;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Read a CSV for exploration: columns whose non-blank cells are all numbers become `f64`
-/// (blanks are nulls), the others stay text. Blank and whitespace-only cells are missing.
+/// Read a CSV (or Parquet) file for exploration: columns whose present cells are all numbers
+/// become `f64`, the others stay text. Blank cells and the usual missing markers (`NA`, `?`,
+/// `null`, ...: [`churnkit_core::schema::DEFAULT_NA_VALUES`]) are nulls, so
+/// [`missing_values`] counts them.
 pub fn load_csv(path: impl AsRef<Path>) -> Result<DataFrame> {
-    let t = Table::read_csv(path)?;
+    let t = Table::read(path)?;
+    let na = churnkit_core::schema::DEFAULT_NA_VALUES;
     let mut cols = Vec::new();
     for h in t.headers() {
-        let cells = t.column(h)?;
+        let cells: Vec<Option<&str>> = t
+            .column(h)?
+            .into_iter()
+            .map(|c| c.filter(|s| !na.contains(s)))
+            .collect();
         let parsed: Vec<Option<f64>> = cells
             .iter()
             .map(|c| c.and_then(|s| s.parse().ok()))

@@ -84,7 +84,7 @@ def images(cell):
     return n
 
 
-def run_notebook(name, root, env):
+def run_notebook(name, root, env, tag=""):
     path = root / "notebooks" / name
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="rust", timeout=3600, startup_timeout=600,
@@ -125,7 +125,8 @@ def run_notebook(name, root, env):
         os.environ.update(old)
     out_dir = CACHE / "notebooks-executed"
     out_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out_dir / name)
+    out_name = f"{tag}-{name}" if tag else name
+    nbformat.write(nb, out_dir / out_name)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     timing = {
         "notebook": name,
@@ -136,7 +137,7 @@ def run_notebook(name, root, env):
         "trivial_cell_median_s": round(statistics.median(trivial), 3),
         "cells_s": {i: round(t, 2) for i, t in times.items()},
     }
-    (out_dir / (name + ".timings.json")).write_text(json.dumps(timing, indent=1))
+    (out_dir / (out_name + ".timings.json")).write_text(json.dumps(timing, indent=1))
     print(json.dumps(timing))
     return nb
 
@@ -145,25 +146,40 @@ def code(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_exploration_notebook(project):
-    root, env = project
-    nb = run_notebook("exploration.ipynb", root, env)
+def check_exploration(nb, rows, cols, n_numeric, n_categorical):
     cells = code(nb)
-    # cells: 0 :dep, 1 use/project, 2 df, 3 summary, 4 churn, 5 features, 6 importance,
-    # 7 evaluation, 8 runs, 9 compare
-    assert "<table" in html(cells[2]) and "shape: (100, 8)" in html(cells[2])
-    assert "Age<br/>" in html(cells[2]) and "f64" in html(cells[2])
+    # cells: 0 :dep, 1 setup, 2 df, 3 summary, 4 churn, 5 schema + tests, 6 numeric charts,
+    # 7 churn rates + correlations, 8 importance, 9 evaluation, 10 runs, 11 compare
+    assert "<table" in html(cells[2]) and f"shape: ({rows}, {cols})" in html(cells[2])
     summary = html(cells[3])
     assert summary.count("<table") == 2 and "mean" in summary and "missing" in summary
     assert images(cells[4]) == 1
-    assert images(cells[5]) == 4
-    assert images(cells[6]) == 1 and "importance" in html(cells[6])
-    assert images(cells[7]) == 3 and "weighted avg" in html(cells[7])
-    total = sum(images(c) for c in cells)
-    assert total >= 9, total
-    runs = html(cells[8])
+    tests = html(cells[5])
+    assert f"{n_numeric} numeric, {n_categorical} categorical features" in tests, tests[:300]
+    assert "chi-square" in tests and "mann-whitney-u" in tests
+    assert images(cells[6]) == min(n_numeric, 4)
+    assert images(cells[7]) == min(n_categorical, 4) + 1
+    assert images(cells[8]) == 1 and "importance" in html(cells[8])
+    assert images(cells[9]) == 3 and "weighted avg" in html(cells[9])
+    runs = html(cells[10])
     assert "train-random-forest-d10-n100" in runs and "metrics.roc_auc" in runs, runs[:500]
-    assert "Best run by ROC AUC" in html(cells[9])
+    assert "Best run by ROC AUC" in html(cells[11])
+    return cells
+
+
+def test_exploration_notebook(project):
+    root, env = project
+    cells = check_exploration(run_notebook("exploration.ipynb", root, env), 100, 8, 4, 2)
+    assert "Age<br/>" in html(cells[2]) and "f64" in html(cells[2])
+
+
+def test_exploration_notebook_on_telco(project, telco):
+    root, env = project
+    env = dict(env, CHURNKIT_DATA=str(telco), CHURNKIT_TARGET="Churn")
+    cells = check_exploration(run_notebook("exploration.ipynb", root, env, tag="telco"), 7043, 21, 4, 15)
+    assert "customerID" in html(cells[5]) and "string id" in html(cells[5])
+    # TotalCharges has 11 blank cells in the Telco file: counted as missing.
+    assert re.search(r"TotalCharges</td><td[^>]*>11<", html(cells[3])), html(cells[3])[-1500:]
 
 
 def test_experiment_comparison_notebook(project):

@@ -46,7 +46,7 @@ cat <<MSG
 lab: ready
   Jupyter Lab  http://127.0.0.1:$lab_port/lab?token=$token   (kernel "Rust"; notebooks/)
   MLflow UI    http://127.0.0.1:$mlflow_port/#/experiments?workflowType=machine_learning
-Run scripts/run.sh first if models/ is empty. Ctrl-C stops both.
+Run scripts/run.sh first for a tracked run to compare. Ctrl-C stops both.
 MSG
 job_wait "$jupyter" || true
 echo "lab: Jupyter Lab exited"

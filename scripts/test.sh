@@ -21,6 +21,12 @@ at_exit mlflow_stop "$services/mlflow-auth"
 step "python venv (MLflow, scikit-learn, pytest)"
 job_run scripts/venv.sh
 
+step "headless browser (Debian's chromium and chromedriver, for the Jupyter Lab test)"
+job_run scripts/browser-setup.sh
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  export CHURNKIT_REQUIRE_BROWSER=1
+fi
+
 step "Jupyter + evcxr Rust kernel (background; evcxr_jupyter builds once per machine)"
 job_start scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1
 jupyter_setup=$!
@@ -63,7 +69,7 @@ job_wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }
 tail -3 "$services/jupyter-setup.out"
 export CHURNKIT_REQUIRE_NOTEBOOKS=1
 
-step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel)"
+step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel, Lab in a browser)"
 job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA churnkit/tests/python
 
 step "all tests passed"

@@ -12,6 +12,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -236,3 +237,80 @@ def test_the_kernelspec_survives_its_kernels(tmp_path):
             kc.stop_channels()
             km.shutdown_kernel(now=True)
         assert kernel_json.read_text() == before, f"kernel {i + 1} rewrote {kernel_json}"
+
+
+def _browser():
+    """Debian's chromium and its driver, or None."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
+    """Jupyter Lab started the way the README says (scripts/lab.sh, in a copy of this checkout),
+    opened in headless Chromium: the executed exploration notebook's tables and charts are
+    rendered in the page (HTML tables laid out, PNGs decoded), not only present in the JSON."""
+    found = _browser()
+    if not found:
+        if os.environ.get("CHURNKIT_REQUIRE_BROWSER"):
+            pytest.fail("CHURNKIT_REQUIRE_BROWSER is set but chromium/chromedriver are missing")
+        pytest.skip("no chromium + chromedriver (scripts/test.sh installs Debian's)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from conftest import copy_checkout, free_port
+
+    root, env = project
+    executed = CACHE / "notebooks-executed" / "exploration.ipynb"
+    if not executed.exists():
+        run_notebook("exploration.ipynb", root, env)
+    checkout = copy_checkout(tmp_path / "checkout")
+    shutil.copy(executed, checkout / "notebooks" / "executed-exploration.ipynb")
+    lab_port, mlflow_port, token = free_port(), free_port(), "browser-test"
+    lab_env = dict(os.environ, JUPYTER_PORT=str(lab_port), MLFLOW_PORT=str(mlflow_port), JUPYTER_TOKEN=token,
+                   CHURNKIT_MLFLOW_DIR=str(tmp_path / "mlflow"), CHURNKIT_VENV=str(REPO / ".venv"))
+    lab_env.pop("MLFLOW_TRACKING_URI", None)
+    lab = subprocess.Popen(["bash", "scripts/lab.sh"], cwd=checkout, env=lab_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    driver = None
+    try:
+        out = []
+        for line in lab.stdout:
+            out.append(line)
+            if line.startswith("lab: ready"):
+                break
+        else:
+            pytest.fail("lab.sh ended before Lab was ready:\n" + "".join(out))
+        chromium, chromedriver = found
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = chromium
+        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--window-size=1400,1800"]:
+            opts.add_argument(a)
+        driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+        driver.get(f"http://127.0.0.1:{lab_port}/lab/tree/executed-exploration.ipynb?token={token}")
+        count = """return {
+            tables: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => t.getBoundingClientRect().width > 100).length,
+            images: [...document.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.complete && i.naturalWidth > 100).length,
+            text: (document.querySelector('.jp-Notebook') || document.body).textContent
+        };"""
+        deadline, seen = time.time() + 120, {}
+        while time.time() < deadline:
+            seen = driver.execute_script(count)
+            if seen["tables"] >= 4 and seen["images"] >= 9:
+                break
+            time.sleep(1)
+        shots = CACHE / "browser"
+        shots.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(shots / "exploration-in-lab.png"))
+        assert seen["tables"] >= 4 and seen["images"] >= 9, {k: v for k, v in seen.items() if k != "text"}
+        # The rendered page holds the notebook's words, not raw JSON or escaped HTML.
+        assert "Churn exploration" in seen["text"] and "Data summary" in seen["text"], seen["text"][:500]
+        assert "&lt;table" not in seen["text"] and "data:image/png" not in seen["text"]
+    finally:
+        if driver:
+            driver.quit()
+        os.killpg(lab.pid, signal.SIGINT)
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)

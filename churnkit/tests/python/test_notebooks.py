@@ -291,7 +291,18 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
         count = """return {
             tables: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => t.getBoundingClientRect().width > 100).length,
             images: [...document.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.complete && i.naturalWidth > 100).length,
-            text: (document.querySelector('.jp-Notebook') || document.body).textContent
+            text: (document.querySelector('.jp-Notebook') || document.body).textContent,
+            // A table wider than its output area must sit in a box that scrolls sideways, or its
+            // last columns are cut off.
+            cut: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => {
+                const area = t.closest('.jp-OutputArea-output');
+                if (t.getBoundingClientRect().right <= area.getBoundingClientRect().right + 1) return false;
+                for (let e = t.parentElement; e && e !== area.parentElement; e = e.parentElement) {
+                    const o = getComputedStyle(e).overflowX;
+                    if ((o === 'auto' || o === 'scroll') && e.scrollWidth > e.clientWidth) return false;
+                }
+                return true;
+            }).map(t => t.innerText.slice(0, 60))
         };"""
         deadline, seen = time.time() + 120, {}
         while time.time() < deadline:
@@ -306,6 +317,7 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
         # The rendered page holds the notebook's words, not raw JSON or escaped HTML.
         assert "Churn exploration" in seen["text"] and "Data summary" in seen["text"], seen["text"][:500]
         assert "&lt;table" not in seen["text"] and "data:image/png" not in seen["text"]
+        assert seen["cut"] == [], f"tables cut off: {seen['cut']}"
     finally:
         if driver:
             driver.quit()

@@ -3,7 +3,8 @@
 #  - JupyterLab and nbclient in the project venv (scripts/venv.sh),
 #  - evcxr_jupyter (pinned) into ~/.cache/churnkit/evcxr (cargo install, built outside the clone),
 #  - the rust-src component (evcxr's type inference needs it),
-#  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set, and evcxr's
+#  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set (this
+#    checkout's jupyter-config/evcxr unless CHURNKIT_EVCXR_CONFIG_DIR says otherwise), and evcxr's
 #    own version.txt beside it, so that no kernel replaces it.
 # Concurrent runs on one machine take turns on the shared caches: the venv under its lock
 # (scripts/venv.sh), the evcxr install (check, cargo install, removing its target directory),
@@ -49,7 +50,7 @@ install() {
     echo "jupyter-setup: warning: evcxr_jupyter --install wrote no version.txt; a kernel may replace $kdir/kernel.json" >&2
   fi
   rm -rf "$scratch"
-  python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "$PWD/jupyter-config/evcxr" <<'PY'
+  python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "${CHURNKIT_EVCXR_CONFIG_DIR:-$PWD/jupyter-config/evcxr}" <<'PY'
 import json, os, sys
 path, binary, tmpdir, config = sys.argv[1:]
 spec = {

@@ -267,7 +267,9 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
     shutil.copy(executed, checkout / "notebooks" / "executed-exploration.ipynb")
     lab_port, mlflow_port, token = free_port(), free_port(), "browser-test"
     lab_env = dict(os.environ, JUPYTER_PORT=str(lab_port), MLFLOW_PORT=str(mlflow_port), JUPYTER_TOKEN=token,
-                   CHURNKIT_MLFLOW_DIR=str(tmp_path / "mlflow"), CHURNKIT_VENV=str(REPO / ".venv"))
+                   CHURNKIT_MLFLOW_DIR=str(tmp_path / "mlflow"), CHURNKIT_VENV=str(REPO / ".venv"),
+                   # The copy shares this checkout's venv: its kernelspec must keep pointing here.
+                   CHURNKIT_EVCXR_CONFIG_DIR=str(REPO / "jupyter-config/evcxr"))
     lab_env.pop("MLFLOW_TRACKING_URI", None)
     lab = subprocess.Popen(["bash", "scripts/lab.sh"], cwd=checkout, env=lab_env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -318,6 +320,8 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
         assert "Churn exploration" in seen["text"] and "Data summary" in seen["text"], seen["text"][:500]
         assert "&lt;table" not in seen["text"] and "data:image/png" not in seen["text"]
         assert seen["cut"] == [], f"tables cut off: {seen['cut']}"
+        spec = json.loads((pathlib.Path(KernelSpecManager().get_kernel_spec("rust").resource_dir) / "kernel.json").read_text())
+        assert spec["env"]["EVCXR_CONFIG_DIR"] == str(REPO / "jupyter-config/evcxr"), spec
     finally:
         if driver:
             driver.quit()

@@ -20,13 +20,12 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::plots::{render, Png};
+use crate::plots::{draw_legend, render, Png, FAMILY};
 use crate::schema::DEFAULT_NA_VALUES;
 use crate::table::Table;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-const FAMILY: &str = "sans-serif";
 /// Colours of the groups, in order (matplotlib's tab10, the first eight).
 const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -421,13 +420,7 @@ impl Chart {
                 }
             }
             if d.legend() {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FAMILY, 14))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
             }
             Ok(())
         })
@@ -531,13 +524,7 @@ impl Chart {
                 }
             }
             if d.legend() {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FAMILY, 14))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
             }
             Ok(())
         })
@@ -664,13 +651,7 @@ impl Chart {
                 }
             }
             if d.legend() {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FAMILY, 14))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
             }
             Ok(())
         })

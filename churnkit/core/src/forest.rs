@@ -333,7 +333,7 @@ const MISSING_CODE: u8 = 255;
 /// One tree in flat arrays. Node 0 is the root; `feature < 0` marks a leaf. An internal node
 /// sends `x[feature] <= threshold` to `left`, else to `right`, and a missing value (NaN) to
 /// `left` if `missing_left`, else to `right`; children have larger indices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tree {
     /// Split feature per node, -1 for leaves.
     pub feature: Vec<i32>,
@@ -1061,14 +1061,7 @@ impl RandomForestValidParams {
             p: self,
             max_features: self.max_features.resolve(m),
             rng,
-            tree: Tree {
-                feature: vec![],
-                threshold: vec![],
-                left: vec![],
-                right: vec![],
-                value: vec![],
-                missing_left: vec![],
-            },
+            tree: Tree::default(),
             importance: vec![0.0; m],
             features: (0..m).collect(),
             hist: vec![Stats::default(); 4 * 256],

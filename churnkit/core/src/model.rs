@@ -250,14 +250,7 @@ fn fit_decision_tree(
         .min_weight_split(params.min_samples_split() as f32)
         .min_weight_leaf(params.min_samples_leaf() as f32)
         .fit(&data)?;
-    let mut tree = Tree {
-        feature: vec![],
-        threshold: vec![],
-        left: vec![],
-        right: vec![],
-        value: vec![],
-        missing_left: vec![],
-    };
+    let mut tree = Tree::default();
     flatten(dt.root_node(), &mut tree);
     // Leaf probabilities from the training rows.
     let mut pos = vec![0usize; tree.n_nodes()];

@@ -11,7 +11,7 @@ use std::sync::Once;
 
 /// The bundled font (DejaVu Sans, Bitstream Vera licence; see assets/fonts/LICENSE).
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// An encoded PNG image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,7 @@ fn xy_mesh(
 }
 
 /// The series legend, in the same style on every chart.
-fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
     size: i32,

@@ -19,7 +19,15 @@ fn main() {
         ":linker system".to_string(),
         ":preserve_vars_on_panic 1".to_string(),
         format!(":dep churnkit = {{ path = \"{repo}/churnkit\", features = [\"notebook\"] }}"),
-        format!("use churnkit::notebook::*;\nlet df = load_csv(\"{repo}/data/sample_data.csv\")?;"),
+        if std::env::var_os("NO_QUESTION_MARK").is_some() {
+            format!("use churnkit::notebook::*;\nlet df = load_csv(\"{repo}/data/sample_data.csv\").unwrap();")
+        } else {
+            format!(
+                "use churnkit::notebook::*;\nlet df = load_csv(\"{repo}/data/sample_data.csv\")?;"
+            )
+        },
+        "let n = df.height();\nn".to_string(),
+        "let m = summary(&df)?;\nm.height()".to_string(),
         "df.height()".to_string(),
         "let a: i32 = 1 + 1;\na".to_string(),
         "let b: i32 = 2 + 1;\nb".to_string(),

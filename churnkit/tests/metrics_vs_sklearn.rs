@@ -6,23 +6,12 @@ use churnkit::evaluate::{
     average_precision, precision_recall_curve, roc_auc, roc_curve, BinaryMetrics,
     ClassificationReport,
 };
+mod common;
+use common::floats;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/sklearn_metrics.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
-        .collect()
+    common::fixture("sklearn_metrics.json")
 }
 
 fn close(a: &[f64], b: &[f64], what: &str, case: &str) {

@@ -3,23 +3,12 @@
 //! fixture is made by `fixtures/make_scipy_fixtures.py`.
 
 use churnkit::significance::{chi_square, feature_tests, mann_whitney_u};
+mod common;
+use common::floats;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/scipy_tests.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    common::fixture("scipy_tests.json")
 }
 
 /// Relative agreement, absolute for values near 0.

@@ -439,21 +439,10 @@ impl Chart {
         if line {
             // The mean of y per x, in x order.
             for s in &mut series {
-                let mut by_x: BTreeMap<u64, (f64, f64, usize)> = BTreeMap::new();
-                for &(x, y) in s.iter() {
-                    // Order by the value's bits made monotone (negative numbers reversed).
-                    let key = if x >= 0.0 {
-                        x.to_bits() | (1 << 63)
-                    } else {
-                        !x.to_bits()
-                    };
-                    let e = by_x.entry(key).or_insert((x, 0.0, 0));
-                    e.1 += y;
-                    e.2 += 1;
-                }
-                *s = by_x
-                    .values()
-                    .map(|&(x, sum, n)| (x, sum / n as f64))
+                s.sort_by(|a, b| a.0.total_cmp(&b.0));
+                *s = s
+                    .chunk_by(|a, b| a.0 == b.0)
+                    .map(|g| (g[0].0, g.iter().map(|p| p.1).sum::<f64>() / g.len() as f64))
                     .collect();
             }
         }

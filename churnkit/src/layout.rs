@@ -62,6 +62,18 @@ pub const PR_CURVE: &str = "precision_recall_curve.png";
 pub const CLASSIFICATION_REPORT: &str = "classification_report.json";
 /// The guide's business figures.
 pub const BUSINESS_METRICS: &str = "business_metrics.json";
+/// Cumulative gains chart (metrics/).
+pub const GAINS_CHART: &str = "cumulative_gains.png";
+/// Lift per score decile (metrics/).
+pub const LIFT_CHART: &str = "lift_chart.png";
+/// Reliability curve (metrics/).
+pub const CALIBRATION_CHART: &str = "calibration_curve.png";
+/// Expected campaign profit over thresholds (metrics/).
+pub const PROFIT_CHART: &str = "profit_curve.png";
+/// The decile table (metrics/).
+pub const GAINS_TABLE: &str = "gains_table.csv";
+/// Threshold choice, economics, profits, calibration figures and the gains table (metrics/).
+pub const DECISIONS: &str = "decisions.json";
 /// The evaluation run record.
 pub const EVALUATE_RUN: &str = "evaluate_run.json";
 

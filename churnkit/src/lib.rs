@@ -27,8 +27,9 @@
 #![doc(html_root_url = "https://docs.rs/churnkit")]
 
 pub use churnkit_core::{
-    chart, error, evaluate, forest, format, frame, generate, io, model, plots, polars, preprocess,
-    rng, schema, significance, stats, table, Error, ErrorKind, Result, Transience, VERSION,
+    calibration, chart, decisions, error, evaluate, explain, forest, format, frame, gains,
+    generate, io, model, plots, polars, preprocess, profit, rng, schema, significance, stats,
+    table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 
@@ -42,8 +43,9 @@ pub mod prelude {
     pub use crate::layout::Layout;
     pub use crate::tracking::{RunRecord, RunSource, Tracker};
     pub use crate::workflow::{
-        evaluate, evaluate_with_hash, predict, train, train_grid, train_observed, Evaluated, Grid,
-        PredictOptions, Scores, Trained,
+        evaluate, evaluate_with, evaluate_with_hash, predict, train, train_grid, train_observed,
+        train_with, EvaluateOptions, Evaluated, Grid, PredictOptions, Scores, Threshold,
+        TrainOptions, Trained,
     };
     pub use churnkit_core::evaluate::Evaluation;
     pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};

@@ -18,11 +18,14 @@
 //! ```
 
 use crate::layout;
-use churnkit_core::evaluate::{class_names, BinaryMetrics, Charts, Evaluation};
+use churnkit_core::calibration::CalibrationMethod;
+use churnkit_core::decisions::{DecisionCharts, Decisions, ThresholdChoice};
+use churnkit_core::evaluate::{class_names, roc_auc, BinaryMetrics, Charts, Evaluation};
 use churnkit_core::forest::RandomForestValidParams;
 use churnkit_core::io::sha256_bytes;
 use churnkit_core::model::{self, FittedOn, Model, ModelKind};
 use churnkit_core::preprocess::{Preprocessor, Processed, TransformReport, UnknownCategory};
+use churnkit_core::profit::Economics;
 use churnkit_core::table::Table;
 use churnkit_core::Result;
 use churnkit_tracking::record::{
@@ -56,6 +59,8 @@ pub struct Trained {
     pub test: BinaryMetrics,
     /// Test ROC AUC as trees are added.
     pub auc_history: Vec<MetricPoint>,
+    /// Out-of-bag metrics of the training rows (a forest with bootstrap only).
+    pub oob: Option<OutOfBag>,
     /// Wall seconds of the fit.
     pub fit_seconds: f64,
     /// CPU seconds of the fit, all threads (Linux only).
@@ -64,6 +69,54 @@ pub struct Trained {
     pub overfit_warning: Option<String>,
     /// Start and end of the step, ms since the epoch.
     pub time_ms: (u64, u64),
+}
+
+/// Out-of-bag figures of a forest's training rows: each row scored by the trees that did not
+/// draw it, an honest estimate of the test metrics that needs no test rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfBag {
+    /// The scores, NaN for a row every tree drew.
+    pub scores: Vec<f64>,
+    /// ROC AUC over the rows with a score.
+    pub roc_auc: Option<f64>,
+    /// Accuracy at 0.5 over the rows with a score.
+    pub accuracy: f64,
+    /// Rows with a score.
+    pub rows: usize,
+}
+
+impl OutOfBag {
+    /// The figures of out-of-bag `scores` against the training labels `y`.
+    pub fn new(scores: Vec<f64>, y: &[u8]) -> Self {
+        let (s, t): (Vec<f64>, Vec<u8>) = scores
+            .iter()
+            .zip(y)
+            .filter(|(p, _)| p.is_finite())
+            .map(|(p, y)| (*p, *y))
+            .unzip();
+        let right = s
+            .iter()
+            .zip(&t)
+            .filter(|(p, y)| u8::from(**p > 0.5) == **y)
+            .count();
+        OutOfBag {
+            roc_auc: roc_auc(&t, &s),
+            accuracy: if s.is_empty() {
+                0.0
+            } else {
+                right as f64 / s.len() as f64
+            },
+            rows: s.len(),
+            scores,
+        }
+    }
+}
+
+/// Options of [`train_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TrainOptions {
+    /// Fit a calibration map on the out-of-bag scores and store it in the model.
+    pub calibration: Option<CalibrationMethod>,
 }
 
 /// Fit `kind` on the training rows of `data`, then score both sides.
@@ -83,12 +136,39 @@ pub fn train_observed(
     params: &RandomForestValidParams,
     on_tree: &(dyn Fn() + Sync),
 ) -> Result<Trained> {
+    train_with(data, kind, params, TrainOptions::default(), on_tree)
+}
+
+/// [`train_observed`] with options: a calibration map fitted on the out-of-bag scores.
+pub fn train_with(
+    data: &Processed,
+    kind: ModelKind,
+    params: &RandomForestValidParams,
+    options: TrainOptions,
+    on_tree: &(dyn Fn() + Sync),
+) -> Result<Trained> {
     let start = churnkit_tracking::now_ms();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let model = Model::fit(kind, params, &data.x_train, &data.y_train, on_tree)?;
+    let mut model = Model::fit(kind, params, &data.x_train, &data.y_train, on_tree)?;
     let fit_seconds = t0.elapsed().as_secs_f64();
     let fit_cpu_seconds = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
+    let oob = if kind == ModelKind::RandomForest && params.bootstrap() {
+        Some(OutOfBag::new(
+            model.oob_scores(&data.x_train)?,
+            &data.y_train,
+        ))
+    } else {
+        None
+    };
+    if let Some(method) = options.calibration {
+        let Some(o) = &oob else {
+            return Err(churnkit_core::Error::params(
+                "calibration is fitted on out-of-bag scores: it needs a random forest with bootstrap",
+            ));
+        };
+        model.calibrate_on(method, &o.scores, &data.y_train)?;
+    }
     let p_train = model.predict(&data.x_train)?;
     // One row-major copy of the test features serves the prediction and the AUC history.
     let x_test = data.x_test.to_array2();
@@ -119,6 +199,7 @@ pub fn train_observed(
         train: train_m,
         test: test_m,
         auc_history,
+        oob,
         fit_seconds,
         fit_cpu_seconds,
         overfit_warning,
@@ -188,6 +269,10 @@ impl Trained {
         let (x, y) = data.all_rows()?;
         let mut m = Model::fit(self.model.kind, &self.model.params, &x, &y, on_tree)?;
         m.fitted_on = FittedOn::AllRows;
+        if let Some(c) = &self.model.calibration {
+            // Refit the map on the final model's own out-of-bag scores of every kept row.
+            m.calibrate_on(c.method(), &m.oob_scores(&x)?, &y)?;
+        }
         let json = m.to_json();
         self.final_model = Some((m, json));
         Ok(self)
@@ -207,7 +292,17 @@ impl Trained {
 
     /// [`evaluate`] this model, without serialising it again for its hash.
     pub fn evaluate(&self, data: &Processed, threshold: f64) -> Result<Evaluated> {
-        evaluate_with_hash(&self.model, self.model_sha256(), data, threshold)
+        evaluate_with_hash(
+            &self.model,
+            self.model_sha256(),
+            data,
+            &EvaluateOptions::fixed(threshold),
+        )
+    }
+
+    /// [`evaluate_with`] this model.
+    pub fn evaluate_with(&self, data: &Processed, options: &EvaluateOptions) -> Result<Evaluated> {
+        evaluate_with_hash(&self.model, self.model_sha256(), data, options)
     }
 
     /// The training run: hyperparameters, sizes, train and test metrics, timings, the AUC
@@ -239,6 +334,15 @@ impl Trained {
             (p::TEST_SIZE, data.y_test.len().to_string()),
             (p::N_FEATURES, self.model.feature_names.len().to_string()),
             (p::FINAL_MODEL, self.final_model.is_some().to_string()),
+            (
+                p::CALIBRATION,
+                self.model
+                    .calibration
+                    .as_ref()
+                    .map_or("none".to_string(), |c| {
+                        format!("{:?}", c.method()).to_lowercase()
+                    }),
+            ),
         ] {
             r.params.insert(k.to_string(), v);
         }
@@ -266,6 +370,8 @@ impl Trained {
                     m::MODEL_SIZE_MB,
                     Some(self.model_json.len() as f64 / (1024.0 * 1024.0)),
                 ),
+                (m::OOB_ROC_AUC, self.oob.as_ref().and_then(|o| o.roc_auc)),
+                (m::OOB_ACCURACY, self.oob.as_ref().map(|o| o.accuracy)),
             ],
         );
         r.metric_history
@@ -298,6 +404,79 @@ impl Trained {
     }
 }
 
+/// How an evaluation picks its threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// This probability.
+    Fixed(f64),
+    /// The profit-optimal threshold on the out-of-bag scores of the training rows (a random
+    /// forest with bootstrap only): never chosen on the test rows it is reported on.
+    ProfitOptimal,
+}
+
+impl std::str::FromStr for Threshold {
+    type Err = churnkit_core::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "optimal" {
+            return Ok(Threshold::ProfitOptimal);
+        }
+        match s.parse::<f64>() {
+            Ok(t) if (0.0..1.0).contains(&t) => Ok(Threshold::Fixed(t)),
+            _ => Err(churnkit_core::Error::params(format!(
+                "threshold `{s}`: expected a probability in [0, 1) or `optimal`"
+            ))),
+        }
+    }
+}
+
+/// Options of [`evaluate_with`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvaluateOptions {
+    /// The decision threshold.
+    pub threshold: Threshold,
+    /// The economics of a retention offer, for the profit curve and the optimal threshold.
+    pub economics: Economics,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions::fixed(0.5)
+    }
+}
+
+impl EvaluateOptions {
+    /// A fixed threshold and the default economics.
+    pub fn fixed(threshold: f64) -> Self {
+        EvaluateOptions {
+            threshold: Threshold::Fixed(threshold),
+            economics: Economics::default(),
+        }
+    }
+
+    /// Pick the threshold of `model` on `data`: the given one, or the profit-optimal one on
+    /// the out-of-bag scores of the training rows (calibrated like the model's predictions).
+    pub fn choose(&self, model: &Model, data: &Processed) -> Result<ThresholdChoice> {
+        match self.threshold {
+            Threshold::Fixed(threshold) => Ok(ThresholdChoice::Fixed { threshold }),
+            Threshold::ProfitOptimal => {
+                if model.fitted_on != FittedOn::TrainingRows {
+                    return Err(churnkit_core::Error::model(
+                        "the optimal threshold is chosen on the out-of-bag scores of the training rows: evaluate the held-out model",
+                    ));
+                }
+                let oob = model
+                    .oob_scores(&data.x_train)
+                    .map_err(|e| e.prefixed("--threshold optimal needs out-of-bag scores"))?;
+                let oob = match &model.calibration {
+                    Some(c) => oob.iter().map(|&s| c.apply(s)).collect(),
+                    None => oob,
+                };
+                ThresholdChoice::profit_optimal(&data.y_train, &oob, self.economics)
+            }
+        }
+    }
+}
+
 /// A model's evaluation on the test rows, with its charts drawn.
 #[derive(Debug, Clone)]
 pub struct Evaluated {
@@ -305,6 +484,10 @@ pub struct Evaluated {
     pub evaluation: Evaluation,
     /// The three charts.
     pub charts: Charts,
+    /// Gains and lift, calibration and profit, at the chosen threshold.
+    pub decisions: Decisions,
+    /// Their charts.
+    pub decision_charts: DecisionCharts,
     /// What was evaluated.
     pub model_kind: ModelKind,
     /// Its seed.
@@ -318,7 +501,17 @@ pub struct Evaluated {
 /// Score the test rows of `data` with `model` and evaluate at `threshold`: metrics, curves,
 /// the classification report, the business figures and the charts.
 pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evaluated> {
-    evaluate_with_hash(model, sha256_bytes(&model.to_json()), data, threshold)
+    evaluate_with(model, data, &EvaluateOptions::fixed(threshold))
+}
+
+/// [`evaluate`] with options: the threshold (given, or profit-optimal on out-of-bag scores)
+/// and the economics of an offer.
+pub fn evaluate_with(
+    model: &Model,
+    data: &Processed,
+    options: &EvaluateOptions,
+) -> Result<Evaluated> {
+    evaluate_with_hash(model, sha256_bytes(&model.to_json()), data, options)
 }
 
 /// [`evaluate`] with the SHA-256 the run record tags the model with given, e.g. the hash of the
@@ -328,20 +521,24 @@ pub fn evaluate_with_hash(
     model: &Model,
     model_sha256: String,
     data: &Processed,
-    threshold: f64,
+    options: &EvaluateOptions,
 ) -> Result<Evaluated> {
     let start = churnkit_tracking::now_ms();
+    let choice = options.choose(model, data)?;
     let proba = model.predict(&data.x_test)?;
+    let decisions = Decisions::new(&data.y_test, &proba, choice, options.economics)?;
     let evaluation = Evaluation::new(
         data.y_test.clone(),
         proba,
-        threshold,
+        choice.threshold(),
         class_names(&data.state.target),
     );
     let charts = evaluation.charts()?;
     Ok(Evaluated {
         evaluation,
         charts,
+        decision_charts: decisions.charts()?,
+        decisions,
         model_kind: model.kind,
         model_seed: model.params.seed(),
         model_sha256,
@@ -365,6 +562,24 @@ impl Evaluated {
             ),
             (layout::CLASSIFICATION_REPORT, e.report.to_json()),
             (layout::BUSINESS_METRICS, e.business.to_json()),
+            (
+                layout::GAINS_CHART,
+                self.decision_charts.gains.bytes.clone(),
+            ),
+            (layout::LIFT_CHART, self.decision_charts.lift.bytes.clone()),
+            (
+                layout::CALIBRATION_CHART,
+                self.decision_charts.calibration.bytes.clone(),
+            ),
+            (
+                layout::PROFIT_CHART,
+                self.decision_charts.profit.bytes.clone(),
+            ),
+            (
+                layout::GAINS_TABLE,
+                self.decisions.gains.to_csv().into_bytes(),
+            ),
+            (layout::DECISIONS, self.decisions.to_json()),
         ]
     }
 
@@ -383,6 +598,15 @@ impl Evaluated {
         r.params.insert(p::TEST_SIZE.into(), e.y.len().to_string());
         r.params
             .insert(p::MODEL.into(), self.model_kind.to_string());
+        let d = &self.decisions;
+        for (k, v) in [
+            (p::THRESHOLD_CHOICE, d.threshold.label().to_string()),
+            (p::OFFER_COST, d.economics.offer_cost.to_string()),
+            (p::RETAINED_VALUE, d.economics.retained_value.to_string()),
+            (p::SUCCESS_RATE, d.economics.success_rate.to_string()),
+        ] {
+            r.params.insert(k.into(), v);
+        }
         insert_metrics(
             &mut r.metrics,
             &[
@@ -397,6 +621,12 @@ impl Evaluated {
                     Some(e.business.churn_detection_rate),
                 ),
                 (m::FALSE_ALARM_RATE, Some(e.business.false_alarm_rate)),
+                (m::BRIER_SCORE, Some(d.calibration.brier)),
+                (m::EXPECTED_CALIBRATION_ERROR, Some(d.calibration.ece)),
+                (m::TOP_DECILE_CAPTURE, Some(d.gains.capture_at(0.1))),
+                (m::TOP_DECILE_LIFT, Some(d.gains.capture_at(0.1) / 0.1)),
+                (m::PROFIT, Some(d.profit_at_threshold)),
+                (m::PROFIT_AT_HALF, Some(d.profit_at_half)),
             ],
         );
         r.tags = reproducibility_tags(self.model_seed, &data.state.input.sha256);
@@ -427,6 +657,22 @@ pub struct Scores {
     pub report: TransformReport,
     /// The name of the row-number column, when one was added because the input has no id.
     pub row_column: Option<String>,
+    /// With [`PredictOptions::explain`]: each row's largest SHAP contributions, largest first.
+    pub reasons: Vec<Vec<Reason>>,
+    /// With [`PredictOptions::explain`]: the base value the contributions add to.
+    pub base_value: Option<f64>,
+}
+
+/// One reason for a customer's score: a feature, the customer's value, and how much it moved
+/// the score from the base value (exact TreeSHAP; positive raises the churn score).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    /// The feature (an input column).
+    pub feature: String,
+    /// The customer's value as given (None when missing).
+    pub value: Option<String>,
+    /// The contribution to the score.
+    pub contribution: f64,
 }
 
 /// How [`predict`] scores.
@@ -439,6 +685,8 @@ pub struct PredictOptions {
     pub threshold: f64,
     /// Carry every input column to the output, not only the ids.
     pub keep_columns: bool,
+    /// Add each row's `explain` largest reasons (0: none).
+    pub explain: usize,
 }
 
 impl Default for PredictOptions {
@@ -447,6 +695,7 @@ impl Default for PredictOptions {
             unknown: UnknownCategory::default(),
             threshold: 0.5,
             keep_columns: false,
+            explain: 0,
         }
     }
 }
@@ -467,6 +716,12 @@ impl PredictOptions {
     /// Carry every input column through.
     pub fn keep_columns(mut self, k: bool) -> Self {
         self.keep_columns = k;
+        self
+    }
+
+    /// Add each row's `k` largest reasons (exact TreeSHAP contributions).
+    pub fn explain(mut self, k: usize) -> Self {
+        self.explain = k;
         self
     }
 }
@@ -500,6 +755,28 @@ pub fn predict(
     model.check_features(&preprocessor.feature_names())?;
     let (x, report) = preprocessor.transform_report(table, options.unknown)?;
     let probability = model.predict(&x)?;
+    let (mut reasons, mut base_value) = (Vec::new(), None);
+    if options.explain > 0 {
+        let c = model.explain(&x)?;
+        let raw: Vec<Vec<Option<&str>>> = model
+            .feature_names
+            .iter()
+            .map(|f| table.column(f))
+            .collect::<Result<_>>()?;
+        reasons = (0..c.n_rows())
+            .map(|i| {
+                c.top(i, options.explain)
+                    .into_iter()
+                    .map(|(f, v)| Reason {
+                        feature: model.feature_names[f].clone(),
+                        value: raw[f][i].map(String::from),
+                        contribution: v,
+                    })
+                    .collect()
+            })
+            .collect();
+        base_value = Some(c.base_value);
+    }
     let ids: Vec<&String> = preprocessor
         .schema
         .id_columns
@@ -538,6 +815,8 @@ pub fn predict(
         threshold: options.threshold,
         report,
         row_column,
+        reasons,
+        base_value,
     })
 }
 
@@ -565,6 +844,12 @@ impl Scores {
         let mut out = String::new();
         let mut header: Vec<String> = self.columns.iter().map(|(c, _)| csv_escape(c)).collect();
         header.extend(SCORE_COLUMNS.map(String::from));
+        let k = self.reasons.iter().map(Vec::len).max().unwrap_or(0);
+        for r in 1..=k {
+            for part in ["feature", "value", "contribution"] {
+                header.push(format!("reason_{r}_{part}"));
+            }
+        }
         out.push_str(&header.join(","));
         out.push('\n');
         for (i, (p, label)) in self.probability.iter().zip(self.labels()).enumerate() {
@@ -572,7 +857,21 @@ impl Scores {
                 out.push_str(&csv_escape(v[i].as_deref().unwrap_or("")));
                 out.push(',');
             }
-            out.push_str(&format!("{p},{label}\n"));
+            out.push_str(&format!("{p},{label}"));
+            if let Some(rs) = self.reasons.get(i) {
+                for r in 0..k {
+                    match rs.get(r) {
+                        Some(x) => out.push_str(&format!(
+                            ",{},{},{}",
+                            csv_escape(&x.feature),
+                            csv_escape(x.value.as_deref().unwrap_or("")),
+                            x.contribution
+                        )),
+                        None => out.push_str(",,,"),
+                    }
+                }
+            }
+            out.push('\n');
         }
         out.into_bytes()
     }

@@ -1,8 +1,13 @@
 //! From flags to library values: the schema source, checked hyperparameters, the file layout.
 
-use crate::flags::{DataArgs, HyperArgs, InferArgs, ModelArg, UnknownArg};
+use crate::flags::{
+    CalibrationArg, DataArgs, EconomicsArgs, HyperArgs, InferArgs, ModelArg, UnknownArg,
+};
+use churnkit::calibration::CalibrationMethod;
 use churnkit::prelude::*;
+use churnkit::profit::Economics;
 use churnkit::schema::InferOptions;
+use churnkit::workflow::{EvaluateOptions, Threshold};
 use std::path::Path;
 
 impl InferArgs {
@@ -65,6 +70,33 @@ impl UnknownArg {
             UnknownArg::Missing => UnknownCategory::Missing,
             UnknownArg::Error => UnknownCategory::Error,
             UnknownArg::MostFrequent => UnknownCategory::MostFrequent,
+        }
+    }
+}
+
+impl CalibrationArg {
+    pub(crate) fn method(self) -> CalibrationMethod {
+        match self {
+            CalibrationArg::Isotonic => CalibrationMethod::Isotonic,
+            CalibrationArg::Platt => CalibrationMethod::Platt,
+        }
+    }
+}
+
+impl EconomicsArgs {
+    pub(crate) fn economics(&self) -> Economics {
+        Economics {
+            offer_cost: self.offer_cost,
+            retained_value: self.retained_value,
+            success_rate: self.success_rate,
+        }
+    }
+
+    /// Evaluation options with `threshold`.
+    pub(crate) fn options(&self, threshold: Threshold) -> EvaluateOptions {
+        EvaluateOptions {
+            threshold,
+            economics: self.economics(),
         }
     }
 }

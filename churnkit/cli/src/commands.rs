@@ -4,7 +4,8 @@
 use crate::args;
 use crate::exit::Failure;
 use crate::flags::{
-    Command, EvaluateArgs, HyperArgs, PipelineArgs, PredictArgs, PreprocessArgs, RunsArgs,
+    CalibrationArg, Command, EvaluateArgs, HyperArgs, PipelineArgs, PredictArgs, PreprocessArgs,
+    RunsArgs,
 };
 use crate::print;
 use churnkit::prelude::*;
@@ -90,7 +91,15 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         Command::Train(a) => {
             let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
             let data = layout.load_processed()?;
-            train(&data, &a.hyper, a.seed, a.final_model, &layout, ctx)?;
+            train(
+                &data,
+                &a.hyper,
+                a.seed,
+                a.final_model,
+                a.calibrate,
+                &layout,
+                ctx,
+            )?;
         }
         Command::Evaluate(a) => evaluate_saved(&a, ctx)?,
         Command::Predict(a) => predict_file(&a, ctx)?,
@@ -144,11 +153,13 @@ fn log(what: &str, record: &RunRecord, ctx: &Ctx) -> Result<Option<Logged>> {
     Ok(Some(logged))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train(
     data: &Processed,
     hyper: &HyperArgs,
     seed: u64,
     final_model: bool,
+    calibrate: Option<CalibrationArg>,
     layout: &Layout,
     ctx: &Ctx,
 ) -> Result<(Trained, Option<Logged>)> {
@@ -175,7 +186,10 @@ fn train(
             b.inc(1);
         }
     };
-    let mut trained = churnkit::workflow::train_observed(data, kind, &params, &tick)?;
+    let options = churnkit::workflow::TrainOptions {
+        calibration: calibrate.map(CalibrationArg::method),
+    };
+    let mut trained = churnkit::workflow::train_with(data, kind, &params, options, &tick)?;
     if final_model {
         if let Some(b) = &bar {
             b.set_position(0);
@@ -229,7 +243,12 @@ fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
             path.display()
         );
     }
-    let ev = churnkit::workflow::evaluate_with_hash(&model, sha256, &data, a.threshold)?;
+    let ev = churnkit::workflow::evaluate_with_hash(
+        &model,
+        sha256,
+        &data,
+        &a.economics.options(a.threshold),
+    )?;
     evaluate(ev, &data, &a.experiment_name, &layout, None, ctx)?;
     Ok(())
 }
@@ -239,10 +258,18 @@ fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
     let t0 = Instant::now();
     let data = preprocess_into(&a.data, a.seed, &layout, ctx)?;
     let t1 = Instant::now();
-    let (trained, logged) = train(&data, &a.hyper, a.seed, a.final_model, &layout, ctx)?;
+    let (trained, logged) = train(
+        &data,
+        &a.hyper,
+        a.seed,
+        a.final_model,
+        a.calibrate,
+        &layout,
+        ctx,
+    )?;
     let t2 = Instant::now();
     let ev = evaluate(
-        trained.evaluate(&data, a.threshold)?,
+        trained.evaluate_with(&data, &a.economics.options(a.threshold))?,
         &data,
         &a.hyper.experiment_name,
         &layout,
@@ -266,10 +293,16 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
     let options = PredictOptions::default()
         .unknown(a.unknown_category.policy())
         .threshold(a.threshold)
-        .keep_columns(a.keep_columns);
+        .keep_columns(a.keep_columns)
+        .explain(a.explain);
     let scores = churnkit::workflow::predict(&pre, &model, &table, options)?;
     churnkit::io::write_atomic(&a.output, &scores.to_csv())?;
     print::predict(&scores, &a.output, ctx.quiet);
+    if a.explain > 0 && model.calibration.is_some() && !ctx.quiet {
+        println!(
+            "  note: the model is calibrated; the reasons explain its score before calibration, which churn_probability maps monotonically"
+        );
+    }
     Ok(())
 }
 

@@ -116,18 +116,28 @@ model is kept as holdout_model.json."
     )]
     Train(TrainArgs),
     /// Evaluate the saved model on the test split and write charts and reports to metrics/.
-    #[command(after_help = "Example:\n  churnkit evaluate --threshold 0.4\n\n\
+    #[command(after_help = "Examples:\n  churnkit evaluate --threshold 0.4\n  \
+churnkit evaluate --threshold optimal --offer-cost 20 --retained-value 400 --success-rate 0.25\n\n\
 Writes confusion_matrix.png, roc_curve.png, precision_recall_curve.png,\n\
-classification_report.json (scikit-learn's layout) and business_metrics.json.")]
+classification_report.json (scikit-learn's layout), business_metrics.json, and what a retention\n\
+team decides on: gains_table.csv (deciles: churners, capture, lift), cumulative_gains.png,\n\
+lift_chart.png, calibration_curve.png (Brier score, calibration error), profit_curve.png and\n\
+decisions.json. An offer costs --offer-cost; a churner who gets one stays with probability\n\
+--success-rate and is worth --retained-value. --threshold optimal picks the threshold with the\n\
+highest expected profit on the out-of-bag scores of the training rows (never on the test rows\n\
+it is reported on).")]
     Evaluate(EvaluateArgs),
     /// Score new customers with the saved preprocessing and model.
     #[command(
         after_help = "Examples:\n  churnkit predict --input new_customers.csv --output scored.csv\n  \
-churnkit predict --input new.parquet --output scored.csv --keep-columns --unknown-category error\n\n\
+churnkit predict --input new.parquet --output scored.csv --keep-columns --unknown-category error\n  \
+churnkit predict --input new.csv --output scored.csv --explain 3\n\n\
 The input needs the training file's feature columns (the target may be absent). The output\n\
 has the id column(s) (or a row_number when there is none), the other input columns with\n\
 --keep-columns, then churn_probability and churn_prediction. Missing values and categories\n\
-never seen in training are scored as missing and counted per column."
+never seen in training are scored as missing and counted per column. --explain K adds each\n\
+customer's K largest reasons: the feature, the customer's value and its exact TreeSHAP\n\
+contribution to the score (the contributions and the base value add up to the score)."
     )]
     Predict(PredictArgs),
     /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
@@ -272,6 +282,9 @@ pub(crate) struct TrainArgs {
     /// After evaluating on the held-out rows, refit on every row: the model to deploy.
     #[arg(long = "final")]
     pub(crate) final_model: bool,
+    /// Calibrate the probabilities on the out-of-bag scores (stored in the model).
+    #[arg(long, value_enum)]
+    pub(crate) calibrate: Option<CalibrationArg>,
     /// Processed-data directory.
     #[arg(long, default_value = "data/processed")]
     pub(crate) processed_dir: PathBuf,
@@ -280,11 +293,36 @@ pub(crate) struct TrainArgs {
     pub(crate) models_dir: PathBuf,
 }
 
+/// The economics of a retention offer (expected profit, `--threshold optimal`).
+#[derive(Debug, Args)]
+pub(crate) struct EconomicsArgs {
+    /// Cost of one retention offer (discount, call time).
+    #[arg(long, default_value_t = 50.0, value_parser = non_negative)]
+    pub(crate) offer_cost: f64,
+    /// What keeping a customer who would have churned is worth.
+    #[arg(long, default_value_t = 500.0, value_parser = non_negative)]
+    pub(crate) retained_value: f64,
+    /// Share of churners offered who accept and stay.
+    #[arg(long, default_value_t = 0.3, value_parser = fraction)]
+    pub(crate) success_rate: f64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum CalibrationArg {
+    /// Pool-adjacent-violators step map: flexible, for a few thousand rows and more.
+    Isotonic,
+    /// A logistic curve in the score (two parameters): for small tables.
+    Platt,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct EvaluateArgs {
-    /// Probability above which a customer is flagged as a churner.
-    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
-    pub(crate) threshold: f64,
+    /// Probability above which a customer is flagged as a churner, or `optimal`: the
+    /// profit-optimal threshold on the out-of-bag scores of the training rows.
+    #[arg(long, default_value = "0.5")]
+    pub(crate) threshold: churnkit::workflow::Threshold,
+    #[command(flatten)]
+    pub(crate) economics: EconomicsArgs,
     /// Processed-data directory.
     #[arg(long, default_value = "data/processed")]
     pub(crate) processed_dir: PathBuf,
@@ -326,6 +364,9 @@ pub(crate) struct PredictArgs {
     /// Carry every input column to the output, not only the id columns.
     #[arg(long)]
     pub(crate) keep_columns: bool,
+    /// Add each customer's K largest reasons (feature, value, contribution; exact TreeSHAP).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub(crate) explain: usize,
     /// Directory holding preprocessor.json.
     #[arg(long, default_value = "data/processed")]
     pub(crate) processed_dir: PathBuf,
@@ -346,9 +387,15 @@ pub(crate) struct PipelineArgs {
     /// After evaluating on the held-out rows, refit on every row: the model to deploy.
     #[arg(long = "final")]
     pub(crate) final_model: bool,
-    /// Probability above which a customer is flagged.
-    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
-    pub(crate) threshold: f64,
+    /// Calibrate the probabilities on the out-of-bag scores (stored in the model).
+    #[arg(long, value_enum)]
+    pub(crate) calibrate: Option<CalibrationArg>,
+    /// Probability above which a customer is flagged, or `optimal` (profit-optimal on the
+    /// out-of-bag scores of the training rows).
+    #[arg(long, default_value = "0.5")]
+    pub(crate) threshold: churnkit::workflow::Threshold,
+    #[command(flatten)]
+    pub(crate) economics: EconomicsArgs,
     /// Processed-data directory.
     #[arg(long, default_value = "data/processed")]
     pub(crate) processed_dir: PathBuf,
@@ -376,6 +423,26 @@ fn test_size(s: &str) -> churnkit::Result<f64> {
         Err(churnkit::Error::params(format!(
             "{v} must be between 0 and 1"
         )))
+    }
+}
+
+/// A non-negative amount.
+fn non_negative(s: &str) -> churnkit::Result<f64> {
+    let v = number(s)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(churnkit::Error::params(format!("{v} must not be negative")))
+    }
+}
+
+/// A share in [0, 1].
+fn fraction(s: &str) -> churnkit::Result<f64> {
+    let v = number(s)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(churnkit::Error::params(format!("{v} must be in [0, 1]")))
     }
 }
 

@@ -211,6 +211,20 @@ pub(crate) fn train(t: &Trained, files: &[PathBuf], quiet: bool) {
             fmt_opt(m.roc_auc)
         );
     }
+    if let Some(o) = &t.oob {
+        println!(
+            "  out-of-bag ({} training rows, each scored by the trees that did not draw it): accuracy {:.3}, ROC AUC {}",
+            o.rows,
+            o.accuracy,
+            fmt_opt(o.roc_auc)
+        );
+    }
+    if let Some(c) = &t.model().calibration {
+        println!(
+            "  calibration: {:?} map fitted on the out-of-bag scores; predict reports calibrated probabilities",
+            c.method()
+        );
+    }
     let top: Vec<String> = t
         .model()
         .importances()
@@ -252,6 +266,9 @@ pub(crate) fn evaluate(ev: &Evaluated, files: &[PathBuf], quiet: bool) {
         100.0 * b.churn_detection_rate,
         100.0 * b.false_alarm_rate
     );
+    for line in ev.decisions.summary().lines() {
+        println!("  {line}");
+    }
     println!("  wrote {}", paths(files));
 }
 
@@ -373,6 +390,12 @@ pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
         scores.threshold,
         output.display()
     );
+    if let Some(base) = scores.base_value {
+        println!(
+            "  reasons: each row's {} largest TreeSHAP contributions (reason_K_feature, _value, _contribution); base value {base:.4} + all contributions = the score",
+            scores.reasons.first().map_or(0, Vec::len)
+        );
+    }
     let missing: Vec<String> = r
         .missing
         .iter()

@@ -91,7 +91,7 @@ impl BinaryMetrics {
 }
 
 /// Cumulative (false positives, true positives, threshold) at each distinct score, highest first.
-fn binary_clf_curve(y: &[u8], scores: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub(crate) fn binary_clf_curve(y: &[u8], scores: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut idx: Vec<usize> = (0..y.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut fps, mut tps, mut thr) = (Vec::new(), Vec::new(), Vec::new());

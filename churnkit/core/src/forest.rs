@@ -347,6 +347,10 @@ pub struct Tree {
     pub value: Vec<f64>,
     /// Per node: whether a missing value goes left (false at leaves).
     pub missing_left: Vec<bool>,
+    /// Per node: the training weight that reached it (bootstrap counts summed), which
+    /// TreeSHAP needs to weigh the paths not taken. Empty in model files before format 3.
+    #[serde(default)]
+    pub cover: Vec<u32>,
 }
 
 impl Tree {
@@ -409,6 +413,7 @@ impl Tree {
         ]
         .iter()
         .any(|&l| l != n)
+            || !(self.cover.is_empty() || self.cover.len() == n)
         {
             return Err(Error::model("a tree's node arrays have different lengths"));
         }
@@ -468,6 +473,64 @@ impl RandomForest {
     pub fn predict_proba(&self, x: &ArrayView2<f64>) -> Vec<f64> {
         predict_proba_trees(&self.trees, x)
     }
+
+    /// Out-of-bag class-1 probabilities of the rows the forest was fitted on (`x` must be that
+    /// very matrix, same rows in the same order): each row's mean over the trees whose
+    /// bootstrap left it out, NaN for a row that every tree drew. These are honest scores for
+    /// the training rows, as scikit-learn's `oob_decision_function_`, for choosing a threshold
+    /// or fitting a calibration without touching the test rows. Errors when the forest was
+    /// fitted without bootstrap (no row is out of bag) or `x` has the wrong shape.
+    pub fn oob_proba(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
+        oob_proba_trees(&self.params, &self.trees, self.n_features, x)
+    }
+}
+
+/// [`RandomForest::oob_proba`] for trees kept apart from their forest (a saved model).
+pub fn oob_proba_trees(
+    params: &RandomForestValidParams,
+    trees: &[Tree],
+    n_features: usize,
+    x: &ArrayView2<f64>,
+) -> Result<Vec<f64>> {
+    if !params.bootstrap {
+        return Err(bad_params(
+            "out-of-bag scores need a forest fitted with bootstrap",
+        ));
+    }
+    if x.ncols() != n_features {
+        return Err(bad_data(format!(
+            "out-of-bag scores: {} features, but the forest has {n_features}",
+            x.ncols(),
+        )));
+    }
+    let n = x.nrows();
+    // One bit per (tree, row): in the bag or not. 100 trees x 1M rows = 12.5 MB.
+    let words = n.div_ceil(64);
+    let in_bag: Vec<Vec<u64>> = (0..trees.len())
+        .into_par_iter()
+        .map(|t| {
+            let (counts, _) = params.bootstrap_counts(n, t as u64);
+            let mut bits = vec![0u64; words];
+            for (i, &c) in counts.iter().enumerate() {
+                if c > 0 {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    let mut out = vec![0.0; n];
+    out.par_iter_mut().enumerate().for_each(|(i, o)| {
+        let (mut sum, mut k) = (0.0, 0usize);
+        for (tree, bits) in trees.iter().zip(&in_bag) {
+            if bits[i / 64] & (1 << (i % 64)) == 0 {
+                sum += tree.predict_row(|f| x[[i, f]]);
+                k += 1;
+            }
+        }
+        *o = if k > 0 { sum / k as f64 } else { f64::NAN };
+    });
+    Ok(out)
 }
 
 /// A node packed for prediction: 16 bytes, so a whole tree of a few thousand nodes sits in L2.
@@ -787,6 +850,7 @@ impl Grower<'_> {
         self.tree.left.push(0);
         self.tree.right.push(0);
         self.tree.missing_left.push(false);
+        self.tree.cover.push(s.w);
         self.tree.value.push(if s.w > 0 {
             s.p as f64 / s.w as f64
         } else {
@@ -1032,8 +1096,9 @@ impl RandomForestValidParams {
         }
     }
 
-    fn grow_tree(&self, x: &BinnedFeatures, y: &[u8], index: u64) -> (Tree, Vec<f64>) {
-        let n = y.len();
+    /// Tree `index`'s bootstrap over `n` rows as per-row counts, and its random stream after the
+    /// draws (the same stream then picks the features). Out-of-bag scoring redraws it.
+    fn bootstrap_counts(&self, n: usize, index: u64) -> (Vec<u8>, Rng) {
         let mut rng = Rng::for_stream(self.seed, index);
         // u8 counts keep the array in cache; a count above 255 (probability ~1/255!) saturates.
         let mut counts = vec![0u8; n];
@@ -1045,6 +1110,11 @@ impl RandomForestValidParams {
         } else {
             counts.fill(1);
         }
+        (counts, rng)
+    }
+
+    fn grow_tree(&self, x: &BinnedFeatures, y: &[u8], index: u64) -> (Tree, Vec<f64>) {
+        let (counts, rng) = self.bootstrap_counts(y.len(), index);
         let mut samples: Vec<Sample> = counts
             .iter()
             .enumerate()
@@ -1315,6 +1385,60 @@ mod tests {
     }
 
     #[test]
+    fn out_of_bag_scores_use_only_trees_that_did_not_draw_the_row() {
+        // Pure-noise labels: deep trees memorise the training rows, so scores that leaked the
+        // row's own label would be far better than chance; out-of-bag ones are not.
+        let mut r = Rng::new(11);
+        let x = Array2::from_shape_fn((2000, 5), |_| r.uniform());
+        let y: Vec<u8> = (0..2000).map(|_| u8::from(r.uniform() < 0.5)).collect();
+        let f = RandomForestParams::new()
+            .n_estimators(30)
+            .max_depth(None)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        let acc = |p: &[f64]| {
+            let ok = p
+                .iter()
+                .zip(&y)
+                .filter(|(p, y)| p.is_finite() && u8::from(**p > 0.5) == **y)
+                .count();
+            ok as f64 / p.iter().filter(|p| p.is_finite()).count() as f64
+        };
+        assert!(
+            acc(&f.predict_proba(&x.view())) > 0.9,
+            "in-bag scores memorise"
+        );
+        let oob = f.oob_proba(&x.view()).unwrap();
+        assert!((acc(&oob) - 0.5).abs() < 0.05, "oob accuracy {}", acc(&oob));
+        assert!(
+            oob.iter().all(|p| p.is_finite()),
+            "30 trees leave every row out somewhere"
+        );
+        // One tree: its out-of-bag rows get its prediction; the rows it drew get NaN.
+        let one = RandomForestParams::new()
+            .n_estimators(1)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        let oob = one.oob_proba(&x.view()).unwrap();
+        let missing = oob.iter().filter(|p| p.is_nan()).count() as f64 / 2000.0;
+        assert!((missing - 0.632).abs() < 0.03, "share drawn {missing}");
+        let p = one.predict_proba(&x.view());
+        assert!(oob.iter().zip(&p).all(|(o, p)| o.is_nan() || o == p));
+        let no_bag = RandomForestParams::new()
+            .bootstrap(false)
+            .n_estimators(2)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        assert!(no_bag.oob_proba(&x.view()).is_err());
+    }
+
+    #[test]
     fn validate_catches_corrupt_trees() {
         let t = Tree {
             feature: vec![0, -1, -1],
@@ -1323,6 +1447,7 @@ mod tests {
             right: vec![2, 0, 0],
             value: vec![0.5, 0.0, 1.0],
             missing_left: vec![true, false, false],
+            cover: vec![4, 1, 3],
         };
         t.validate(1).unwrap();
         assert!(t.validate(0).is_err());

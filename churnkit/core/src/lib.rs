@@ -8,17 +8,22 @@
 //! Every fallible function returns [`Result`] with the one [`Error`] type.
 #![doc(html_root_url = "https://docs.rs/churnkit-core")]
 
+pub mod calibration;
 pub mod chart;
+pub mod decisions;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod forest;
 pub mod format;
 pub mod frame;
+pub mod gains;
 pub mod generate;
 pub mod io;
 pub mod model;
 pub mod plots;
 pub mod preprocess;
+pub mod profit;
 pub mod rng;
 pub mod schema;
 pub mod significance;

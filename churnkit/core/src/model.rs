@@ -14,8 +14,10 @@
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
 
+use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::error::{few, Error, Result};
-use crate::forest::{predict_proba_trees, RandomForestValidParams, Tree};
+use crate::explain::{tree_shap, Contributions};
+use crate::forest::{oob_proba_trees, predict_proba_trees, RandomForestValidParams, Tree};
 use crate::frame::Frame;
 use linfa::prelude::*;
 use ndarray::{Array1, ArrayView2};
@@ -24,8 +26,9 @@ use serde::{Deserialize, Serialize};
 /// The `format` tag of a model file.
 pub const FORMAT: &str = "churnkit-model";
 /// The model file layout this build reads and writes.
-/// Version 2 added `missing_left` to every tree (native missing values).
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added `missing_left` to every tree (native missing values); version 3 added each
+/// node's `cover` (for TreeSHAP) and an optional `calibration` map. Version 2 files still load.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Which algorithm produced the trees.
 #[non_exhaustive]
@@ -82,8 +85,12 @@ pub struct Model {
     pub fitted_rows: usize,
     /// Normalised importances, one per feature.
     pub feature_importances: Vec<f64>,
-    /// The trees; the prediction is the mean of their leaf probabilities.
+    /// The trees; the score is the mean of their leaf probabilities.
     pub trees: Vec<Tree>,
+    /// A calibration map from the score to the probability predict reports, fitted on
+    /// out-of-bag scores of the training rows (see [`Model::calibrate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibrator>,
 }
 
 impl Model {
@@ -117,6 +124,7 @@ impl Model {
             fitted_rows: y.len(),
             feature_importances: importances,
             trees,
+            calibration: None,
         })
     }
 
@@ -129,7 +137,84 @@ impl Model {
                 x.ncols()
             )));
         }
+        let scores = predict_proba_trees(&self.trees, x);
+        Ok(match &self.calibration {
+            Some(c) => c.apply_all(&scores),
+            None => scores,
+        })
+    }
+
+    /// The uncalibrated score (the mean leaf probability) per row of a row-major matrix.
+    pub fn score_array(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
+        if x.ncols() != self.feature_names.len() {
+            return Err(Error::model(format!(
+                "the model takes {} feature columns, the matrix has {}",
+                self.feature_names.len(),
+                x.ncols()
+            )));
+        }
         Ok(predict_proba_trees(&self.trees, x))
+    }
+
+    /// Exact TreeSHAP contributions of each feature to each row's score (before any
+    /// calibration): the base value plus a row's contributions is its uncalibrated score.
+    /// See [`crate::explain`].
+    pub fn explain(&self, x: &Frame) -> Result<Contributions> {
+        self.check_features(&x.names)?;
+        tree_shap(&self.trees, self.feature_names.len(), &x.to_array2().view())
+    }
+
+    /// Out-of-bag scores (uncalibrated) of the rows the model was fitted on: `x` must be those
+    /// rows in the same order (`Processed::x_train` for a model fitted by training). NaN for a
+    /// row every tree drew. Errors for a model without bootstrap (a decision tree).
+    pub fn oob_scores(&self, x: &Frame) -> Result<Vec<f64>> {
+        self.check_features(&x.names)?;
+        if self.kind != ModelKind::RandomForest {
+            return Err(Error::model(format!(
+                "a {} has no out-of-bag rows",
+                self.kind
+            )));
+        }
+        if x.n_rows() != self.fitted_rows {
+            return Err(Error::model(format!(
+                "out-of-bag scores need the {} rows the model was fitted on, got {}",
+                self.fitted_rows,
+                x.n_rows()
+            )));
+        }
+        oob_proba_trees(
+            &self.params,
+            &self.trees,
+            self.feature_names.len(),
+            &x.to_array2().view(),
+        )
+    }
+
+    /// Fit a calibration map on the out-of-bag scores of the training rows `x`, `y` (the rows
+    /// the model was fitted on), and keep it: from then on predict reports calibrated
+    /// probabilities. Rows without an out-of-bag score are skipped.
+    pub fn calibrate(&mut self, method: CalibrationMethod, x: &Frame, y: &[u8]) -> Result<()> {
+        let oob = self.oob_scores(x)?;
+        self.calibrate_on(method, &oob, y)
+    }
+
+    /// [`Model::calibrate`] from out-of-bag scores already computed ([`Model::oob_scores`]).
+    pub fn calibrate_on(&mut self, method: CalibrationMethod, oob: &[f64], y: &[u8]) -> Result<()> {
+        if oob.len() != y.len() {
+            return Err(Error::data(format!(
+                "calibration: {} out-of-bag scores for {} labels",
+                oob.len(),
+                y.len()
+            )));
+        }
+        let (s, t): (Vec<f64>, Vec<u8>) = oob
+            .iter()
+            .zip(y)
+            .filter(|(p, _)| p.is_finite())
+            .map(|(p, y)| (*p, *y))
+            .unzip();
+        self.calibration = Some(Calibrator::fit(method, &s, &t)?);
+        Ok(())
     }
 
     /// Class-1 probability per row of `x`, whose columns must be the model's features.
@@ -205,7 +290,7 @@ impl Model {
         let (v, _) = crate::format::parse_versioned(
             bytes,
             FORMAT,
-            &[FORMAT_VERSION],
+            &[2, FORMAT_VERSION],
             "model",
             "retrain with `churnkit train`",
         )?;
@@ -224,6 +309,9 @@ impl Model {
         for (i, t) in m.trees.iter().enumerate() {
             t.validate(nf)
                 .map_err(|e| e.prefixed(format_args!("tree {i}")))?;
+        }
+        if let Some(c) = &m.calibration {
+            c.validate()?;
         }
         Ok(m)
     }
@@ -256,7 +344,21 @@ fn fit_decision_tree(
     let mut pos = vec![0usize; tree.n_nodes()];
     let mut tot = vec![0usize; tree.n_nodes()];
     for (i, row) in records.rows().into_iter().enumerate() {
-        let n = tree.leaf(|f| row[f]);
+        // Walk the path, counting every node on it (the cover), then the leaf's outcome.
+        let mut n = 0usize;
+        loop {
+            tree.cover[n] += 1;
+            let f = tree.feature[n];
+            if f < 0 {
+                break;
+            }
+            let v = row[f as usize];
+            n = if v.is_nan() || v <= tree.threshold[n] {
+                tree.left[n]
+            } else {
+                tree.right[n]
+            } as usize;
+        }
         tot[n] += 1;
         pos[n] += usize::from(y[i]);
     }
@@ -281,6 +383,7 @@ fn flatten(node: &linfa_trees::TreeNode<f64, usize>, tree: &mut Tree) -> usize {
     tree.right.push(0);
     tree.value.push(node.prediction().map_or(0.0, |c| c as f64));
     tree.missing_left.push(false);
+    tree.cover.push(0);
     let children = node.children();
     if let (false, Some(Some(l)), Some(Some(r))) = (
         node.is_leaf(),

@@ -93,7 +93,7 @@ pub(crate) fn thin(points: &[(f64, f64)], eps: f64) -> Vec<(f64, f64)> {
 }
 
 /// Axes, light grid and axis titles of the plain x-y charts (histogram, scatter, line).
-fn xy_mesh(
+pub(crate) fn xy_mesh(
     chart: &mut ChartContext<
         '_,
         BitMapBackend<'_>,
@@ -129,7 +129,7 @@ pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::Coor
 }
 
 /// A polyline as separate segments: plotters' thick polylines draw spikes at sharp joins.
-fn segments(pts: Vec<(f64, f64)>, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>> {
+pub(crate) fn segments(pts: Vec<(f64, f64)>, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>> {
     pts.windows(2)
         .map(|w| PathElement::new(vec![w[0], w[1]], style))
         .collect()
@@ -151,7 +151,7 @@ fn heat_cell(
 }
 
 /// Text anchored at its horizontal centre and the given vertical position.
-fn centred(v: plotters::style::text_anchor::VPos) -> plotters::style::text_anchor::Pos {
+pub(crate) fn centred(v: plotters::style::text_anchor::VPos) -> plotters::style::text_anchor::Pos {
     plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, v)
 }
 
@@ -337,6 +337,21 @@ pub fn pr_chart(
 
 /// Horizontal bar chart of importances, largest at the top.
 pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result<Png> {
+    ranked_bars(
+        "Feature importance (Gini)",
+        "Importance",
+        names,
+        importances,
+    )
+}
+
+/// Horizontal bars of one value per name, largest at the top (importances of any kind).
+pub fn ranked_bars(
+    title: &str,
+    xlabel: &str,
+    names: &[String],
+    importances: &[f64],
+) -> Result<Png> {
     let mut items: Vec<(&str, f64)> = names
         .iter()
         .map(String::as_str)
@@ -348,7 +363,7 @@ pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result
     let height = (140 + 34 * n as u32).min(2000);
     render(760, height, |root| {
         let mut chart = ChartBuilder::on(&root)
-            .caption("Feature importance (Gini)", (FAMILY, 24))
+            .caption(title, (FAMILY, 24))
             .margin(20)
             .x_label_area_size(45)
             .y_label_area_size(170)
@@ -366,7 +381,7 @@ pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&label)
-            .x_desc("Importance")
+            .x_desc(xlabel)
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
             .draw()?;
@@ -398,7 +413,7 @@ pub fn feature_importance_chart(names: &[String], importances: &[f64]) -> Result
 /// Colours of class 0 and class 1 in every chart.
 pub const CLASS_COLOURS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
 
-fn caption_font() -> (&'static str, i32) {
+pub(crate) fn caption_font() -> (&'static str, i32) {
     (FAMILY, 22)
 }
 

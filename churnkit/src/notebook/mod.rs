@@ -22,10 +22,13 @@ pub use display::{base64, content_block, escape, fmt_float, frame_html, Display,
 pub use crate::prelude::*;
 pub use crate::tracking;
 pub use churnkit_core::chart::Chart;
+pub use churnkit_core::decisions::Decisions;
 pub use churnkit_core::evaluate::{
     BinaryMetrics, BusinessMetrics, ClassificationReport, Confusion,
 };
+pub use churnkit_core::explain::Contributions;
 pub use churnkit_core::plots::Png;
+pub use churnkit_core::profit::Economics;
 pub use polars;
 pub use polars::prelude::{Column, DataFrame, DataType};
 
@@ -368,6 +371,104 @@ pub fn fit(data: &Processed, params: RandomForestParams) -> Result<Trained> {
 /// `model` on the test rows of `data`, at threshold 0.5: metrics, curves, reports, charts.
 pub fn evaluation(model: &Model, data: &Processed) -> Result<Evaluation> {
     Ok(evaluate(model, data, 0.5)?.evaluation)
+}
+
+/// `model` on the test rows of `data` with what a retention team decides: the threshold with
+/// the highest expected profit on the out-of-bag scores of the training rows, gains and lift,
+/// calibration and the profit curve (see [`Evaluated::decisions`] and its charts).
+pub fn decide(model: &Model, data: &Processed, economics: Economics) -> Result<Evaluated> {
+    evaluate_with(
+        model,
+        data,
+        &EvaluateOptions {
+            threshold: Threshold::ProfitOptimal,
+            economics,
+        },
+    )
+}
+
+/// The gains table (one row per score decile) as a DataFrame.
+pub fn gains_table(d: &Decisions) -> Result<DataFrame> {
+    let r = &d.gains.rows;
+    let f = |g: fn(&churnkit_core::gains::GainsRow) -> f64| r.iter().map(g).collect::<Vec<f64>>();
+    Ok(DataFrame::new(
+        r.len(),
+        vec![
+            Column::new(
+                "decile".into(),
+                r.iter().map(|x| x.group as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "customers".into(),
+                r.iter().map(|x| x.customers as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "churners".into(),
+                r.iter().map(|x| x.churners as u32).collect::<Vec<_>>(),
+            ),
+            Column::new("churn_rate".into(), f(|x| x.churn_rate)),
+            Column::new("min_score".into(), f(|x| x.min_score)),
+            Column::new("cumulative_capture".into(), f(|x| x.cumulative_capture)),
+            Column::new("lift".into(), f(|x| x.lift)),
+            Column::new("cumulative_lift".into(), f(|x| x.cumulative_lift)),
+        ],
+    )?)
+}
+
+/// The customers of a raw table `df` as the model sees them (preprocessed with `data`'s
+/// fitted state; unseen categories as missing).
+fn features_of(data: &Processed, df: &DataFrame) -> Result<(Table, churnkit_core::frame::Frame)> {
+    let table = Table::from_frame(df)?;
+    let (x, _) = data
+        .state
+        .transform_report(&table, UnknownCategory::Missing)?;
+    Ok((table, x))
+}
+
+/// Exact TreeSHAP contributions of every feature for every customer of `df`.
+pub fn contributions(model: &Model, data: &Processed, df: &DataFrame) -> Result<Contributions> {
+    let (_, x) = features_of(data, df)?;
+    model.explain(&x)
+}
+
+/// Why the model scores customer `row` of `df` as it does: a waterfall of the 8 largest
+/// contributions, from the base value to the customer's score.
+pub fn reasons_chart(model: &Model, data: &Processed, df: &DataFrame, row: usize) -> Result<Png> {
+    if row >= df.height() {
+        return Err(churnkit_core::Error::data(format!(
+            "row {row} is beyond the table's {} rows",
+            df.height()
+        )));
+    }
+    let (table, x) = features_of(data, df)?;
+    let c = model.explain(&x.take(&[row]))?;
+    let labels: Vec<String> = model
+        .feature_names
+        .iter()
+        .map(|f| {
+            let v = table.column(f).ok().and_then(|c| c[row].map(String::from));
+            format!("{f} = {}", v.as_deref().unwrap_or("(missing)"))
+        })
+        .collect();
+    churnkit_core::explain::waterfall_chart(
+        &format!("Why customer {row} scores as it does"),
+        &labels,
+        c.row(0),
+        c.base_value,
+        8,
+    )
+}
+
+/// Mean absolute SHAP contribution per feature over the customers of `df` (the global view
+/// of the reasons), as bars.
+pub fn reasons_summary_chart(model: &Model, data: &Processed, df: &DataFrame) -> Result<Png> {
+    let c = contributions(model, data, df)?;
+    plots::ranked_bars(
+        "Mean |SHAP contribution| per feature",
+        "Mean absolute contribution to the churn score",
+        &model.feature_names,
+        &c.mean_abs(),
+    )
 }
 
 /// Feature importances as a table, largest first.

@@ -37,6 +37,16 @@ pub mod keys {
         pub const FINAL_TRAIN_SIZE: &str = "final_train_size";
         /// Decision threshold of an evaluation.
         pub const THRESHOLD: &str = "threshold";
+        /// How the threshold was chosen: `fixed`, or `profit-optimal on out-of-bag scores`.
+        pub const THRESHOLD_CHOICE: &str = "threshold_choice";
+        /// Cost of one retention offer.
+        pub const OFFER_COST: &str = "offer_cost";
+        /// Value of a retained customer.
+        pub const RETAINED_VALUE: &str = "retained_value";
+        /// Share of offered churners who stay.
+        pub const SUCCESS_RATE: &str = "success_rate";
+        /// Calibration map stored in the model (`none`, `isotonic`, `platt`).
+        pub const CALIBRATION: &str = "calibration";
     }
 
     /// Metric keys.
@@ -75,6 +85,22 @@ pub mod keys {
         pub const CHURN_DETECTION_RATE: &str = "churn_detection_rate";
         /// Loyal customers flagged / loyal customers.
         pub const FALSE_ALARM_RATE: &str = "false_alarm_rate";
+        /// Out-of-bag ROC AUC of the training rows.
+        pub const OOB_ROC_AUC: &str = "oob_roc_auc";
+        /// Out-of-bag accuracy of the training rows at 0.5.
+        pub const OOB_ACCURACY: &str = "oob_accuracy";
+        /// Brier score of the test probabilities.
+        pub const BRIER_SCORE: &str = "brier_score";
+        /// Expected calibration error of the test probabilities (10 bins).
+        pub const EXPECTED_CALIBRATION_ERROR: &str = "expected_calibration_error";
+        /// Share of the test churners among the top 10% of scores.
+        pub const TOP_DECILE_CAPTURE: &str = "top_decile_capture";
+        /// Churn rate of the top 10% of scores over the overall rate.
+        pub const TOP_DECILE_LIFT: &str = "top_decile_lift";
+        /// Expected campaign profit on the test rows at the evaluation's threshold.
+        pub const PROFIT: &str = "profit";
+        /// Expected campaign profit on the test rows at 0.5.
+        pub const PROFIT_AT_HALF: &str = "profit_at_0.5";
     }
 
     /// Tag keys.

@@ -1,0 +1,758 @@
+//! Reasons per customer: exact SHAP contributions of each feature to a forest's score.
+//!
+//! The contributions are path-dependent TreeSHAP's (Lundberg et al., "From local explanations
+//! to global understanding with explainable AI for trees", Nature MI 2020), the values the
+//! `shap` package's `TreeExplainer` computes with `feature_perturbation="tree_path_dependent"`:
+//! the expectation of a tree given a set of known features follows the row at splits on known
+//! features and weighs both children by their training cover at the others. For every row, the
+//! base value plus the contributions equals the score exactly (up to rounding).
+//!
+//! Two exact algorithms compute them:
+//! - per-leaf tables (Fast TreeSHAP v2, Yang 2021): for a leaf whose path has `d` distinct
+//!   features, the Shapley sum only depends on which of them the row satisfies, so a table of
+//!   `2^d` sums per leaf, built once per tree, makes a row cost O(leaves x d) instead of
+//!   O(leaves x depth²);
+//! - the recursive algorithm of the paper (as in `shap`'s C++), for trees with a path of more
+//!   than [`TABLE_MAX_FEATURES`] distinct features, where the tables would be too large.
+//!
+//! Both run over rows in parallel; a row's sum is taken over trees in order, so the result does
+//! not depend on the thread count.
+
+use crate::error::{Error, Result};
+use crate::forest::Tree;
+use crate::plots::Png;
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// The largest number of distinct features on one root-to-leaf path for which a tree gets
+/// per-leaf tables (2^12 sums per leaf at most); deeper trees use the recursive algorithm.
+pub const TABLE_MAX_FEATURES: usize = 12;
+
+/// SHAP contributions of every feature for every row of a matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contributions {
+    /// The expected score over the training data (the mean of the trees' cover-weighted leaf
+    /// values): the score of a row about which nothing is known.
+    pub base_value: f64,
+    /// Number of features.
+    pub n_features: usize,
+    /// Row-major, `n_features` per row.
+    pub values: Vec<f64>,
+}
+
+impl Contributions {
+    /// Rows explained.
+    pub fn n_rows(&self) -> usize {
+        self.values.len() / self.n_features.max(1)
+    }
+
+    /// The contributions of row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.n_features..(i + 1) * self.n_features]
+    }
+
+    /// The `k` largest contributions of row `i` by absolute value: (feature index, value),
+    /// largest first, ties by feature index.
+    pub fn top(&self, i: usize, k: usize) -> Vec<(usize, f64)> {
+        let mut v: Vec<(usize, f64)> = self.row(i).iter().copied().enumerate().collect();
+        v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        v.truncate(k);
+        v
+    }
+
+    /// Mean absolute contribution per feature (the global importance SHAP summary bars show).
+    pub fn mean_abs(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_features];
+        for r in 0..self.n_rows() {
+            for (o, v) in out.iter_mut().zip(self.row(r)) {
+                *o += v.abs();
+            }
+        }
+        let n = self.n_rows().max(1) as f64;
+        out.iter_mut().for_each(|v| *v /= n);
+        out
+    }
+}
+
+/// A waterfall chart of one row's contributions, as `shap.plots.waterfall` draws it: from the
+/// base value at the bottom, each of the `k` largest contributions moves the score (red up,
+/// blue down), the rest summed in one bar, ending at the row's score at the top. `labels` name
+/// each feature with the row's value (e.g. `Contract = Month-to-month`).
+pub fn waterfall_chart(
+    title: &str,
+    labels: &[String],
+    contributions: &[f64],
+    base: f64,
+    k: usize,
+) -> Result<Png> {
+    use crate::plots::{render, CLASS_COLOURS, FAMILY};
+    use plotters::prelude::*;
+    let mut order: Vec<usize> = (0..contributions.len()).collect();
+    order.sort_by(|&a, &b| {
+        contributions[b]
+            .abs()
+            .total_cmp(&contributions[a].abs())
+            .then(a.cmp(&b))
+    });
+    let shown = k.min(order.len());
+    let mut bars: Vec<(String, f64)> = order[..shown]
+        .iter()
+        .map(|&i| (labels[i].clone(), contributions[i]))
+        .collect();
+    if order.len() > shown {
+        let rest: f64 = order[shown..].iter().map(|&i| contributions[i]).sum();
+        bars.push((format!("{} other features", order.len() - shown), rest));
+    }
+    // Bottom to top: the smallest effect first, so the largest sits just under the score.
+    bars.reverse();
+    let score = base + contributions.iter().sum::<f64>();
+    let mut at = base;
+    let mut spans = Vec::with_capacity(bars.len());
+    for (_, v) in &bars {
+        spans.push((at, at + v));
+        at += v;
+    }
+    let lo = spans
+        .iter()
+        .map(|s| s.0.min(s.1))
+        .fold(base.min(score), f64::min);
+    let hi = spans
+        .iter()
+        .map(|s| s.0.max(s.1))
+        .fold(base.max(score), f64::max);
+    let pad = ((hi - lo) * 0.25).max(0.02);
+    let n = bars.len() as i32;
+    let height = (150 + 40 * bars.len() as u32).min(1600);
+    render(820, height, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FAMILY, 20))
+            .margin(16)
+            .x_label_area_size(45)
+            .y_label_area_size(250)
+            .build_cartesian_2d(lo - pad..hi + pad, (0..n - 1).into_segmented())?;
+        let label = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) => {
+                bars.get(*i as usize).map_or(String::new(), |b| b.0.clone())
+            }
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(bars.len())
+            .y_label_formatter(&label)
+            .x_desc(format!(
+                "Score (base value {base:.3} -> this customer {score:.3})"
+            ))
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 15))
+            .draw()?;
+        for (i, ((_, v), (a, b))) in bars.iter().zip(&spans).enumerate() {
+            let colour = if *v >= 0.0 {
+                CLASS_COLOURS[1]
+            } else {
+                CLASS_COLOURS[0]
+            };
+            let mut bar = Rectangle::new(
+                [
+                    (*a, SegmentValue::Exact(i as i32)),
+                    (*b, SegmentValue::Exact(i as i32 + 1)),
+                ],
+                colour.mix(0.85).filled(),
+            );
+            bar.set_margin(5, 5, 0, 0);
+            chart.draw_series(std::iter::once(bar))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!(" {v:+.3}"),
+                (a.max(*b), SegmentValue::CenterOf(i as i32)),
+                (FAMILY, 13).into_font(),
+            )))?;
+        }
+        for (x, style) in [(base, BLACK.mix(0.5)), (score, BLACK.mix(0.9))] {
+            chart.draw_series(DashedLineSeries::new(
+                [(x, SegmentValue::Exact(0)), (x, SegmentValue::Exact(n))],
+                6,
+                4,
+                style.stroke_width(2),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// Exact path-dependent TreeSHAP of the mean of `trees` for every row of `x`.
+///
+/// ```
+/// use churnkit_core::{explain::tree_shap, forest::RandomForestParams};
+/// use linfa::ParamGuard;
+/// let x = ndarray::Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 3)) % 17) as f64);
+/// let y: Vec<u8> = (0..200).map(|i| u8::from(i % 17 > 8)).collect();
+/// let forest = RandomForestParams::new().n_estimators(10).check()?.fit_observed(&x.view(), &y, &|| {})?;
+/// let c = tree_shap(&forest.trees, 3, &x.view())?;
+/// let p = forest.predict_proba(&x.view());
+/// for i in 0..200 {
+///     let total: f64 = c.base_value + c.row(i).iter().sum::<f64>();
+///     assert!((total - p[i]).abs() < 1e-9);
+/// }
+/// # Ok::<(), churnkit_core::Error>(())
+/// ```
+pub fn tree_shap(trees: &[Tree], n_features: usize, x: &ArrayView2<f64>) -> Result<Contributions> {
+    if x.ncols() != n_features {
+        return Err(Error::model(format!(
+            "explain: {} feature columns, but the model has {n_features}",
+            x.ncols()
+        )));
+    }
+    if trees.is_empty() {
+        return Err(Error::model("explain: the model has no trees"));
+    }
+    for (t, tree) in trees.iter().enumerate() {
+        if tree.cover.len() != tree.n_nodes() {
+            return Err(Error::model(format!(
+                "explain: tree {t} has no node covers (a model file before format 3); retrain to explain"
+            )));
+        }
+        if (0..tree.n_nodes()).any(|n| tree.feature[n] >= 0 && tree.cover[n] == 0) {
+            return Err(Error::model(format!(
+                "explain: tree {t} has a split that no training row reached"
+            )));
+        }
+    }
+    let n = x.nrows();
+    let m = n_features;
+    let scale = 1.0 / trees.len() as f64;
+    let mut values = vec![0.0; n * m];
+    let mut base = 0.0;
+    // A few trees at a time: their tables are built in parallel, then every row adds their
+    // contributions in tree order.
+    const BATCH: usize = 8;
+    for batch in trees.chunks(BATCH) {
+        let prepared: Vec<Prepared> = batch.par_iter().map(Prepared::new).collect();
+        for p in &prepared {
+            base += p.expected() * scale;
+        }
+        values.par_chunks_mut(m).enumerate().for_each_init(
+            Scratch::default,
+            |scratch, (i, phi)| {
+                let row: Vec<f64> = x.row(i).to_vec();
+                for p in &prepared {
+                    p.add(&row, phi, scale, scratch);
+                }
+            },
+        );
+    }
+    Ok(Contributions {
+        base_value: base,
+        n_features: m,
+        values,
+    })
+}
+
+/// Per-row working memory, reused across rows of one thread.
+#[derive(Default)]
+struct Scratch {
+    mask: Vec<u32>,
+    path: Vec<PathElement>,
+}
+
+/// One tree, ready to explain rows.
+enum Prepared<'a> {
+    Tables(Tables<'a>),
+    Recursive(&'a Tree, f64),
+}
+
+impl<'a> Prepared<'a> {
+    fn new(tree: &'a Tree) -> Prepared<'a> {
+        match Tables::new(tree) {
+            Some(t) => Prepared::Tables(t),
+            None => Prepared::Recursive(tree, expected_value(tree)),
+        }
+    }
+
+    fn add(&self, row: &[f64], phi: &mut [f64], scale: f64, s: &mut Scratch) {
+        match self {
+            Prepared::Tables(t) => t.add(row, phi, scale, &mut s.mask),
+            Prepared::Recursive(tree, _) => recursive(tree, row, phi, scale, &mut s.path),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    fn expected(&self) -> f64 {
+        match self {
+            Prepared::Tables(t) => t.expected,
+            Prepared::Recursive(_, e) => *e,
+        }
+    }
+}
+
+/// The cover-weighted mean of the leaf values.
+fn expected_value(tree: &Tree) -> f64 {
+    let root = f64::from(tree.cover[0]);
+    (0..tree.n_nodes())
+        .filter(|&n| tree.feature[n] < 0)
+        .map(|n| tree.value[n] * f64::from(tree.cover[n]) / root)
+        .sum()
+}
+
+/// The per-leaf tables of one tree.
+struct Tables<'a> {
+    tree: &'a Tree,
+    expected: f64,
+    /// Parent of each node (0 for the root).
+    parent: Vec<u32>,
+    /// For each internal node, the index of its feature in the distinct features of the path
+    /// from the root to it.
+    local: Vec<u8>,
+    /// Leaves, in node order.
+    leaves: Vec<Leaf>,
+    /// `2^d` sums per leaf, concatenated (`Leaf::offset`).
+    sums: Vec<f64>,
+}
+
+struct Leaf {
+    node: u32,
+    /// The distinct features of its path, in order of first appearance.
+    features: Vec<u32>,
+    /// Per path feature: the product of the cover fractions of its splits on the path.
+    zero: Vec<f64>,
+    value: f64,
+    offset: usize,
+}
+
+/// Shapley weights `s! (d-1-s)! / d!` for `s` in `0..d`.
+fn shapley_weights(d: usize) -> Vec<f64> {
+    // w(0) = 1/d; w(s+1) = w(s) * (s+1) / (d-1-s).
+    let mut w = vec![0.0; d];
+    if d == 0 {
+        return w;
+    }
+    w[0] = 1.0 / d as f64;
+    for s in 0..d - 1 {
+        w[s + 1] = w[s] * (s + 1) as f64 / (d - 1 - s) as f64;
+    }
+    w
+}
+
+impl<'a> Tables<'a> {
+    /// The tables, or `None` when a path has more than [`TABLE_MAX_FEATURES`] distinct features.
+    fn new(tree: &'a Tree) -> Option<Tables<'a>> {
+        let n = tree.n_nodes();
+        let mut parent = vec![0u32; n];
+        let mut local = vec![0u8; n];
+        // Per node: the distinct features on the path to it and their zero fractions.
+        let mut paths: Vec<Option<(Vec<u32>, Vec<f64>)>> = vec![None; n];
+        paths[0] = Some((vec![], vec![]));
+        let mut leaves = Vec::new();
+        let mut total = 0usize;
+        for node in 0..n {
+            let (feats, zero) = paths[node].take().expect("parents come before children");
+            let f = tree.feature[node];
+            if f < 0 {
+                if feats.len() > TABLE_MAX_FEATURES {
+                    return None;
+                }
+                let d = feats.len();
+                leaves.push(Leaf {
+                    node: node as u32,
+                    value: tree.value[node],
+                    offset: total,
+                    features: feats,
+                    zero,
+                });
+                total += 1 << d;
+                continue;
+            }
+            let k = feats
+                .iter()
+                .position(|&g| g == f as u32)
+                .unwrap_or(feats.len());
+            if k > TABLE_MAX_FEATURES {
+                return None;
+            }
+            local[node] = k as u8;
+            let w = f64::from(tree.cover[node]);
+            for child in [tree.left[node], tree.right[node]] {
+                let c = child as usize;
+                parent[c] = node as u32;
+                let frac = f64::from(tree.cover[c]) / w;
+                let (mut cf, mut cz) = (feats.clone(), zero.clone());
+                if k == cf.len() {
+                    cf.push(f as u32);
+                    cz.push(frac);
+                } else {
+                    cz[k] *= frac;
+                }
+                paths[c] = Some((cf, cz));
+            }
+        }
+        let mut sums = vec![0.0; total];
+        let mut expected = 0.0;
+        let mut poly: Vec<Vec<f64>> = Vec::new();
+        for leaf in &leaves {
+            let d = leaf.features.len();
+            expected += leaf.value * leaf.zero.iter().product::<f64>();
+            let w = shapley_weights(d);
+            let full = (1usize << d) - 1;
+            // Q_U(t) = prod over j in U of (1 + t z_j), built from U without its lowest bit.
+            poly.clear();
+            poly.resize(1 << d, Vec::new());
+            poly[0] = vec![1.0];
+            for u in 1..=full {
+                let low = u.trailing_zeros() as usize;
+                let prev = &poly[u & (u - 1)];
+                let mut q = vec![0.0; prev.len() + 1];
+                for (k, c) in prev.iter().enumerate() {
+                    q[k] += c;
+                    q[k + 1] += c * leaf.zero[low];
+                }
+                poly[u] = q;
+            }
+            // F(U) = prod_{j not in U} z_j * sum_k w(|U| - k) e_k(z_U), for |U| < d.
+            for u in 0..=full {
+                let size = u.count_ones() as usize;
+                if size >= d {
+                    continue;
+                }
+                let outside: f64 = (0..d)
+                    .filter(|j| u & (1 << j) == 0)
+                    .map(|j| leaf.zero[j])
+                    .product();
+                let s: f64 = poly[u]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, e)| w[size - k] * e)
+                    .sum();
+                sums[leaf.offset + u] = outside * s;
+            }
+        }
+        Some(Tables {
+            tree,
+            expected,
+            parent,
+            local,
+            leaves,
+            sums,
+        })
+    }
+
+    fn add(&self, row: &[f64], phi: &mut [f64], scale: f64, mask: &mut Vec<u32>) {
+        let t = self.tree;
+        let n = t.n_nodes();
+        mask.clear();
+        mask.resize(n, 0);
+        // mask[node]: bit k set while the row agrees with every split on path feature k so far.
+        mask[0] = u32::MAX;
+        for node in 1..n {
+            let p = self.parent[node] as usize;
+            let f = t.feature[p] as usize;
+            let v = row[f];
+            let goes_right = if v.is_nan() {
+                !t.missing_left[p]
+            } else {
+                v > t.threshold[p]
+            };
+            let hot = if goes_right { t.right[p] } else { t.left[p] } as usize;
+            mask[node] = if node == hot {
+                mask[p]
+            } else {
+                mask[p] & !(1u32 << self.local[p])
+            };
+        }
+        for leaf in &self.leaves {
+            let d = leaf.features.len();
+            if d == 0 {
+                continue;
+            }
+            let satisfied = mask[leaf.node as usize] & ((1u32 << d) - 1);
+            let table = &self.sums[leaf.offset..leaf.offset + (1 << d)];
+            for k in 0..d {
+                let bit = 1u32 << k;
+                let o = if satisfied & bit != 0 { 1.0 } else { 0.0 };
+                let z = leaf.zero[k];
+                let u = (satisfied & !bit) as usize;
+                phi[leaf.features[k] as usize] += scale * leaf.value * (o - z) / z * table[u];
+            }
+        }
+    }
+}
+
+/// One element of the unique path of the recursive algorithm.
+#[derive(Debug, Clone, Copy, Default)]
+struct PathElement {
+    feature: i64,
+    zero: f64,
+    one: f64,
+    weight: f64,
+}
+
+fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: i64) {
+    path[depth] = PathElement {
+        feature,
+        zero,
+        one,
+        weight: if depth == 0 { 1.0 } else { 0.0 },
+    };
+    for i in (0..depth).rev() {
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / (depth + 1) as f64;
+        path[i].weight = zero * path[i].weight * (depth - i) as f64 / (depth + 1) as f64;
+    }
+}
+
+fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
+    let (one, zero) = (path[index].one, path[index].zero);
+    let mut next = path[depth].weight;
+    for i in (0..depth).rev() {
+        if one != 0.0 {
+            let tmp = path[i].weight;
+            path[i].weight = next * (depth + 1) as f64 / ((i + 1) as f64 * one);
+            next = tmp - path[i].weight * zero * (depth - i) as f64 / (depth + 1) as f64;
+        } else {
+            path[i].weight = path[i].weight * (depth + 1) as f64 / (zero * (depth - i) as f64);
+        }
+    }
+    for i in index..depth {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero = path[i + 1].zero;
+        path[i].one = path[i + 1].one;
+    }
+}
+
+fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
+    let (one, zero) = (path[index].one, path[index].zero);
+    let mut next = path[depth].weight;
+    let mut total = 0.0;
+    if one != 0.0 {
+        for i in (0..depth).rev() {
+            let tmp = next / ((i + 1) as f64 * one);
+            total += tmp;
+            next = path[i].weight - tmp * zero * (depth - i) as f64;
+        }
+    } else {
+        for i in (0..depth).rev() {
+            total += path[i].weight / (zero * (depth - i) as f64);
+        }
+    }
+    total * (depth + 1) as f64
+}
+
+/// The recursive algorithm (Algorithm 2 of the paper, as `shap`'s `tree_shap_recursive` lays it
+/// out: each level's unique path is a copy stacked after its parent's).
+fn recursive(tree: &Tree, row: &[f64], phi: &mut [f64], scale: f64, buf: &mut Vec<PathElement>) {
+    let depth = tree.depth();
+    let need = (depth + 2) * (depth + 3) / 2;
+    buf.clear();
+    buf.resize(need, PathElement::default());
+    let mut args = Recurse {
+        tree,
+        row,
+        phi,
+        scale,
+    };
+    args.go(buf, 0, 0, 0, 1.0, 1.0, -1);
+}
+
+struct Recurse<'a> {
+    tree: &'a Tree,
+    row: &'a [f64],
+    phi: &'a mut [f64],
+    scale: f64,
+}
+
+impl Recurse<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn go(
+        &mut self,
+        buf: &mut [PathElement],
+        start: usize,
+        node: usize,
+        depth: usize,
+        zero: f64,
+        one: f64,
+        feature: i64,
+    ) {
+        // This level's path starts after the parent's (which holds depth + 1 elements).
+        let (parent, rest) = buf.split_at_mut(start + depth + 1);
+        let path = &mut rest[..depth + 1];
+        path[..depth + 1].copy_from_slice(&parent[start..start + depth + 1]);
+        let own = start + depth + 1;
+        extend(path, depth, zero, one, feature);
+        let t = self.tree;
+        if t.feature[node] < 0 {
+            for i in 1..=depth {
+                let w = unwound_sum(path, depth, i);
+                let el = path[i];
+                self.phi[el.feature as usize] +=
+                    self.scale * w * (el.one - el.zero) * t.value[node];
+            }
+            return;
+        }
+        let f = t.feature[node] as usize;
+        let v = self.row[f];
+        let goes_right = if v.is_nan() {
+            !t.missing_left[node]
+        } else {
+            v > t.threshold[node]
+        };
+        let (hot, cold) = if goes_right {
+            (t.right[node], t.left[node])
+        } else {
+            (t.left[node], t.right[node])
+        };
+        let w = f64::from(t.cover[node]);
+        let hot_zero = f64::from(t.cover[hot as usize]) / w;
+        let cold_zero = f64::from(t.cover[cold as usize]) / w;
+        let (mut in_zero, mut in_one) = (1.0, 1.0);
+        let mut depth = depth;
+        if let Some(k) = (0..=depth).find(|&k| path[k].feature == f as i64) {
+            in_zero = path[k].zero;
+            in_one = path[k].one;
+            unwind(path, depth, k);
+            depth -= 1;
+        }
+        self.go(
+            buf,
+            own,
+            hot as usize,
+            depth + 1,
+            hot_zero * in_zero,
+            in_one,
+            f as i64,
+        );
+        self.go(
+            buf,
+            own,
+            cold as usize,
+            depth + 1,
+            cold_zero * in_zero,
+            0.0,
+            f as i64,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forest::RandomForestParams;
+    use crate::rng::Rng;
+    use linfa::ParamGuard;
+    use ndarray::Array2;
+
+    /// Shapley values by brute force over all feature subsets, from the tree's conditional
+    /// expectation (known features follow the row, unknown ones weigh children by cover).
+    fn brute_force(tree: &Tree, row: &[f64], m: usize) -> Vec<f64> {
+        fn expect(t: &Tree, row: &[f64], known: u32, node: usize) -> f64 {
+            let f = t.feature[node];
+            if f < 0 {
+                return t.value[node];
+            }
+            let (l, r) = (t.left[node] as usize, t.right[node] as usize);
+            if known & (1 << f) != 0 {
+                let v = row[f as usize];
+                let right = if v.is_nan() {
+                    !t.missing_left[node]
+                } else {
+                    v > t.threshold[node]
+                };
+                expect(t, row, known, if right { r } else { l })
+            } else {
+                let w = f64::from(t.cover[node]);
+                (f64::from(t.cover[l]) * expect(t, row, known, l)
+                    + f64::from(t.cover[r]) * expect(t, row, known, r))
+                    / w
+            }
+        }
+        let fact = |k: usize| (1..=k).map(|v| v as f64).product::<f64>();
+        let mut phi = vec![0.0; m];
+        for (i, p) in phi.iter_mut().enumerate() {
+            for s in 0u32..(1 << m) {
+                if s & (1 << i) != 0 {
+                    continue;
+                }
+                let k = s.count_ones() as usize;
+                let w = fact(k) * fact(m - k - 1) / fact(m);
+                *p += w * (expect(tree, row, s | (1 << i), 0) - expect(tree, row, s, 0));
+            }
+        }
+        phi
+    }
+
+    fn forest(n: usize, m: usize, depth: Option<usize>, seed: u64) -> (Array2<f64>, Vec<Tree>) {
+        let mut r = Rng::new(seed);
+        let mut x = Array2::from_shape_fn((n, m), |_| (r.uniform() * 10.0).floor());
+        for i in (0..n).step_by(7) {
+            x[[i, 1]] = f64::NAN;
+        }
+        let y: Vec<u8> = (0..n)
+            .map(|i| u8::from(x[[i, 0]] + x[[i, 2]] * 0.5 + r.uniform() * 4.0 > 7.0))
+            .collect();
+        let f = RandomForestParams::new()
+            .n_estimators(6)
+            .max_depth(depth)
+            .max_features(crate::forest::MaxFeatures::All)
+            .seed(seed)
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        (x, f.trees)
+    }
+
+    #[test]
+    fn both_algorithms_match_brute_force_shapley_values() {
+        let (x, trees) = forest(400, 5, Some(6), 3);
+        for tree in &trees {
+            let tables = Tables::new(tree).expect("shallow trees get tables");
+            for i in [0usize, 7, 13, 101, 399] {
+                let row = x.row(i).to_vec();
+                let want = brute_force(tree, &row, 5);
+                let mut a = vec![0.0; 5];
+                tables.add(&row, &mut a, 1.0, &mut Vec::new());
+                let mut b = vec![0.0; 5];
+                recursive(tree, &row, &mut b, 1.0, &mut Vec::new());
+                for j in 0..5 {
+                    assert!(
+                        (a[j] - want[j]).abs() < 1e-12,
+                        "tables row {i} f{j}: {} vs {}",
+                        a[j],
+                        want[j]
+                    );
+                    assert!(
+                        (b[j] - want[j]).abs() < 1e-12,
+                        "recursive row {i} f{j}: {} vs {}",
+                        b[j],
+                        want[j]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contributions_add_up_to_the_score_and_do_not_depend_on_threads() {
+        let (x, trees) = forest(3000, 6, None, 5);
+        let forest_score = crate::forest::predict_proba_trees(&trees, &x.view());
+        let c = tree_shap(&trees, 6, &x.view()).unwrap();
+        for (i, p) in forest_score.iter().enumerate() {
+            let total = c.base_value + c.row(i).iter().sum::<f64>();
+            assert!((total - p).abs() < 1e-9, "row {i}: {total} vs {p}");
+        }
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| tree_shap(&trees, 6, &x.view()).unwrap());
+        assert_eq!(one, c, "byte-identical on one thread");
+        assert_eq!(c.top(0, 2).len(), 2);
+    }
+
+    #[test]
+    fn models_without_covers_are_refused() {
+        let (x, mut trees) = forest(100, 3, Some(3), 1);
+        trees[0].cover.clear();
+        let err = tree_shap(&trees, 3, &x.view()).unwrap_err();
+        assert!(err.to_string().contains("retrain"), "{err}");
+        assert!(tree_shap(&trees, 4, &x.view()).is_err());
+    }
+}

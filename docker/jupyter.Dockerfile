@@ -2,8 +2,10 @@
 #   - the pinned Rust toolchain of the base image, plus rust-src (evcxr's type inference needs it)
 #   - evcxr_jupyter (pinned), JupyterLab + nbclient (pinned) in a venv
 #   - the "rust" kernelspec for the non-root user, written like scripts/jupyter-setup.sh does
-#   - churnkit's notebook dependencies pre-built into the evcxr build directory
-#     (/var/cache/evcxr, a named volume in docker-compose.yml) so the first cell is fast
+#   - the churnkit notebook engine (churnkit-engine, release build, stripped) that the notebooks'
+#     churnkit-cells crate loads: CHURNKIT_ENGINE in the kernelspec
+#   - churnkit-cells pre-built into the evcxr build directory (/var/cache/evcxr, a named volume
+#     in docker-compose.yml) so the first cell is fast
 # Base image as a build ARG so a local test can substitute a stand-in base.
 ARG RUST_IMAGE=rust:1.95-slim-bookworm
 FROM ${RUST_IMAGE}
@@ -13,7 +15,7 @@ ARG JUPYTERLAB_VERSION=4.6.6
 ARG NBCLIENT_VERSION=0.11.0
 ARG UID=1000
 ARG GID=1000
-# 0 skips the (long) pre-build of churnkit's dependencies inside evcxr.
+# 0 skips the pre-build of churnkit-cells inside evcxr.
 ARG PREBUILD_NOTEBOOK_DEPS=1
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -55,7 +57,7 @@ ENV EVCXR_TMPDIR=/var/cache/evcxr \
 # then our kernel.json over its plain one.
 RUN mkdir -p "${HOME}/.local/share/jupyter/kernels/rust" \
     && evcxr_jupyter --install >/dev/null \
-    && python -c 'import json, sys; json.dump({"argv": ["/usr/local/bin/evcxr_jupyter", "--control_file", "{connection_file}"], "display_name": "Rust", "language": "rust", "interrupt_mode": "message", "env": {"EVCXR_TMPDIR": "/var/cache/evcxr", "EVCXR_CONFIG_DIR": "/workspace/jupyter-config/evcxr"}}, open(sys.argv[1], "w"), indent=1)' \
+    && python -c 'import json, sys; json.dump({"argv": ["/usr/local/bin/evcxr_jupyter", "--control_file", "{connection_file}"], "display_name": "Rust", "language": "rust", "interrupt_mode": "message", "env": {"EVCXR_TMPDIR": "/var/cache/evcxr", "EVCXR_CONFIG_DIR": "/workspace/jupyter-config/evcxr", "CHURNKIT_ENGINE": "/opt/churnkit/libchurnkit_engine.so"}}, open(sys.argv[1], "w"), indent=1)' \
        "${HOME}/.local/share/jupyter/kernels/rust/kernel.json" \
     && jupyter kernelspec list
 
@@ -67,10 +69,19 @@ COPY --chown=${UID}:${GID} churnkit /workspace/churnkit
 COPY --chown=${UID}:${GID} jupyter-config/evcxr /workspace/jupyter-config/evcxr
 WORKDIR /workspace/notebooks
 
-# Pre-build: run the notebooks' first cells once, at build time, through the real kernel. evcxr
-# canonicalises the path, so the notebooks' `path = "../churnkit"` reuses this build.
+# The engine: churnkit's notebook layer in release mode, built once here (the cells only load
+# it). Its target directory is thrown away; the stripped library stays at /opt/churnkit.
+USER root
+RUN mkdir -p /opt/churnkit \
+    && CARGO_TARGET_DIR=/tmp/engine-target cargo build --release --locked --manifest-path /workspace/Cargo.toml -p churnkit-engine \
+    && strip --strip-debug -o /opt/churnkit/libchurnkit_engine.so /tmp/engine-target/release/libchurnkit_engine.so \
+    && rm -rf /tmp/engine-target
+USER ${UID}:${GID}
+
+# Pre-build: run the notebooks' first cell once, at build time, through the real kernel. evcxr
+# canonicalises the path, so the notebooks' `path = "../churnkit/cells"` reuses this build.
 RUN if [ "${PREBUILD_NOTEBOOK_DEPS}" = "1" ]; then \
-      python -c 'import nbformat as n; nb = n.v4.new_notebook(); nb.cells = [n.v4.new_code_cell(":dep churnkit = { path = \"/workspace/churnkit\", features = [\"notebook\"] }"), n.v4.new_code_cell("use churnkit::notebook::*;")]; n.write(nb, "/tmp/prebuild.ipynb")' \
+      python -c 'import nbformat as n; nb = n.v4.new_notebook(); nb.cells = [n.v4.new_code_cell(":dep churnkit-cells = { path = \"/workspace/churnkit/cells\" }"), n.v4.new_code_cell("use churnkit_cells::*;")]; n.write(nb, "/tmp/prebuild.ipynb")' \
       && jupyter execute --kernel_name=rust --timeout=-1 --startup_timeout=300 /tmp/prebuild.ipynb \
       && rm -f /tmp/prebuild.ipynb; \
     fi

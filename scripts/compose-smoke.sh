@@ -370,8 +370,8 @@ record "jupyter: kernelspecs" "$(python3 -c 'import json, sys; print(" ".join(so
 "$CHURNKIT_VENV/bin/python" scripts/jupyter-remote-exec.py \
   --url "http://127.0.0.1:${JUPYTER_PORT:-8888}" --token "$token" --kernel rust \
   --expect "$custom" --timeout 900 \
-  --cell ':dep churnkit = { path = "../churnkit", features = ["notebook"] }' \
-  --cell 'use churnkit::notebook::*;
+  --cell ':dep churnkit-cells = { path = "../churnkit/cells" }' \
+  --cell 'use churnkit_cells::*;
 let project = Project::open("..")?;
 println!("MLFLOW_TRACKING_URI={}", std::env::var("MLFLOW_TRACKING_URI")?);
 println!("runs={:?}", project.recent_run_ids("churn-prediction", 100)?);' \

@@ -3,9 +3,13 @@
 #  - JupyterLab and nbclient in the project venv (scripts/venv.sh),
 #  - evcxr_jupyter (pinned) into ~/.cache/churnkit/evcxr (cargo install, built outside the clone),
 #  - the rust-src component (evcxr's type inference needs it),
+#  - the churnkit notebook engine (churnkit-engine, release build), stripped and copied under a
+#    name made of its hash ($CHURNKIT_CACHE/engine/), so a rebuild never rewrites a library a
+#    running kernel has loaded,
 #  - the "rust" kernelspec in the venv, with EVCXR_TMPDIR / EVCXR_CONFIG_DIR set (this
-#    checkout's jupyter-config/evcxr unless CHURNKIT_EVCXR_CONFIG_DIR says otherwise), and evcxr's
-#    own version.txt beside it, so that no kernel replaces it.
+#    checkout's jupyter-config/evcxr unless CHURNKIT_EVCXR_CONFIG_DIR says otherwise) and
+#    CHURNKIT_ENGINE (the engine churnkit-cells loads), and evcxr's own version.txt beside it,
+#    so that no kernel replaces it.
 # Concurrent runs on one machine take turns on the shared caches: the venv under its lock
 # (scripts/venv.sh), the evcxr install (check, cargo install, removing its target directory),
 # rust-src and the kernelspec under $CHURNKIT_CACHE/evcxr.lock (see with_lock in lib.sh).
@@ -22,6 +26,19 @@ evcxr_bin="$evcxr_root/bin/evcxr_jupyter"
 export EVCXR_TMPDIR="${CHURNKIT_EVCXR_TMPDIR:-/var/tmp/churnkit-evcxr-$(id -u)}"
 
 scripts/venv.sh
+
+# The engine: cargo builds incrementally (seconds when nothing changed).
+cargo build --release --locked --quiet -p churnkit-engine
+engine_dir="$CHURNKIT_CACHE/engine"
+mkdir -p "$engine_dir"
+built="$CARGO_TARGET_DIR/release/libchurnkit_engine.so"
+tmp=$(mktemp "$engine_dir/.engine.XXXXXX")
+strip --strip-debug -o "$tmp" "$built" 2>/dev/null || cp "$built" "$tmp"
+sum=$(sha256sum "$tmp" | cut -c1-16)
+export CHURNKIT_ENGINE="$engine_dir/libchurnkit_engine-$sum.so"
+if [ -f "$CHURNKIT_ENGINE" ]; then rm -f "$tmp"; else chmod 755 "$tmp" && mv "$tmp" "$CHURNKIT_ENGINE"; fi
+# Keep the five newest engines (older kernels may still have one loaded), drop the rest.
+ls -1t "$engine_dir"/libchurnkit_engine-*.so 2>/dev/null | tail -n +6 | xargs -r rm -f
 
 install() {
   if ! [ -x "$evcxr_bin" ] || ! grep -qs "^$EVCXR_VERSION\$" "$evcxr_root/.version"; then
@@ -50,15 +67,15 @@ install() {
     echo "jupyter-setup: warning: evcxr_jupyter --install wrote no version.txt; a kernel may replace $kdir/kernel.json" >&2
   fi
   rm -rf "$scratch"
-  python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "${CHURNKIT_EVCXR_CONFIG_DIR:-$PWD/jupyter-config/evcxr}" <<'PY'
+  python3 - "$kdir/kernel.json" "$evcxr_bin" "$EVCXR_TMPDIR" "${CHURNKIT_EVCXR_CONFIG_DIR:-$PWD/jupyter-config/evcxr}" "$CHURNKIT_ENGINE" <<'PY'
 import json, os, sys
-path, binary, tmpdir, config = sys.argv[1:]
+path, binary, tmpdir, config, engine = sys.argv[1:]
 spec = {
     "argv": [binary, "--control_file", "{connection_file}"],
     "display_name": "Rust",
     "language": "rust",
     "interrupt_mode": "message",
-    "env": {"EVCXR_TMPDIR": tmpdir, "EVCXR_CONFIG_DIR": config},
+    "env": {"EVCXR_TMPDIR": tmpdir, "EVCXR_CONFIG_DIR": config, "CHURNKIT_ENGINE": engine},
 }
 old = None
 try:
@@ -75,4 +92,4 @@ PY
 }
 with_lock "$CHURNKIT_CACHE/evcxr.lock" install
 
-echo "jupyter-setup: ready (evcxr_jupyter $EVCXR_VERSION, build dir $EVCXR_TMPDIR)"
+echo "jupyter-setup: ready (evcxr_jupyter $EVCXR_VERSION, build dir $EVCXR_TMPDIR, engine $CHURNKIT_ENGINE)"

@@ -211,15 +211,20 @@ impl ProfitCurve {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 24, y)], blue.stroke_width(3))
                 });
+            // 0.5 as a ring, the chosen threshold as a dot inside: both visible when they meet.
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    at_half,
+                    9,
+                    BLACK.stroke_width(2),
+                )))?
+                .label(format!("threshold 0.5: {:.0}", at_half.1))
+                .legend(|(x, y)| Circle::new((x + 12, y), 7, BLACK.stroke_width(2)));
             let red = CLASS_COLOURS[1];
             chart
-                .draw_series(std::iter::once(Circle::new(at_chosen, 7, red.filled())))?
+                .draw_series(std::iter::once(Circle::new(at_chosen, 5, red.filled())))?
                 .label(format!("threshold {chosen:.3}: {:.0}", at_chosen.1))
-                .legend(move |(x, y)| Circle::new((x + 12, y), 6, red.filled()));
-            chart
-                .draw_series(std::iter::once(Circle::new(at_half, 7, BLACK.filled())))?
-                .label(format!("threshold 0.5: {:.0}", at_half.1))
-                .legend(|(x, y)| Circle::new((x + 12, y), 6, BLACK.filled()));
+                .legend(move |(x, y)| Circle::new((x + 12, y), 5, red.filled()));
             draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 14)?;
             Ok(())
         })

@@ -254,6 +254,10 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     executable(bindir / "cargo", textwrap.dedent(r"""
         #!/usr/bin/env bash
         set -eu
+        # `cargo build -p churnkit-engine`: a stand-in library, not an install.
+        if [ "$1" = build ]; then
+          mkdir -p "$CARGO_TARGET_DIR/release"; echo engine > "$CARGO_TARGET_DIR/release/libchurnkit_engine.so"; exit 0
+        fi
         echo "$$ start $(date +%s.%N)" >> "$FAKE_LOG"
         while [ $# -gt 0 ]; do [ "$1" = --root ] && root=$2; shift; done
         mkdir -p "$CARGO_TARGET_DIR/release"
@@ -281,6 +285,8 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     assert not (cache / "evcxr-install-target").exists()
     spec = json.loads((venv / "share/jupyter/kernels/rust/kernel.json").read_text())
     assert spec["argv"][0] == str(cache / "evcxr/bin/evcxr_jupyter")
+    engine = pathlib.Path(spec["env"]["CHURNKIT_ENGINE"])
+    assert engine.parent == cache / "engine" and engine.read_text() == "engine\n", spec
 
     # Everything installed: a third run installs nothing.
     again = subprocess.run(setup, env=e, capture_output=True, text=True, timeout=60)

@@ -577,7 +577,11 @@ impl Evaluated {
             ),
             (
                 layout::GAINS_TABLE,
-                self.decisions.gains.to_csv().into_bytes(),
+                self.decisions
+                    .gains
+                    .as_ref()
+                    .map_or_else(String::new, |g| g.to_csv())
+                    .into_bytes(),
             ),
             (layout::DECISIONS, self.decisions.to_json()),
         ]
@@ -623,8 +627,8 @@ impl Evaluated {
                 (m::FALSE_ALARM_RATE, Some(e.business.false_alarm_rate)),
                 (m::BRIER_SCORE, Some(d.calibration.brier)),
                 (m::EXPECTED_CALIBRATION_ERROR, Some(d.calibration.ece)),
-                (m::TOP_DECILE_CAPTURE, Some(d.gains.capture_at(0.1))),
-                (m::TOP_DECILE_LIFT, Some(d.gains.capture_at(0.1) / 0.1)),
+                (m::TOP_DECILE_CAPTURE, d.top_decile_capture()),
+                (m::TOP_DECILE_LIFT, d.top_decile_capture().map(|c| c / 0.1)),
                 (m::PROFIT, Some(d.profit_at_threshold)),
                 (m::PROFIT_AT_HALF, Some(d.profit_at_half)),
             ],

@@ -77,8 +77,11 @@ pub struct Decisions {
     pub threshold: ThresholdChoice,
     /// The economics of an offer.
     pub economics: Economics,
-    /// Deciles of the test scores.
-    pub gains: Gains,
+    /// Deciles of the test scores (`None` without a churner among them: capture and lift are
+    /// undefined).
+    pub gains: Option<Gains>,
+    /// Rows judged.
+    pub customers: usize,
     /// Calibration of the test probabilities (10 bins).
     pub calibration: CalibrationReport,
     /// Expected profit on the test rows over thresholds.
@@ -117,7 +120,12 @@ impl Decisions {
         Ok(Decisions {
             threshold,
             economics,
-            gains: Gains::new(y, p, 10)?,
+            gains: if y.contains(&1) {
+                Some(Gains::new(y, p, 10)?)
+            } else {
+                None
+            },
+            customers: y.len(),
             calibration: CalibrationReport::new(y, p, 10)?,
             profit_at_threshold: profit.profit_at(t),
             profit_at_half: profit.profit_at(0.5),
@@ -137,9 +145,9 @@ impl Decisions {
         };
         format!(
             "{}.\nthreshold {t:.3} ({choice}): {} of {} test customers get an offer; expected profit {:.0} (at 0.5: {:.0}); offer {} / retained customer {} / success rate {:.0}%.\ncalibration: Brier score {:.4}, expected calibration error {:.4}.",
-            capitalise(&self.gains.summary(0.1)),
+            capitalise(&self.gains_summary()),
             self.targeted,
-            self.gains.customers,
+            self.customers,
             self.profit_at_threshold,
             self.profit_at_half,
             self.economics.offer_cost,
@@ -150,11 +158,40 @@ impl Decisions {
         )
     }
 
+    /// "the top 10% of customers by score hold X% of the churners (lift L)", or why not.
+    pub fn gains_summary(&self) -> String {
+        match &self.gains {
+            Some(g) => g.summary(0.1),
+            None => "no churner among these rows: capture and lift are undefined".into(),
+        }
+    }
+
+    /// Share of the churners among the top 10% of scores (`None` without a churner).
+    pub fn top_decile_capture(&self) -> Option<f64> {
+        self.gains.as_ref().map(|g| g.capture_at(0.1))
+    }
+
     /// The four charts.
     pub fn charts(&self) -> Result<DecisionCharts> {
         Ok(DecisionCharts {
-            gains: self.gains.gains_chart()?,
-            lift: self.gains.lift_chart()?,
+            gains: match &self.gains {
+                Some(g) => g.gains_chart()?,
+                None => crate::plots::line_chart(
+                    "Cumulative gains: undefined, no churner among these rows",
+                    "Share of customers targeted",
+                    "Share of churners captured",
+                    &[],
+                )?,
+            },
+            lift: match &self.gains {
+                Some(g) => g.lift_chart()?,
+                None => crate::plots::line_chart(
+                    "Lift: undefined, no churner among these rows",
+                    "Score group",
+                    "Lift",
+                    &[],
+                )?,
+            },
             calibration: self.calibration.chart(None, "Model")?,
             profit: self.profit.chart(self.threshold.threshold())?,
         })
@@ -168,14 +205,14 @@ impl Decisions {
             "economics": self.economics,
             "break_even_probability": self.economics.break_even(),
             "targeted": self.targeted,
-            "customers": self.gains.customers,
+            "customers": self.customers,
             "profit_at_threshold": self.profit_at_threshold,
             "profit_at_0.5": self.profit_at_half,
             "brier_score": self.calibration.brier,
             "expected_calibration_error": self.calibration.ece,
             "reliability_curve": self.calibration.curve,
-            "gains": self.gains.rows,
-            "summary": self.gains.summary(0.1),
+            "gains": self.gains.as_ref().map(|g| &g.rows),
+            "summary": self.gains_summary(),
         });
         serde_json::to_vec_pretty(&v).expect("decisions serialize")
     }
@@ -228,5 +265,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&d.to_json()).unwrap();
         assert_eq!(v["gains"].as_array().unwrap().len(), 5);
         assert!(ThresholdChoice::profit_optimal(&[1], &[f64::NAN], e).is_err());
+        // No churner among the test rows: gains are undefined, the rest still holds.
+        let none = Decisions::new(&[0, 0, 0], &[0.2, 0.6, 0.1], choice, e).unwrap();
+        assert!(none.gains.is_none() && none.top_decile_capture().is_none());
+        assert!(none.summary().contains("undefined"));
+        assert!(none.charts().is_ok());
     }
 }

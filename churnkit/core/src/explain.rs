@@ -226,17 +226,25 @@ pub fn tree_shap(trees: &[Tree], n_features: usize, x: &ArrayView2<f64>) -> Resu
     // A few trees at a time: their tables are built in parallel, then every row adds their
     // contributions in tree order.
     const BATCH: usize = 8;
+    const BLOCK: usize = 128;
     for batch in trees.chunks(BATCH) {
         let prepared: Vec<Prepared> = batch.par_iter().map(Prepared::new).collect();
         for p in &prepared {
             base += p.expected() * scale;
         }
-        values.par_chunks_mut(m).enumerate().for_each_init(
+        // Rows go in blocks: a tree's per-leaf tables are then read for every row of the block
+        // in turn, from cache, instead of once per row.
+        values.par_chunks_mut(m * BLOCK).enumerate().for_each_init(
             Scratch::default,
-            |scratch, (i, phi)| {
-                let row: Vec<f64> = x.row(i).to_vec();
+            |scratch, (b, phi)| {
+                let first = b * BLOCK;
+                let rows = phi.len() / m;
+                scratch.rows.clear();
+                for r in 0..rows {
+                    scratch.rows.extend(x.row(first + r).iter().copied());
+                }
                 for p in &prepared {
-                    p.add(&row, phi, scale, scratch);
+                    p.add_block(phi, m, scale, scratch);
                 }
             },
         );
@@ -248,10 +256,15 @@ pub fn tree_shap(trees: &[Tree], n_features: usize, x: &ArrayView2<f64>) -> Resu
     })
 }
 
-/// Per-row working memory, reused across rows of one thread.
+/// Per-thread working memory, reused across blocks of rows.
 #[derive(Default)]
 struct Scratch {
+    /// The block's rows, row-major.
+    rows: Vec<f64>,
+    /// Per node of a tree: the path features a row has agreed with so far.
     mask: Vec<u32>,
+    /// Per leaf, per row of the block: the leaf's satisfied mask (leaf-major).
+    leaf_masks: Vec<u32>,
     path: Vec<PathElement>,
 }
 
@@ -269,10 +282,16 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    fn add(&self, row: &[f64], phi: &mut [f64], scale: f64, s: &mut Scratch) {
+    /// Add this tree's contributions to the block's rows (`s.rows`) into `phi` (row-major,
+    /// `m` per row).
+    fn add_block(&self, phi: &mut [f64], m: usize, scale: f64, s: &mut Scratch) {
         match self {
-            Prepared::Tables(t) => t.add(row, phi, scale, &mut s.mask),
-            Prepared::Recursive(tree, _) => recursive(tree, row, phi, scale, &mut s.path),
+            Prepared::Tables(t) => t.add_block(phi, m, scale, s),
+            Prepared::Recursive(tree, _) => {
+                for (row, out) in s.rows.chunks(m).zip(phi.chunks_mut(m)) {
+                    recursive(tree, row, out, scale, &mut s.path);
+                }
+            }
         }
     }
 }
@@ -316,6 +335,9 @@ struct Leaf {
     features: Vec<u32>,
     /// Per path feature: the product of the cover fractions of its splits on the path.
     zero: Vec<f64>,
+    /// Per path feature: `value * (1 - z) / z`, the factor of a row that satisfies it (one
+    /// that does not gets `-value`).
+    hot: Vec<f64>,
     value: f64,
     offset: usize,
 }
@@ -353,10 +375,12 @@ impl<'a> Tables<'a> {
                     return None;
                 }
                 let d = feats.len();
+                let v = tree.value[node];
                 leaves.push(Leaf {
                     node: node as u32,
-                    value: tree.value[node],
+                    value: v,
                     offset: total,
+                    hot: zero.iter().map(|z| v * (1.0 - z) / z).collect(),
                     features: feats,
                     zero,
                 });
@@ -436,17 +460,17 @@ impl<'a> Tables<'a> {
         })
     }
 
-    fn add(&self, row: &[f64], phi: &mut [f64], scale: f64, mask: &mut Vec<u32>) {
+    /// The satisfied-mask of every node for one row: bit k set while the row agrees with every
+    /// split on path feature k so far.
+    fn masks(&self, row: &[f64], mask: &mut Vec<u32>) {
         let t = self.tree;
         let n = t.n_nodes();
         mask.clear();
         mask.resize(n, 0);
-        // mask[node]: bit k set while the row agrees with every split on path feature k so far.
         mask[0] = u32::MAX;
         for node in 1..n {
             let p = self.parent[node] as usize;
-            let f = t.feature[p] as usize;
-            let v = row[f];
+            let v = row[t.feature[p] as usize];
             let goes_right = if v.is_nan() {
                 !t.missing_left[p]
             } else {
@@ -459,19 +483,60 @@ impl<'a> Tables<'a> {
                 mask[p] & !(1u32 << self.local[p])
             };
         }
+    }
+
+    /// One row (the tests' reference for [`Tables::add_block`]).
+    #[cfg(test)]
+    fn add(&self, row: &[f64], phi: &mut [f64], scale: f64, mask: &mut Vec<u32>) {
+        self.masks(row, mask);
         for leaf in &self.leaves {
             let d = leaf.features.len();
-            if d == 0 {
-                continue;
-            }
             let satisfied = mask[leaf.node as usize] & ((1u32 << d) - 1);
             let table = &self.sums[leaf.offset..leaf.offset + (1 << d)];
             for k in 0..d {
                 let bit = 1u32 << k;
-                let o = if satisfied & bit != 0 { 1.0 } else { 0.0 };
-                let z = leaf.zero[k];
-                let u = (satisfied & !bit) as usize;
-                phi[leaf.features[k] as usize] += scale * leaf.value * (o - z) / z * table[u];
+                let c = if satisfied & bit != 0 {
+                    leaf.hot[k]
+                } else {
+                    -leaf.value
+                };
+                phi[leaf.features[k] as usize] += scale * c * table[(satisfied & !bit) as usize];
+            }
+        }
+    }
+
+    fn add_block(&self, phi: &mut [f64], m: usize, scale: f64, s: &mut Scratch) {
+        let rows = phi.len() / m;
+        let nl = self.leaves.len();
+        s.leaf_masks.clear();
+        s.leaf_masks.resize(nl * rows, 0);
+        for r in 0..rows {
+            self.masks(&s.rows[r * m..(r + 1) * m], &mut s.mask);
+            for (l, leaf) in self.leaves.iter().enumerate() {
+                s.leaf_masks[l * rows + r] = s.mask[leaf.node as usize];
+            }
+        }
+        // Leaf by leaf, so that its table stays in cache across the block's rows.
+        for (l, leaf) in self.leaves.iter().enumerate() {
+            let d = leaf.features.len();
+            if d == 0 {
+                continue;
+            }
+            let table = &self.sums[leaf.offset..leaf.offset + (1 << d)];
+            let full = (1u32 << d) - 1;
+            for r in 0..rows {
+                let satisfied = s.leaf_masks[l * rows + r] & full;
+                let out = &mut phi[r * m..(r + 1) * m];
+                for k in 0..d {
+                    let bit = 1u32 << k;
+                    let c = if satisfied & bit != 0 {
+                        leaf.hot[k]
+                    } else {
+                        -leaf.value
+                    };
+                    out[leaf.features[k] as usize] +=
+                        scale * c * table[(satisfied & !bit) as usize];
+                }
             }
         }
     }

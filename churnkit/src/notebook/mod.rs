@@ -389,7 +389,12 @@ pub fn decide(model: &Model, data: &Processed, economics: Economics) -> Result<E
 
 /// The gains table (one row per score decile) as a DataFrame.
 pub fn gains_table(d: &Decisions) -> Result<DataFrame> {
-    let r = &d.gains.rows;
+    let Some(g) = &d.gains else {
+        return Err(churnkit_core::Error::data(
+            "no churner among the test rows: the gains table is undefined",
+        ));
+    };
+    let r = &g.rows;
     let f = |g: fn(&churnkit_core::gains::GainsRow) -> f64| r.iter().map(g).collect::<Vec<f64>>();
     Ok(DataFrame::new(
         r.len(),

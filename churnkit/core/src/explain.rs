@@ -320,6 +320,8 @@ struct Tables<'a> {
     expected: f64,
     /// Parent of each node (0 for the root).
     parent: Vec<u32>,
+    /// Whether each node is its parent's right child.
+    is_right: Vec<bool>,
     /// For each internal node, the index of its feature in the distinct features of the path
     /// from the root to it.
     local: Vec<u8>,
@@ -335,9 +337,9 @@ struct Leaf {
     features: Vec<u32>,
     /// Per path feature: the product of the cover fractions of its splits on the path.
     zero: Vec<f64>,
-    /// Per path feature: `value * (1 - z) / z`, the factor of a row that satisfies it (one
-    /// that does not gets `-value`).
-    hot: Vec<f64>,
+    /// Per path feature: `value / z`. A row's factor for the feature is `(o - z) / z * value`
+    /// = `o * value / z - value`, with `o` 1 if it satisfies the feature's splits, else 0.
+    over_zero: Vec<f64>,
     value: f64,
     offset: usize,
 }
@@ -362,6 +364,7 @@ impl<'a> Tables<'a> {
         let n = tree.n_nodes();
         let mut parent = vec![0u32; n];
         let mut local = vec![0u8; n];
+        let mut is_right = vec![false; n];
         // Per node: the distinct features on the path to it and their zero fractions.
         let mut paths: Vec<Option<(Vec<u32>, Vec<f64>)>> = vec![None; n];
         paths[0] = Some((vec![], vec![]));
@@ -380,7 +383,7 @@ impl<'a> Tables<'a> {
                     node: node as u32,
                     value: v,
                     offset: total,
-                    hot: zero.iter().map(|z| v * (1.0 - z) / z).collect(),
+                    over_zero: zero.iter().map(|z| v / z).collect(),
                     features: feats,
                     zero,
                 });
@@ -396,6 +399,7 @@ impl<'a> Tables<'a> {
             }
             local[node] = k as u8;
             let w = f64::from(tree.cover[node]);
+            is_right[tree.right[node] as usize] = true;
             for child in [tree.left[node], tree.right[node]] {
                 let c = child as usize;
                 parent[c] = node as u32;
@@ -454,6 +458,7 @@ impl<'a> Tables<'a> {
             tree,
             expected,
             parent,
+            is_right,
             local,
             leaves,
             sums,
@@ -471,17 +476,15 @@ impl<'a> Tables<'a> {
         for node in 1..n {
             let p = self.parent[node] as usize;
             let v = row[t.feature[p] as usize];
+            // Missing values are rare, so that branch predicts well; the comparison does not,
+            // so the rest is arithmetic.
             let goes_right = if v.is_nan() {
                 !t.missing_left[p]
             } else {
                 v > t.threshold[p]
             };
-            let hot = if goes_right { t.right[p] } else { t.left[p] } as usize;
-            mask[node] = if node == hot {
-                mask[p]
-            } else {
-                mask[p] & !(1u32 << self.local[p])
-            };
+            let cold = u32::from(goes_right != self.is_right[node]);
+            mask[node] = mask[p] & !(cold << self.local[p]);
         }
     }
 
@@ -494,13 +497,10 @@ impl<'a> Tables<'a> {
             let satisfied = mask[leaf.node as usize] & ((1u32 << d) - 1);
             let table = &self.sums[leaf.offset..leaf.offset + (1 << d)];
             for k in 0..d {
-                let bit = 1u32 << k;
-                let c = if satisfied & bit != 0 {
-                    leaf.hot[k]
-                } else {
-                    -leaf.value
-                };
-                phi[leaf.features[k] as usize] += scale * c * table[(satisfied & !bit) as usize];
+                let o = f64::from((satisfied >> k) & 1);
+                let u = (satisfied & !(1u32 << k)) as usize;
+                phi[leaf.features[k] as usize] +=
+                    scale * (o * leaf.over_zero[k] - leaf.value) * table[u];
             }
         }
     }
@@ -524,18 +524,14 @@ impl<'a> Tables<'a> {
             }
             let table = &self.sums[leaf.offset..leaf.offset + (1 << d)];
             let full = (1u32 << d) - 1;
-            for r in 0..rows {
+            let value = leaf.value;
+            for (r, out) in phi.chunks_exact_mut(m).enumerate() {
                 let satisfied = s.leaf_masks[l * rows + r] & full;
-                let out = &mut phi[r * m..(r + 1) * m];
-                for k in 0..d {
-                    let bit = 1u32 << k;
-                    let c = if satisfied & bit != 0 {
-                        leaf.hot[k]
-                    } else {
-                        -leaf.value
-                    };
-                    out[leaf.features[k] as usize] +=
-                        scale * c * table[(satisfied & !bit) as usize];
+                // Branch-free: whether a row satisfies a feature is a coin flip to the predictor.
+                for (k, (&f, &over_zero)) in leaf.features.iter().zip(&leaf.over_zero).enumerate() {
+                    let o = f64::from((satisfied >> k) & 1);
+                    let u = (satisfied & !(1u32 << k) & full) as usize;
+                    out[f as usize] += scale * (o * over_zero - value) * table[u];
                 }
             }
         }

@@ -70,6 +70,10 @@ pub const LIFT_CHART: &str = "lift_chart.png";
 pub const CALIBRATION_CHART: &str = "calibration_curve.png";
 /// Expected campaign profit over thresholds (metrics/).
 pub const PROFIT_CHART: &str = "profit_curve.png";
+/// Permutation importance: test ROC AUC drop per shuffled feature, mean and sd (metrics/).
+pub const PERMUTATION_TABLE: &str = "permutation_importance.csv";
+/// Its chart (metrics/).
+pub const PERMUTATION_CHART: &str = "permutation_importance.png";
 /// The decile table (metrics/).
 pub const GAINS_TABLE: &str = "gains_table.csv";
 /// Threshold choice, economics, profits, calibration figures and the gains table (metrics/).

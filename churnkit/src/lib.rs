@@ -28,8 +28,8 @@
 
 pub use churnkit_core::{
     calibration, chart, decisions, error, evaluate, explain, forest, format, frame, gains,
-    generate, io, model, plots, polars, preprocess, profit, rng, schema, significance, stats,
-    table, Error, ErrorKind, Result, Transience, VERSION,
+    generate, importance, io, model, plots, polars, preprocess, profit, rng, schema, significance,
+    stats, table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 

@@ -22,6 +22,7 @@ use churnkit_core::calibration::CalibrationMethod;
 use churnkit_core::decisions::{DecisionCharts, Decisions, ThresholdChoice};
 use churnkit_core::evaluate::{class_names, roc_auc, BinaryMetrics, Charts, Evaluation};
 use churnkit_core::forest::RandomForestValidParams;
+use churnkit_core::importance::PermutationImportance;
 use churnkit_core::io::sha256_bytes;
 use churnkit_core::model::{self, FittedOn, Model, ModelKind};
 use churnkit_core::preprocess::{Preprocessor, Processed, TransformReport, UnknownCategory};
@@ -488,6 +489,9 @@ pub struct Evaluated {
     pub decisions: Decisions,
     /// Their charts.
     pub decision_charts: DecisionCharts,
+    /// Permutation importance on the test rows (5 shuffles per feature; `None` when the test
+    /// rows hold one class only, so ROC AUC is undefined).
+    pub permutation: Option<PermutationImportance>,
     /// What was evaluated.
     pub model_kind: ModelKind,
     /// Its seed.
@@ -534,9 +538,21 @@ pub fn evaluate_with_hash(
         class_names(&data.state.target),
     );
     let charts = evaluation.charts()?;
+    let permutation = if data.y_test.contains(&0) && data.y_test.contains(&1) {
+        Some(PermutationImportance::compute(
+            model,
+            &data.x_test,
+            &data.y_test,
+            5,
+            model.params.seed(),
+        )?)
+    } else {
+        None
+    };
     Ok(Evaluated {
         evaluation,
         charts,
+        permutation,
         decision_charts: decisions.charts()?,
         decisions,
         model_kind: model.kind,
@@ -550,7 +566,7 @@ impl Evaluated {
     /// The five output files (name, bytes): charts and reports.
     pub fn files(&self) -> Vec<(&'static str, Vec<u8>)> {
         let e = &self.evaluation;
-        vec![
+        let mut files = vec![
             (
                 layout::CONFUSION_MATRIX,
                 self.charts.confusion_matrix.bytes.clone(),
@@ -584,7 +600,14 @@ impl Evaluated {
                     .into_bytes(),
             ),
             (layout::DECISIONS, self.decisions.to_json()),
-        ]
+        ];
+        if let Some(p) = &self.permutation {
+            files.push((layout::PERMUTATION_TABLE, p.to_csv().into_bytes()));
+            if let Ok(png) = p.chart() {
+                files.push((layout::PERMUTATION_CHART, png.bytes));
+            }
+        }
+        files
     }
 
     /// The evaluation run: threshold, test metrics, business rates, tags (with the model's

@@ -530,6 +530,11 @@ impl Evaluation {
     pub fn profit_chart(&self) -> Result<Png> {
         self.chart("profit")
     }
+    /// Permutation importance on the test rows: the drop of ROC AUC when each feature is
+    /// shuffled (5 shuffles), to set beside the Gini importance of [`importance_chart`].
+    pub fn permutation_chart(&self) -> Result<Png> {
+        self.chart("permutation")
+    }
     /// scikit-learn's classification report as a table.
     pub fn report_table(&self) -> Result<Frame> {
         Frame::from(call("report_table", &[("eval", self.h.0.to_string())])?)

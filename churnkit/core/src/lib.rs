@@ -19,6 +19,7 @@ pub mod format;
 pub mod frame;
 pub mod gains;
 pub mod generate;
+pub mod importance;
 pub mod io;
 pub mod model;
 pub mod plots;

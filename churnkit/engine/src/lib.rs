@@ -448,6 +448,12 @@ pub fn handle(req: &Value) -> Res<Value> {
                 "lift" => ev.decision_charts.lift.clone(),
                 "calibration" => ev.decision_charts.calibration.clone(),
                 "profit" => ev.decision_charts.profit.clone(),
+                "permutation" => ev
+                    .permutation
+                    .as_ref()
+                    .ok_or("permutation importance is undefined: the test rows hold one class")?
+                    .chart()
+                    .map_err(e)?,
                 w => return Err(format!("no chart `{w}`")),
             };
             png_value(png)

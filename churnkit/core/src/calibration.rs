@@ -8,7 +8,7 @@
 //! `CalibratedClassifierCV` does, to be fitted on out-of-bag scores (never on the test rows).
 
 use crate::error::{Error, Result};
-use crate::plots::{caption_font, draw_legend, render, segments, Png, CLASS_COLOURS, FAMILY};
+use crate::plots::{draw_legend, render, segments, unit_chart, Png, CLASS_COLOURS};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -136,20 +136,13 @@ impl CalibrationReport {
     /// of perfect calibration, and a second curve (e.g. after calibration) if given.
     pub fn chart(&self, other: Option<(&str, &CalibrationReport)>, label: &str) -> Result<Png> {
         render(640, 560, |root| {
-            let mut chart = ChartBuilder::on(&root)
-                .caption("Reliability (calibration) curve", caption_font())
-                .margin(20)
-                .x_label_area_size(50)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
-            chart
-                .configure_mesh()
-                .light_line_style(RGBColor(238, 238, 238))
-                .x_desc("Mean predicted probability")
-                .y_desc("Observed churn rate")
-                .label_style((FAMILY, 15))
-                .axis_desc_style((FAMILY, 16))
-                .draw()?;
+            let mut chart = unit_chart(
+                &root,
+                "Reliability (calibration) curve",
+                "Mean predicted probability",
+                "Observed churn rate",
+                false,
+            )?;
             chart
                 .draw_series(DashedLineSeries::new(
                     [(0.0, 0.0), (1.0, 1.0)],

@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::evaluate::binary_clf_curve;
 use crate::plots::{
-    caption_font, draw_legend, render, segments, thin, xy_mesh, Png, CLASS_COLOURS, FAMILY,
+    caption_font, draw_legend, render, segments, thin, unit_chart, xy_mesh, Png, CLASS_COLOURS,
 };
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -195,22 +195,13 @@ impl Gains {
         let perfect = self.churn_rate();
         let ten = self.capture_at(0.1);
         render(640, 560, |root| {
-            let mut chart = ChartBuilder::on(&root)
-                .caption("Cumulative gains", caption_font())
-                .margin(20)
-                .x_label_area_size(50)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
-            chart
-                .configure_mesh()
-                .light_line_style(RGBColor(238, 238, 238))
-                .x_desc("Share of customers targeted (highest scores first)")
-                .y_desc("Share of churners captured")
-                .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-                .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-                .label_style((FAMILY, 15))
-                .axis_desc_style((FAMILY, 16))
-                .draw()?;
+            let mut chart = unit_chart(
+                &root,
+                "Cumulative gains",
+                "Share of customers targeted (highest scores first)",
+                "Share of churners captured",
+                true,
+            )?;
             let blue = CLASS_COLOURS[0];
             chart
                 .draw_series(segments(thin(&self.curve, 1e-3), blue.stroke_width(3)))?

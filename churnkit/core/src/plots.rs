@@ -113,6 +113,44 @@ pub(crate) fn xy_mesh(
     Ok(())
 }
 
+/// A chart of rates: [0, 1] x [0, 1.02] (room above 1 for the curve), light grid, axis titles;
+/// the axes as percentages when `percent`. ROC, precision-recall, gains and reliability curves.
+pub(crate) fn unit_chart<'a>(
+    root: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    percent: bool,
+) -> Result<
+    ChartContext<
+        'a,
+        BitMapBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    Box<dyn std::error::Error>,
+> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FAMILY, 24))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+    let pct = |v: &f64| format!("{:.0}%", v * 100.0);
+    let plain = |v: &f64| format!("{v:.1}");
+    let fmt: &dyn Fn(&f64) -> String = if percent { &pct } else { &plain };
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
+        .x_desc(xlabel)
+        .y_desc(ylabel)
+        .x_label_formatter(fmt)
+        .y_label_formatter(fmt)
+        .label_style((FAMILY, 15))
+        .axis_desc_style((FAMILY, 16))
+        .draw()?;
+    Ok(chart)
+}
+
 /// The series legend, in the same style on every chart.
 pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
@@ -229,20 +267,13 @@ pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png> {
         format!("Model (AUC = {a:.3})")
     });
     render(640, 560, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("ROC curve", (FAMILY, 26))
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc("False positive rate")
-            .y_desc("True positive rate")
-            .label_style((FAMILY, 15))
-            .axis_desc_style((FAMILY, 17))
-            .draw()?;
+        let mut chart = unit_chart(
+            &root,
+            "ROC curve",
+            "False positive rate",
+            "True positive rate",
+            false,
+        )?;
         let blue = RGBColor(31, 119, 180);
         chart
             .draw_series(segments(
@@ -287,20 +318,13 @@ pub fn pr_chart(
         format!("Model (AP = {a:.3})")
     });
     render(640, 560, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Precision-recall curve", (FAMILY, 26))
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
-            .x_desc("Recall")
-            .y_desc("Precision")
-            .label_style((FAMILY, 15))
-            .axis_desc_style((FAMILY, 17))
-            .draw()?;
+        let mut chart = unit_chart(
+            &root,
+            "Precision-recall curve",
+            "Recall",
+            "Precision",
+            false,
+        )?;
         // Step "post" in recall order, as scikit-learn's PrecisionRecallDisplay draws it.
         let mut pts: Vec<(f64, f64)> = Vec::new();
         let n = curve.recall.len();

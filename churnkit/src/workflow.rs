@@ -89,12 +89,7 @@ pub struct OutOfBag {
 impl OutOfBag {
     /// The figures of out-of-bag `scores` against the training labels `y`.
     pub fn new(scores: Vec<f64>, y: &[u8]) -> Self {
-        let (s, t): (Vec<f64>, Vec<u8>) = scores
-            .iter()
-            .zip(y)
-            .filter(|(p, _)| p.is_finite())
-            .map(|(p, y)| (*p, *y))
-            .unzip();
+        let (s, t) = churnkit_core::forest::scored_rows(&scores, y);
         let right = s
             .iter()
             .zip(&t)

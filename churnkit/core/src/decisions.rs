@@ -49,12 +49,7 @@ impl ThresholdChoice {
     /// The profit-optimal threshold on out-of-bag scores `oob` (NaN where a row has none) of
     /// the training rows with labels `y`.
     pub fn profit_optimal(y: &[u8], oob: &[f64], economics: Economics) -> Result<Self> {
-        let (s, t): (Vec<f64>, Vec<u8>) = oob
-            .iter()
-            .zip(y)
-            .filter(|(p, _)| p.is_finite())
-            .map(|(p, y)| (*p, *y))
-            .unzip();
+        let (s, t) = crate::forest::scored_rows(oob, y);
         if s.is_empty() {
             return Err(Error::data(
                 "no training row has an out-of-bag score: use more trees",

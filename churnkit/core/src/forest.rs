@@ -485,6 +485,16 @@ impl RandomForest {
     }
 }
 
+/// The rows that have an out-of-bag score (NaN marks one every tree drew): their scores and
+/// labels, in order.
+pub fn scored_rows(oob: &[f64], y: &[u8]) -> (Vec<f64>, Vec<u8>) {
+    oob.iter()
+        .zip(y)
+        .filter(|(p, _)| p.is_finite())
+        .map(|(p, y)| (*p, *y))
+        .unzip()
+}
+
 /// [`RandomForest::oob_proba`] for trees kept apart from their forest (a saved model).
 pub fn oob_proba_trees(
     params: &RandomForestValidParams,

@@ -207,12 +207,7 @@ impl Model {
                 y.len()
             )));
         }
-        let (s, t): (Vec<f64>, Vec<u8>) = oob
-            .iter()
-            .zip(y)
-            .filter(|(p, _)| p.is_finite())
-            .map(|(p, y)| (*p, *y))
-            .unzip();
+        let (s, t) = crate::forest::scored_rows(oob, y);
         self.calibration = Some(Calibrator::fit(method, &s, &t)?);
         Ok(())
     }

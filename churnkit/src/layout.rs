@@ -19,7 +19,7 @@
 
 use crate::workflow::{Evaluated, Trained};
 use churnkit_core::frame::{labels_from_csv, write_labels, Frame};
-use churnkit_core::io::StagedFiles;
+use churnkit_core::io::{sha256_bytes, StagedFiles};
 use churnkit_core::model::Model;
 use churnkit_core::preprocess::{Preprocessor, Processed};
 use churnkit_core::{Error, ErrorKind, Result};
@@ -224,6 +224,51 @@ impl Layout {
         let bytes = read(&p, &why, ErrorKind::Model)?;
         let (m, sha) = self.model_from_bytes(&p, &bytes, expected_features)?;
         Ok((m, sha, p))
+    }
+
+    /// The threshold `churnkit evaluate` chose for the saved model, from `metrics/decisions.json`
+    /// (what `predict --threshold optimal` flags with). `model_sha256` is the saved model's hash:
+    /// the file must have been written for it, or for its held-out twin when it is a final model,
+    /// so a threshold chosen for another model is refused.
+    pub fn decided_threshold(&self, model_sha256: &str) -> Result<f64> {
+        let p = self.metrics.join(DECISIONS);
+        let bytes = read(
+            &p,
+            "run `churnkit evaluate --threshold optimal` first, or give --threshold a probability",
+            ErrorKind::Model,
+        )?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::new(ErrorKind::Model, e.to_string()).in_file(p.display()))?;
+        let (Some(sha), Some(t)) = (v["model_sha256"].as_str(), v["chosen_threshold"].as_f64())
+        else {
+            return Err(Error::new(
+                ErrorKind::Model,
+                "no model_sha256 and chosen_threshold: written by an older churnkit; re-run `churnkit evaluate`",
+            )
+            .in_file(p.display()));
+        };
+        let holdout = std::fs::read(self.models.join(HOLDOUT_MODEL))
+            .ok()
+            .map(|b| sha256_bytes(&b));
+        if sha != model_sha256 && holdout.as_deref() != Some(sha) {
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!(
+                    "chosen for model {} but {MODEL} is {}: re-run `churnkit evaluate` for this model",
+                    &sha[..sha.len().min(12)],
+                    &model_sha256[..model_sha256.len().min(12)]
+                ),
+            )
+            .in_file(p.display()));
+        }
+        if !(0.0..1.0).contains(&t) {
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!("chosen_threshold {t} is outside [0, 1)"),
+            )
+            .in_file(p.display()));
+        }
+        Ok(t)
     }
 
     /// [`Layout::load_model`] and the SHA-256 of the file's bytes.

@@ -594,7 +594,10 @@ impl Evaluated {
                     .map_or_else(String::new, |g| g.to_csv())
                     .into_bytes(),
             ),
-            (layout::DECISIONS, self.decisions.to_json()),
+            (
+                layout::DECISIONS,
+                self.decisions.to_json(&self.model_sha256),
+            ),
         ];
         if let Some(p) = &self.permutation {
             files.push((layout::PERMUTATION_TABLE, p.to_csv().into_bytes()));

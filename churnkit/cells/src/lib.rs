@@ -607,6 +607,20 @@ pub fn reasons_summary_chart(model: &Model, data: &Data, df: &Frame) -> Result<P
     )?)
 }
 
+/// A beeswarm of the TreeSHAP contributions over the customers of `df` (2,000 of them at most,
+/// by a stride): the 12 most important features, a dot per customer at its contribution,
+/// coloured by the feature's value from blue (low) to red (high).
+pub fn reasons_beeswarm_chart(model: &Model, data: &Data, df: &Frame) -> Result<Png> {
+    Png::from(call(
+        "reasons_beeswarm",
+        &[
+            ("model", model.arg()),
+            ("data", data.arg()),
+            ("frame", df.arg()),
+        ],
+    )?)
+}
+
 /// A chart of any columns: histogram, scatter, bar or line, coloured by any column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {

@@ -286,13 +286,17 @@ fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
-    let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
+    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
     let pre = layout.load_preprocessor()?;
-    let model = layout.load_model(&pre.feature_names())?;
+    let (model, sha) = layout.load_model_with_hash(&pre.feature_names())?;
+    let threshold = match a.threshold {
+        churnkit::workflow::Threshold::Fixed(t) => t,
+        churnkit::workflow::Threshold::ProfitOptimal => layout.decided_threshold(&sha)?,
+    };
     let table = Table::read(&a.input)?;
     let options = PredictOptions::default()
         .unknown(a.unknown_category.policy())
-        .threshold(a.threshold)
+        .threshold(threshold)
         .keep_columns(a.keep_columns)
         .explain(a.explain);
     let scores = churnkit::workflow::predict(&pre, &model, &table, options)?;

@@ -131,13 +131,16 @@ it is reported on).")]
     #[command(
         after_help = "Examples:\n  churnkit predict --input new_customers.csv --output scored.csv\n  \
 churnkit predict --input new.parquet --output scored.csv --keep-columns --unknown-category error\n  \
-churnkit predict --input new.csv --output scored.csv --explain 3\n\n\
+churnkit predict --input new.csv --output scored.csv --explain 3\n  \
+churnkit predict --input new.csv --output scored.csv --threshold optimal\n\n\
 The input needs the training file's feature columns (the target may be absent). The output\n\
 has the id column(s) (or a row_number when there is none), the other input columns with\n\
 --keep-columns, then churn_probability and churn_prediction. Missing values and categories\n\
 never seen in training are scored as missing and counted per column. --explain K adds each\n\
 customer's K largest reasons: the feature, the customer's value and its exact TreeSHAP\n\
-contribution to the score (the contributions and the base value add up to the score)."
+contribution to the score (the contributions and the base value add up to the score).\n\
+--threshold optimal flags with the threshold `churnkit evaluate --threshold optimal` chose for\n\
+this model (metrics/decisions.json, checked against the model's SHA-256)."
     )]
     Predict(PredictArgs),
     /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
@@ -355,9 +358,10 @@ pub(crate) struct PredictArgs {
     /// Scored CSV to write.
     #[arg(long, short)]
     pub(crate) output: PathBuf,
-    /// Probability above which a customer is flagged.
-    #[arg(long, default_value_t = 0.5, value_parser = threshold)]
-    pub(crate) threshold: f64,
+    /// Probability above which a customer is flagged, or `optimal`: the threshold
+    /// `churnkit evaluate --threshold optimal` chose for this model.
+    #[arg(long, default_value = "0.5")]
+    pub(crate) threshold: churnkit::workflow::Threshold,
     /// What to do with a category never seen in training.
     #[arg(long, value_enum, default_value = "missing")]
     pub(crate) unknown_category: UnknownArg,
@@ -373,6 +377,9 @@ pub(crate) struct PredictArgs {
     /// Models directory.
     #[arg(long, default_value = "models")]
     pub(crate) models_dir: PathBuf,
+    /// Metrics directory (where `--threshold optimal` reads decisions.json).
+    #[arg(long, default_value = "metrics")]
+    pub(crate) metrics_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -443,15 +450,5 @@ fn fraction(s: &str) -> churnkit::Result<f64> {
         Ok(v)
     } else {
         Err(churnkit::Error::params(format!("{v} must be in [0, 1]")))
-    }
-}
-
-/// A probability threshold in [0, 1).
-fn threshold(s: &str) -> churnkit::Result<f64> {
-    let v = number(s)?;
-    if (0.0..1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(churnkit::Error::params(format!("{v} must be in [0, 1)")))
     }
 }

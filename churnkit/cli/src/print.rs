@@ -10,6 +10,13 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("undefined".into(), |v| format!("{v:.3}"))
 }
 
+/// A probability to 4 decimals without trailing zeros (0.5, 0.327): the exact value is in the
+/// file it came from.
+fn short(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn or_none(items: Vec<String>, sep: &str) -> String {
     if items.is_empty() {
         "none".into()
@@ -387,7 +394,7 @@ pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
         "predict: scored {} rows, {} flagged as churners (threshold {}) -> {}",
         scores.probability.len(),
         scores.flagged(),
-        scores.threshold,
+        short(scores.threshold),
         output.display()
     );
     if let Some(base) = scores.base_value {

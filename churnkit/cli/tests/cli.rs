@@ -529,6 +529,132 @@ fn predict_scores_new_rows_and_explains_bad_ones() {
 }
 
 #[test]
+fn decisions_reach_predict_the_chosen_threshold_and_the_reasons() {
+    let d = workdir("decide");
+    let gen = ["generate", "--rows", "3000", "--seed", "3", "--output"];
+    ok(&d, &[&gen[..], &["data/sample_data.csv"]].concat());
+    let out = ok(
+        &d,
+        &[
+            "pipeline",
+            "--threshold",
+            "optimal",
+            "--calibrate",
+            "isotonic",
+            "--no-track",
+        ],
+    );
+    assert!(
+        out.contains("profit-optimal on the out-of-bag scores"),
+        "{out}"
+    );
+    assert!(out.contains("of the churners (lift"), "{out}");
+    for f in [
+        "gains_table.csv",
+        "profit_curve.png",
+        "calibration_curve.png",
+        "lift_chart.png",
+    ] {
+        assert!(d.join("metrics").join(f).exists(), "{f}");
+    }
+    let decisions: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.join("metrics/decisions.json")).unwrap()).unwrap();
+    let t = decisions["chosen_threshold"].as_f64().unwrap();
+    assert!(t > 0.0 && t < 1.0 && t != 0.5, "{t}");
+    let (body, _) = fs::read_to_string(d.join("data/sample_data.csv"))
+        .unwrap()
+        .split_once('\n')
+        .map(|(h, b)| (b.to_string(), h.to_string()))
+        .unwrap();
+    let header = "CustomerID,Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod,Churn";
+    let rows: String = body.lines().take(400).map(|l| format!("{l}\n")).collect();
+    fs::write(d.join("new.csv"), format!("{header}\n{rows}")).unwrap();
+    let args = [
+        "predict",
+        "--input",
+        "new.csv",
+        "--output",
+        "s.csv",
+        "--threshold",
+        "optimal",
+        "--explain",
+        "2",
+    ];
+    let out = ok(&d, &args);
+    let shown = format!("{t:.4}");
+    assert!(
+        out.contains(&format!("(threshold {})", shown.trim_end_matches('0'))),
+        "{out}"
+    );
+    assert!(out.contains("the model is calibrated"), "{out}");
+    let scored = fs::read_to_string(d.join("s.csv")).unwrap();
+    let mut lines = scored.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        head[1..],
+        [
+            "churn_probability",
+            "churn_prediction",
+            "reason_1_feature",
+            "reason_1_value",
+            "reason_1_contribution",
+            "reason_2_feature",
+            "reason_2_value",
+            "reason_2_contribution"
+        ]
+    );
+    let (mut flagged, mut n) = (0, 0);
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        let p: f64 = f[1].parse().unwrap();
+        assert_eq!(f[2], if p > t { "1" } else { "0" }, "{l}");
+        flagged += usize::from(f[2] == "1");
+        n += 1;
+        let (c1, c2): (f64, f64) = (f[5].parse().unwrap(), f[8].parse().unwrap());
+        assert!(c1.abs() >= c2.abs(), "reasons are largest first: {l}");
+    }
+    assert_eq!(n, 400);
+    assert!(flagged > 0 && flagged < n, "{flagged}");
+    // A model trained after that evaluation gets no threshold chosen for another model.
+    ok(&d, &["train", "--seed", "9", "--no-track", "-q"]);
+    fails(
+        &d,
+        &args,
+        4,
+        &["decisions.json", "re-run `churnkit evaluate`"],
+    );
+    fs::remove_file(d.join("metrics/decisions.json")).unwrap();
+    fails(&d, &args, 4, &["decisions.json", "not found"]);
+    // A final model flags with the threshold chosen for its held-out twin.
+    ok(
+        &d,
+        &[
+            "pipeline",
+            "--threshold",
+            "optimal",
+            "--final",
+            "--no-track",
+            "-q",
+        ],
+    );
+    ok(&d, &args);
+    fails(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "new.csv",
+            "--output",
+            "x.csv",
+            "--threshold",
+            "1.5",
+        ],
+        2,
+        &["threshold"],
+    );
+}
+
+#[test]
 fn help_teaches_with_examples() {
     let d = workdir("help");
     for cmd in [

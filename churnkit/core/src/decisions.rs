@@ -193,9 +193,13 @@ impl Decisions {
     }
 
     /// The summary figures as pretty JSON (`decisions.json`): threshold, economics, the gains
-    /// table, calibration figures and profits (the curves stay in the charts).
-    pub fn to_json(&self) -> Vec<u8> {
+    /// table, calibration figures and profits (the curves stay in the charts). `model_sha256`
+    /// names the model file they were computed for, so `predict --threshold optimal` can refuse
+    /// a threshold chosen for another model.
+    pub fn to_json(&self, model_sha256: &str) -> Vec<u8> {
         let v = serde_json::json!({
+            "model_sha256": model_sha256,
+            "chosen_threshold": self.threshold.threshold(),
             "threshold": self.threshold,
             "economics": self.economics,
             "break_even_probability": self.economics.break_even(),
@@ -257,7 +261,8 @@ mod tests {
         let d = Decisions::new(&y_test, &p_test, choice, e).unwrap();
         assert_eq!(d.threshold.threshold(), threshold);
         assert!(d.summary().contains("out-of-bag"));
-        let v: serde_json::Value = serde_json::from_slice(&d.to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&d.to_json("ab")).unwrap();
+        assert_eq!(v["chosen_threshold"], threshold);
         assert_eq!(v["gains"].as_array().unwrap().len(), 5);
         assert!(ThresholdChoice::profit_optimal(&[1], &[f64::NAN], e).is_err());
         // No churner among the test rows: gains are undefined, the rest still holds.

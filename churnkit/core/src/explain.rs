@@ -180,6 +180,168 @@ pub fn waterfall_chart(
     })
 }
 
+/// Rows a beeswarm draws at most: more dots only blacken the chart, and a stride over the rows
+/// keeps its shape.
+pub const BEESWARM_MAX_ROWS: usize = 2000;
+
+/// Vertical offsets (within ±0.45 of a feature's line) that stack the dots of equal-ish values
+/// as `shap.plots.beeswarm` does: values are cut into `bins` bins of the x range and the dots of
+/// a bin alternate above and below the line, so a dense bin grows into a wide swarm.
+/// Deterministic: ties in a bin are taken in row order.
+pub fn beeswarm_offsets(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<f64> {
+    let width = (hi - lo).max(1e-12);
+    let quant: Vec<usize> = values
+        .iter()
+        .map(|v| {
+            (((v - lo) / width) * bins as f64)
+                .round()
+                .clamp(0.0, bins as f64) as usize
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by_key(|&i| (quant[i], i));
+    let mut ys = vec![0.0; values.len()];
+    let (mut layer, mut last) = (0usize, usize::MAX);
+    for &i in &order {
+        if quant[i] != last {
+            layer = 0;
+            last = quant[i];
+        }
+        let side = if layer % 2 == 1 { 1.0 } else { -1.0 };
+        ys[i] = layer.div_ceil(2) as f64 * side;
+        layer += 1;
+    }
+    let widest = ys.iter().fold(0.0f64, |m, y| m.max(y.abs()));
+    if widest > 0.0 {
+        ys.iter_mut().for_each(|y| *y *= 0.45 / widest);
+    }
+    ys
+}
+
+/// Blue (low) through purple to red (high), the ramp `shap` colours feature values with.
+fn low_high(t: f64) -> plotters::style::RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    plotters::style::RGBColor(lerp(0.0, 255.0), lerp(139.0, 0.0), lerp(251.0, 81.0))
+}
+
+/// The 5th and 95th percentiles of the finite values (min and max when those are equal): the
+/// range a feature's colour ramp spans, so one outlier does not wash out the rest.
+fn colour_range(v: &[f64]) -> Option<(f64, f64)> {
+    let mut f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if f.is_empty() {
+        return None;
+    }
+    f.sort_by(f64::total_cmp);
+    let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
+    let (a, b) = (at(0.05), at(0.95));
+    Some(if b > a {
+        (a, b)
+    } else {
+        (f[0], f[f.len() - 1])
+    })
+}
+
+/// A beeswarm of the contributions (`shap.plots.beeswarm`): one line per feature, the `k`
+/// features with the largest mean |contribution| from the top, a dot per row at its
+/// contribution, coloured by the row's feature value from low (blue) to high (red); grey where
+/// the value is missing. It shows what the mean |SHAP| bars hide: the direction, and whether a
+/// feature matters for a few customers a lot or for many a little. `x` holds the rows' feature
+/// values (the model's encoded matrix); more than [`BEESWARM_MAX_ROWS`] rows are thinned by a
+/// stride.
+pub fn beeswarm_chart(
+    title: &str,
+    names: &[String],
+    c: &Contributions,
+    x: &ArrayView2<f64>,
+    k: usize,
+) -> Result<Png> {
+    use crate::plots::{render, FAMILY};
+    use plotters::prelude::*;
+    if names.len() != c.n_features || x.ncols() != c.n_features || x.nrows() != c.n_rows() {
+        return Err(Error::data(format!(
+            "beeswarm: {} names, {} contributions per row over {} rows, but a {}x{} matrix",
+            names.len(),
+            c.n_features,
+            c.n_rows(),
+            x.nrows(),
+            x.ncols()
+        )));
+    }
+    if c.n_rows() == 0 {
+        return Err(Error::data("beeswarm: no rows to draw"));
+    }
+    let n = c.n_rows();
+    let rows: Vec<usize> = if n > BEESWARM_MAX_ROWS {
+        (0..BEESWARM_MAX_ROWS)
+            .map(|i| i * n / BEESWARM_MAX_ROWS)
+            .collect()
+    } else {
+        (0..n).collect()
+    };
+    let mean_abs = c.mean_abs();
+    let mut order: Vec<usize> = (0..c.n_features).collect();
+    order.sort_by(|&a, &b| mean_abs[b].total_cmp(&mean_abs[a]).then(a.cmp(&b)));
+    order.truncate(k.max(1));
+    // Bottom to top, so the most important feature is drawn on the top line.
+    order.reverse();
+    let values = |f: usize| -> Vec<f64> { rows.iter().map(|&r| c.row(r)[f]).collect() };
+    let (lo, hi) = order.iter().fold((0.0f64, 0.0f64), |(lo, hi), &f| {
+        values(f)
+            .iter()
+            .fold((lo, hi), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+    });
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let lines = order.len() as i32;
+    let height = (140 + 46 * order.len() as u32).min(1600);
+    render(860, height, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FAMILY, 20))
+            .margin(16)
+            .x_label_area_size(45)
+            .y_label_area_size(190)
+            .build_cartesian_2d(lo - pad..hi + pad, -0.5f64..lines as f64 - 0.5)?;
+        let label = |y: &f64| {
+            let i = y.round();
+            if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < order.len() {
+                names[order[i as usize]].clone()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .y_labels(order.len() + 1)
+            .y_label_formatter(&label)
+            .x_desc("Contribution to the churn score (dot colour: the feature's value, blue low, red high)")
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            [(0.0, -0.5), (0.0, lines as f64 - 0.5)],
+            BLACK.mix(0.4),
+        )))?;
+        for (line, &f) in order.iter().enumerate() {
+            let v = values(f);
+            let ys = beeswarm_offsets(&v, lo, hi, 100);
+            let fx: Vec<f64> = rows.iter().map(|&r| x[[r, f]]).collect();
+            let range = colour_range(&fx);
+            chart.draw_series(v.iter().zip(&ys).zip(&fx).map(|((&s, &dy), &xv)| {
+                let colour = match range {
+                    Some((a, b)) if xv.is_finite() => {
+                        low_high(if b > a { (xv - a) / (b - a) } else { 0.5 })
+                    }
+                    _ => RGBColor(170, 170, 170),
+                };
+                Circle::new((s, line as f64 + dy), 2, colour.mix(0.8).filled())
+            }))?;
+        }
+        Ok(())
+    })
+}
+
 /// Exact path-dependent TreeSHAP of the mean of `trees` for every row of `x`.
 ///
 /// ```
@@ -699,6 +861,46 @@ mod tests {
     use crate::rng::Rng;
     use linfa::ParamGuard;
     use ndarray::Array2;
+
+    #[test]
+    fn beeswarm_offsets_stack_ties_and_stay_on_their_line() {
+        // Five equal values and one apart: the five fan out symmetrically, the lone one sits on
+        // the line.
+        let v = [0.1, 0.1, 0.1, 0.1, 0.1, 0.9];
+        let y = beeswarm_offsets(&v, 0.0, 1.0, 100);
+        assert_eq!(y[5], 0.0);
+        let mut fan: Vec<f64> = y[..5].to_vec();
+        fan.sort_by(f64::total_cmp);
+        assert_eq!(fan, vec![-0.45, -0.225, 0.0, 0.225, 0.45]);
+        assert!(y.iter().all(|d| d.abs() <= 0.45));
+        // Row order decides ties, so the layout is the same on every call.
+        assert_eq!(y, beeswarm_offsets(&v, 0.0, 1.0, 100));
+        assert_eq!(colour_range(&[f64::NAN, 3.0, 3.0]), Some((3.0, 3.0)));
+        assert_eq!(colour_range(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn beeswarm_draws_the_top_features_and_checks_shapes() {
+        let mut rng = Rng::new(5);
+        let x = Array2::from_shape_fn((3000, 4), |_| rng.uniform());
+        let y: Vec<u8> = (0..3000)
+            .map(|i| u8::from(x[[i, 0]] + 0.2 * x[[i, 1]] > 0.6))
+            .collect();
+        let forest = RandomForestParams::new()
+            .n_estimators(5)
+            .max_depth(Some(4))
+            .check()
+            .unwrap()
+            .fit_observed(&x.view(), &y, &|| {})
+            .unwrap();
+        let c = tree_shap(&forest.trees, 4, &x.view()).unwrap();
+        let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let png = beeswarm_chart("t", &names, &c, &x.view(), 3).unwrap();
+        assert_eq!(&png.bytes[1..4], b"PNG");
+        assert_eq!(png.height, 140 + 46 * 3);
+        let err = beeswarm_chart("t", &names[..3], &c, &x.view(), 3).unwrap_err();
+        assert!(err.to_string().contains("3 names"), "{err}");
+    }
 
     /// Shapley values by brute force over all feature subsets, from the tree's conditional
     /// expectation (known features follow the row, unknown ones weigh children by cover).

@@ -473,6 +473,10 @@ pub fn handle(req: &Value) -> Res<Value> {
             let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
             png_value(nb::reasons_summary_chart(model(&m), data(&d), frame(&fr)).map_err(e)?)
         }
+        "reasons_beeswarm" => {
+            let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
+            png_value(nb::reasons_beeswarm_chart(model(&m), data(&d), frame(&fr)).map_err(e)?)
+        }
         "project_open" => {
             let p = Project::open(s(req, "root")?).map_err(e)?;
             json!({"h": put(Obj::Project(p))})

@@ -203,7 +203,7 @@ def test_modeling_notebook(project):
     cells = code(nb)
     # cells: 0 :dep, 1 setup, 2 tests, 3 charts, 4 baseline, 5 grid, 6 feature engineering,
     # 7 decisions (gains, profit, lift, calibration), 8 one customer's reasons, the mean |SHAP|,
-    # Gini and permutation importance
+    # the beeswarm, Gini and permutation importance
     tests = html(cells[2])
     assert "shape: (6, 7)" in tests and "chi-square" in tests and "mann-whitney-u" in tests, tests[:400]
     assert images(cells[3]) == 4
@@ -215,7 +215,7 @@ def test_modeling_notebook(project):
     decisions = html(cells[7])
     assert "hold" in decisions and "profit-optimal on the out-of-bag scores" in decisions, decisions[:600]
     assert "cumulative_capture" in decisions and images(cells[7]) == 4
-    assert images(cells[8]) == 4 and "Permutation importance" not in decisions
+    assert images(cells[8]) == 5 and "Permutation importance" not in decisions
 
 
 def test_the_kernelspec_survives_its_kernels(tmp_path):

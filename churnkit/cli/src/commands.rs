@@ -312,6 +312,16 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
 
 fn runs(a: &RunsArgs) -> Result<()> {
     let server = tracking::MlflowClient::from_env()?;
+    if !a.compare.is_empty() {
+        let rows = tracking::find_runs(
+            &LocalStore::from_env(),
+            server.as_ref(),
+            &a.experiment,
+            &a.compare,
+        )?;
+        print::comparison(&tracking::Comparison::new(rows)?);
+        return Ok(());
+    }
     let listing = tracking::list_runs(
         &LocalStore::from_env(),
         server.as_ref(),

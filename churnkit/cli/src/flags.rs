@@ -145,7 +145,8 @@ this model (metrics/decisions.json, checked against the model's SHA-256)."
     Predict(PredictArgs),
     /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
     #[command(
-        after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n\n\
+        after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n  \
+churnkit runs --experiment depth-tuning --compare 3f2a9c1d0b7e 9e8d7c6b5a41\n\n\
 Without MLFLOW_TRACKING_URI runs live in mlruns/ (or CHURNKIT_RUNS_DIR). The 'where' column\n\
 says local (not on a server yet), synced, or server (on the server only)."
     )]
@@ -169,8 +170,8 @@ after the held-out evaluation (the reported metrics stay the held-out model's)."
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
-    /// Experiment name.
-    #[arg(long, default_value = "churn-prediction")]
+    /// Experiment name (also --experiment-name, as train and evaluate spell it).
+    #[arg(long, alias = "experiment-name", default_value = "churn-prediction")]
     pub(crate) experiment: String,
     /// Sort by this metric, best (highest) first; default newest first.
     #[arg(long)]
@@ -178,6 +179,11 @@ pub(crate) struct RunsArgs {
     /// Show at most this many runs.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+    /// Compare these runs side by side (ids or the prefixes the listing shows, 2 or more):
+    /// params with the differing ones marked, metrics with the difference from the first run
+    /// and the best value marked.
+    #[arg(long, value_name = "RUN", num_args = 2.., conflicts_with_all = ["sort", "limit"])]
+    pub(crate) compare: Vec<String>,
 }
 
 /// Options of schema inference.

@@ -372,6 +372,87 @@ pub(crate) fn runs(experiment: &str, rows: &[(Where, RunRow)], sort: Option<&str
     }
 }
 
+/// `runs --compare`: one column per run; params first (`*`: the runs differ), then metrics with
+/// the difference from the first run (`*`: the best value; `(lower)` where smaller wins).
+pub(crate) fn comparison(c: &churnkit::tracking::Comparison) {
+    let width = c
+        .runs
+        .iter()
+        .map(|r| r.run_name.chars().count().min(28))
+        .max()
+        .unwrap_or(0)
+        .max(18);
+    let name = |m: &churnkit::tracking::compare::MetricRow| {
+        format!(
+            "  {}{}",
+            m.key,
+            if m.lower_is_better { " (lower)" } else { "" }
+        )
+    };
+    let label = c
+        .params
+        .iter()
+        .map(|p| p.key.len() + 2)
+        .chain(c.metrics.iter().map(|m| name(m).len()))
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    let line = |name: &str, cells: Vec<String>| {
+        let mut s = format!("{name:<label$}");
+        for cell in cells {
+            s.push_str(&format!("  {cell:<width$}"));
+        }
+        println!("{}", s.trim_end());
+    };
+    line(
+        "",
+        c.runs
+            .iter()
+            .map(|r| r.run_name.chars().take(28).collect())
+            .collect(),
+    );
+    line(
+        "run",
+        c.runs
+            .iter()
+            .map(|r| r.run_id[..r.run_id.len().min(12)].to_string())
+            .collect(),
+    );
+    println!("params (* where the runs differ)");
+    for p in &c.params {
+        line(
+            &format!("{} {}", if p.differs { '*' } else { ' ' }, p.key),
+            p.values
+                .iter()
+                .map(|v| v.clone().unwrap_or_else(|| "-".into()))
+                .collect(),
+        );
+    }
+    println!("metrics (difference from the first run; * the best; (lower): smaller is better)");
+    for m in &c.metrics {
+        let cells = m
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut cell = match v {
+                    None => "-".to_string(),
+                    Some(x) if x.is_nan() => "NaN".to_string(),
+                    Some(x) => format!("{x:.4}"),
+                };
+                if let (true, Some(d)) = (i > 0, m.delta[i]) {
+                    cell.push_str(&format!(" ({d:+.4})"));
+                }
+                if m.best.contains(&i) {
+                    cell.push_str(" *");
+                }
+                cell
+            })
+            .collect();
+        line(&name(m), cells);
+    }
+}
+
 /// What `predict` scored and what it found in the rows.
 pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
     let r = &scores.report;

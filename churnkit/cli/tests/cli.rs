@@ -561,14 +561,14 @@ fn decisions_reach_predict_the_chosen_threshold_and_the_reasons() {
         serde_json::from_slice(&fs::read(d.join("metrics/decisions.json")).unwrap()).unwrap();
     let t = decisions["chosen_threshold"].as_f64().unwrap();
     assert!(t > 0.0 && t < 1.0 && t != 0.5, "{t}");
-    let (body, _) = fs::read_to_string(d.join("data/sample_data.csv"))
+    // The header and the first 400 customers of the generated table.
+    let rows: String = fs::read_to_string(d.join("data/sample_data.csv"))
         .unwrap()
-        .split_once('\n')
-        .map(|(h, b)| (b.to_string(), h.to_string()))
-        .unwrap();
-    let header = "CustomerID,Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod,Churn";
-    let rows: String = body.lines().take(400).map(|l| format!("{l}\n")).collect();
-    fs::write(d.join("new.csv"), format!("{header}\n{rows}")).unwrap();
+        .lines()
+        .take(401)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(d.join("new.csv"), rows).unwrap();
     let args = [
         "predict",
         "--input",
@@ -708,6 +708,52 @@ fn tracking_runs_locally_links_the_evaluation_and_lists_both() {
     // --no-track logs nothing.
     ok(&d, &["--no-track", "evaluate", "-q"]);
     assert_eq!(store.list(None).unwrap().len(), 2);
+    // Two trainings side by side, by the 12-character ids the listing shows.
+    ok(&d, &["train", "-q", "--max-depth", "8"]);
+    let deeper = store
+        .list(None)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.record.run_name.contains("-d8-"))
+        .unwrap();
+    let cmp = ok(
+        &d,
+        &[
+            "runs",
+            "--compare",
+            &train.run_id[..12],
+            &deeper.run_id[..12],
+        ],
+    );
+    let line = |start: &str| {
+        cmp.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} line in {cmp}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("* max_depth")[2..], ["4", "8"]);
+    assert_eq!(line("  n_estimators")[1..], ["100", "100"]);
+    // Each metric: the first run's value, then the second's with its difference; the deeper
+    // forest fits its training rows better, so its train_f1 is the marked best.
+    let f1 = line("  train_f1");
+    let (a, b): (f64, f64) = (f1[1].parse().unwrap(), f1[2].parse().unwrap());
+    assert!(b > a, "{cmp}");
+    let delta: f64 = f1[3]
+        .trim_matches(|c| c == '(' || c == ')')
+        .parse()
+        .unwrap();
+    assert!((delta - (b - a)).abs() < 2e-4, "{cmp}");
+    assert_eq!(f1.last().unwrap(), "*", "{cmp}");
+    assert!(cmp.contains("training_time (lower)"), "{cmp}");
+    fails(
+        &d,
+        &["runs", "--compare", "zzzz", &train.run_id],
+        4,
+        &["no run 'zzzz'"],
+    );
+    fails(&d, &["runs", "--compare", &train.run_id], 2, &["--compare"]);
 }
 
 #[test]

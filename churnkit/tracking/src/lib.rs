@@ -23,6 +23,7 @@
 //! ```
 
 pub mod client;
+pub mod compare;
 pub mod local;
 pub mod query;
 pub mod record;
@@ -30,6 +31,7 @@ mod tracker;
 
 pub use churnkit_core::{Error, ErrorKind, Result};
 pub use client::{Auth, Metric, MlflowClient, Run, RunInfo};
+pub use compare::{find_runs, Comparison};
 pub use local::{LocalStore, RemoteRef, Scan, StoredRun};
 pub use query::{
     best_run, compare, list_runs, metric_history, search_runs, RunRow, RunSource, Where,

@@ -137,7 +137,7 @@ fn server_row(r: crate::Run, experiment: &str) -> RunRow {
     }
 }
 
-fn local_row(s: &crate::StoredRun) -> RunRow {
+pub(crate) fn local_row(s: &crate::StoredRun) -> RunRow {
     let r = &s.record;
     RunRow {
         run_id: s.run_id.clone(),

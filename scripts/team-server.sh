@@ -89,11 +89,17 @@ install_python() {
 
 # ---- helpers ----------------------------------------------------------------------------------
 
-# as_pg COMMAND...: COMMAND as the cluster's OS user, in DIR/pg (a working directory that user can
-# enter). setpriv execs (no PAM session, no extra process) and keeps the environment, so the
-# suite's CHURNKIT_RUN_TAG still marks the postmaster.
+# as_pg [--log FILE] COMMAND...: COMMAND as the cluster's OS user, in DIR/pg (a working
+# directory that user can enter), its output to FILE with --log. setpriv execs (no PAM session, no
+# extra process) and keeps the environment, so the suite's CHURNKIT_RUN_TAG still marks the
+# postmaster. (Never redirect a call of a shell function: bash applies that redirection in the
+# calling shell, so an INT trap firing meanwhile would print, and clean up, into the log.)
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then
+  if [ "$1" = --log ]; then
+    local log=$2
+    shift 2
+    (as_pg "$@") > "$log" 2>&1
+  elif [ "$(id -u)" = 0 ]; then
     (cd "$dir/pg" && exec setpriv --reuid="$PG_OS_USER" --regid="$PG_OS_USER" --init-groups -- "$@")
   else
     (cd "$dir/pg" && exec "$@")
@@ -162,15 +168,15 @@ pg_start() {
     chown -R "$PG_OS_USER:" "$pg"
   fi
   chmod 700 "$pg"
-  as_pg test -w "$pg" 2>/dev/null \
+  as_pg --log /dev/null test -w "$pg" \
     || die "the $PG_OS_USER user cannot reach $pg: every directory above it needs o+x (a mktemp -d directory is 0700: chmod 711 it)"
   # initdb leaves nothing behind when it fails, but a killed one may: the marker says it finished.
   if [ ! -f "$pg/initialized" ]; then
     as_pg rm -rf "$pg/data"
     # Local (socket) connections trust: the socket's directory is the cluster user's, mode 700.
     # TCP connections (MLflow's) need the password (scram-sha-256).
-    as_pg "$PG_BIN/initdb" -D "$pg/data" -U postgres --no-locale --encoding=UTF8 \
-      --auth-local=trust --auth-host=scram-sha-256 > "$pg/initdb.log" 2>&1 \
+    as_pg --log "$pg/initdb.log" "$PG_BIN/initdb" -D "$pg/data" -U postgres --no-locale \
+      --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256 \
       || { tail_log "$pg/initdb.log"; die "initdb failed"; }
     touch "$pg/initialized"
   fi
@@ -178,11 +184,12 @@ pg_start() {
   as_pg chmod 700 "$sock"
   # pg_ctl's postmaster runs in a session of its own (a Ctrl-C to the caller does not reach it):
   # stop_all ends it, by its postmaster.pid.
-  as_pg "$PG_BIN/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 60 \
-    -o "-k $sock -c listen_addresses=127.0.0.1 -p $pg_port" start > "$pg/pg_ctl.log" 2>&1 \
+  as_pg --log "$pg/pg_ctl.log" "$PG_BIN/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 60 \
+    -o "-k $sock -c listen_addresses=127.0.0.1 -p $pg_port" start \
     || { tail_log "$pg/postgres.log"; tail_log "$pg/pg_ctl.log"; die "PostgreSQL did not start"; }
   # The role and the database, idempotently; the password goes on stdin, never on a command line.
-  as_pg "$PG_BIN/psql" -X -q -h "$sock" -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 > "$pg/setup.log" 2>&1 <<SQL \
+  as_pg --log "$pg/setup.log" "$PG_BIN/psql" -X -q -h "$sock" -p "$pg_port" -U postgres -d postgres \
+    -v ON_ERROR_STOP=1 <<SQL \
     || { tail_log "$pg/setup.log"; die "could not create the mlflow role and database"; }
 SELECT 'CREATE ROLE mlflow LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mlflow')\gexec
 ALTER ROLE mlflow WITH LOGIN PASSWORD '$PG_PASSWORD';
@@ -368,13 +375,15 @@ PY
   done
 }
 
-# stop_all: MLflow first (it holds database connections and talks to S3), then the S3 store,
-# then PostgreSQL. The files that describe a running server go first, so nobody uses stale ones.
+# stop_all [S3_GRACE]: MLflow first (it holds database connections and talks to S3), then the S3
+# store, then PostgreSQL. The files that describe a running server go first, so nobody uses stale
+# ones. `weed mini` stops in ~2 s once up, but ignores TERM while it is still starting (then
+# only KILL ends it): a failed start gives it S3_GRACE (5) s, a stop 15.
 stop_all() {
   [ -d "$dir" ] || return 0
   rm -f "$dir/uri" "$dir/team.env" "$dir/s3.env" "$dir/pg.dsn"
   _stop_group "$dir/mlflow/pid" "mlflow server" 15
-  _stop_group "$dir/s3/pid" "SeaweedFS" 20
+  _stop_group "$dir/s3/pid" "SeaweedFS" "${1:-15}"
   if [ -f "$dir/s3/tmp-sockets" ] && [ ! -f "$dir/s3/pid" ]; then
     xargs -r rm -f < "$dir/s3/tmp-sockets"
     rm -f "$dir/s3/tmp-sockets"
@@ -409,7 +418,7 @@ start)
   # interruption stops what it started.
   stop_all
   started=
-  trap '[ -n "$started" ] || { say "start failed: stopping what it started"; stop_all; }' EXIT
+  trap '[ -n "$started" ] || { say "start failed: stopping what it started"; stop_all 5; }' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   t0=$(_now_ms)

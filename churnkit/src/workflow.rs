@@ -221,6 +221,7 @@ fn churnkit_flavor() -> ModelFlavor {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
+        python_function: None,
     }
 }
 
@@ -395,7 +396,12 @@ impl Trained {
                 self.model_json.clone(),
             ));
         }
-        r.model = Some(churnkit_flavor());
+        let (python_function, files) =
+            churnkit_tracking::pyfunc::python_function(&data.state, &data.x_train);
+        r.artifacts.extend(files);
+        let mut flavor = churnkit_flavor();
+        flavor.python_function = Some(python_function);
+        r.model = Some(flavor);
         r
     }
 }

@@ -4,8 +4,8 @@
 use crate::args;
 use crate::exit::Failure;
 use crate::flags::{
-    CalibrationArg, Command, EvaluateArgs, HyperArgs, PipelineArgs, PredictArgs, PreprocessArgs,
-    RunsArgs,
+    CalibrationArg, Command, EvaluateArgs, HyperArgs, ModelsCommand, PipelineArgs, PredictArgs,
+    PreprocessArgs, RunsArgs,
 };
 use crate::print;
 use churnkit::prelude::*;
@@ -105,6 +105,7 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         Command::Predict(a) => predict_file(&a, ctx)?,
         Command::Runs(a) => runs(&a)?,
         Command::Sync => sync(ctx)?,
+        Command::Models(m) => models(m, ctx)?,
         Command::Pipeline(a) => pipeline(&a, ctx)?,
     }
     Ok(())
@@ -286,7 +287,21 @@ fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
 }
 
 fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
-    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
+    let layout = match &a.model {
+        Some(uri) => {
+            let registry = tracking::Registry::from_env()?;
+            let version = registry.resolve(uri)?;
+            let dir = registry.fetch(&version, &model_cache())?;
+            if !ctx.quiet {
+                println!(
+                    "predict: {uri} is version {} of '{}' (run {})",
+                    version.version, version.name, version.run_id
+                );
+            }
+            args::layout(&dir, &dir, &a.metrics_dir)
+        }
+        None => args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir),
+    };
     let pre = layout.load_preprocessor()?;
     let (model, sha) = layout.load_model_with_hash(&pre.feature_names())?;
     let threshold = match a.threshold {
@@ -306,6 +321,86 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
         println!(
             "  note: the model is calibrated; the reasons explain its score before calibration, which churn_probability maps monotonically"
         );
+    }
+    Ok(())
+}
+
+/// Where models fetched from a registry are kept: `CHURNKIT_MODEL_CACHE`, else
+/// `~/.cache/churnkit/models`.
+fn model_cache() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("CHURNKIT_MODEL_CACHE") {
+        return p.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("churnkit").join("models")
+}
+
+fn models(m: ModelsCommand, ctx: &Ctx) -> Result<()> {
+    let registry = tracking::Registry::from_env()?;
+    let place = match &registry {
+        tracking::Registry::Local(s) => format!("local registry in {}", s.root().display()),
+        tracking::Registry::Server(c, _) => format!("registry of {}", c.base_url()),
+    };
+    match m {
+        ModelsCommand::Register {
+            run,
+            name,
+            alias,
+            experiment,
+        } => {
+            let server = tracking::MlflowClient::from_env()?;
+            let row = tracking::find_runs(
+                &LocalStore::from_env(),
+                server.as_ref(),
+                &experiment,
+                &[&run],
+            )?
+            .remove(0);
+            let v = registry.register(&name, &row.run_id)?;
+            if let Some(a) = &alias {
+                registry.set_alias(&name, a, v.version)?;
+            }
+            if !ctx.quiet {
+                println!(
+                    "models: registered run {} ({}) as version {} of '{name}' in the {place}{}",
+                    row.run_id,
+                    row.run_name,
+                    v.version,
+                    alias.map_or(String::new(), |a| format!("; {a} -> {}", v.version))
+                );
+                println!(
+                    "  score with: churnkit predict --model models:/{name}/{} ...",
+                    v.version
+                );
+            }
+        }
+        ModelsCommand::Promote {
+            name,
+            version,
+            alias,
+        } => {
+            let before = registry
+                .list(Some(&name))?
+                .pop()
+                .and_then(|m| m.aliases.get(&alias).copied());
+            registry.set_alias(&name, &alias, version)?;
+            if !ctx.quiet {
+                let was = before.map_or("new".to_string(), |b| format!("was version {b}"));
+                println!("models: {name}@{alias} -> version {version} ({was}) in the {place}");
+            }
+        }
+        ModelsCommand::Unalias { name, alias } => {
+            registry.delete_alias(&name, &alias)?;
+            if !ctx.quiet {
+                println!("models: removed {name}@{alias} from the {place}");
+            }
+        }
+        ModelsCommand::List { name } => {
+            print::models(&registry.list(name.as_deref())?, &place);
+        }
     }
     Ok(())
 }
@@ -352,6 +447,15 @@ fn sync(ctx: &Ctx) -> Result<()> {
             r.already_synced,
             r.failed.len()
         );
+        for (name, local, server) in &r.registry.delivered {
+            println!("sync: registered {name} version {local} as version {server} on the server");
+        }
+        for (name, alias, server) in &r.registry.aliases {
+            println!("sync: {name}@{alias} -> version {server} on the server");
+        }
+        for (name, local) in &r.registry.waiting {
+            println!("sync: {name} version {local} waits for its run to be delivered");
+        }
     }
     // The exit code is the most telling failure's: a local problem (a damaged store), then a
     // rejection, then an unreachable server (the only one that retrying later may fix).

@@ -158,6 +158,19 @@ Runs recorded while the server was unreachable wait in mlruns/; each is delivere
 resuming a half-delivered remote run rather than creating a second one."
     )]
     Sync,
+    /// The model registry: register a training run's model, point aliases at versions, list.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  churnkit models register --run 3f2a9c1d0b7e --name churn --alias challenger\n  \
+churnkit models promote --name churn --version 3 --alias champion\n  \
+churnkit models list\n  \
+churnkit predict --model models:/churn@champion --input new.csv --output scored.csv\n\n\
+With MLFLOW_TRACKING_URI this is the server's registry (a version points at the run's logged\n\
+model, and Python loads it with mlflow.pyfunc.load_model('models:/churn@champion')). Without a\n\
+server the local store keeps a registry of the same shape (mlruns/.registry/), which\n\
+`churnkit sync` delivers with the runs."
+    )]
+    Models(ModelsCommand),
     /// preprocess -> train -> evaluate in one process, with a summary table.
     #[command(
         after_help = "Examples:\n  churnkit pipeline\n  churnkit pipeline --data telco.csv --target Churn\n  \
@@ -184,6 +197,52 @@ pub(crate) struct RunsArgs {
     /// and the best value marked.
     #[arg(long, value_name = "RUN", num_args = 2.., conflicts_with_all = ["sort", "limit"])]
     pub(crate) compare: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelsCommand {
+    /// Register the model of a training run as the next version of a registered model.
+    Register {
+        /// The training run (an id, or the prefix `churnkit runs` shows).
+        #[arg(long)]
+        run: String,
+        /// Registered model name (created if new).
+        #[arg(long, default_value = "churn")]
+        name: String,
+        /// Also point this alias at the new version (e.g. challenger).
+        #[arg(long)]
+        alias: Option<String>,
+        /// Experiment to look the run prefix up in.
+        #[arg(long, alias = "experiment-name", default_value = "churn-prediction")]
+        experiment: String,
+    },
+    /// Point an alias (champion, challenger, ...) at a version, moving it if it pointed elsewhere.
+    Promote {
+        /// Registered model name.
+        #[arg(long, default_value = "churn")]
+        name: String,
+        /// The version.
+        #[arg(long)]
+        version: u64,
+        /// The alias.
+        #[arg(long, default_value = "champion")]
+        alias: String,
+    },
+    /// Remove an alias.
+    Unalias {
+        /// Registered model name.
+        #[arg(long, default_value = "churn")]
+        name: String,
+        /// The alias.
+        #[arg(long)]
+        alias: String,
+    },
+    /// List registered models, their versions and aliases.
+    List {
+        /// Only this model.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Options of schema inference.
@@ -386,6 +445,11 @@ pub(crate) struct PredictArgs {
     /// Metrics directory (where `--threshold optimal` reads decisions.json).
     #[arg(long, default_value = "metrics")]
     pub(crate) metrics_dir: PathBuf,
+    /// Score with a registered model instead of models/ and data/processed/:
+    /// models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest (downloaded once into
+    /// the cache, ~/.cache/churnkit/models or CHURNKIT_MODEL_CACHE).
+    #[arg(long, value_name = "URI", conflicts_with_all = ["processed_dir", "models_dir"])]
+    pub(crate) model: Option<churnkit::tracking::ModelRef>,
 }
 
 #[derive(Debug, Args)]

@@ -453,6 +453,34 @@ pub(crate) fn comparison(c: &churnkit::tracking::Comparison) {
     }
 }
 
+/// `models list`: one line per version, newest first, with its aliases.
+pub(crate) fn models(models: &[churnkit::tracking::RegisteredModel], place: &str) {
+    if models.is_empty() {
+        println!("no registered models in the {place} (churnkit models register --run ID)");
+        return;
+    }
+    println!(
+        "{:<20} {:>7} {:<20} {:<34} source",
+        "model", "version", "aliases", "run"
+    );
+    for m in models {
+        for v in &m.versions {
+            println!(
+                "{:<20} {:>7} {:<20} {:<34} {}",
+                m.name,
+                v.version,
+                if v.aliases.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.aliases.join(",")
+                },
+                v.run_id,
+                v.source
+            );
+        }
+    }
+}
+
 /// What `predict` scored and what it found in the rows.
 pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
     let r = &scores.report;

@@ -166,7 +166,7 @@ pub struct MlflowClient {
     backoff: Duration,
 }
 
-fn as_i64(v: &Value) -> Option<i64> {
+pub(crate) fn as_i64(v: &Value) -> Option<i64> {
     // MLflow encodes int64 fields as numbers, protobuf's JSON as strings: accept both.
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -687,7 +687,7 @@ impl MlflowClient {
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
-                let mlmodel = mlmodel_yaml(&run.run_id, &created, flavor, Some(&id));
+                let mlmodel = flavor.mlmodel_yaml(&run.run_id, &created, Some(&id));
                 self.upload_artifact(&uri, "MLmodel", mlmodel.into_bytes())?;
                 for (name, bytes) in files {
                     self.upload_artifact(&uri, name, bytes.clone())?;
@@ -710,7 +710,7 @@ impl MlflowClient {
             Err(e) if matches!(e.http_status(), Some(404 | 405)) && e.code().is_none() => None,
             Err(e) => return Err(e),
         };
-        let mlmodel = mlmodel_yaml(&run.run_id, &created, flavor, model_id.as_deref());
+        let mlmodel = flavor.mlmodel_yaml(&run.run_id, &created, model_id.as_deref());
         self.upload_artifact(&run.artifact_uri, "model/MLmodel", mlmodel.into_bytes())?;
         for (name, bytes) in files {
             self.upload_artifact(&run.artifact_uri, &format!("model/{name}"), bytes.clone())?;
@@ -723,37 +723,13 @@ impl MlflowClient {
             "utc_time_created": created,
             "flavors": flavors,
         }]);
-        self.log_batch(
-            &run.run_id,
-            &[],
-            &[],
-            &[(tags::MLFLOW_LOG_MODEL_HISTORY.into(), history.to_string())],
-        )?;
+        let mut tag_list = vec![(tags::MLFLOW_LOG_MODEL_HISTORY.into(), history.to_string())];
+        if let Some(id) = &model_id {
+            tag_list.push((tags::MODEL_ID.into(), id.clone()));
+        }
+        self.log_batch(&run.run_id, &[], &[], &tag_list)?;
         Ok(model_id)
     }
-}
-
-/// A minimal `MLmodel` file describing a churnkit model.
-fn mlmodel_yaml(
-    run_id: &str,
-    created: &str,
-    flavor: &ModelFlavor,
-    model_id: Option<&str>,
-) -> String {
-    let mut s = format!("artifact_path: model\nflavors:\n  {}:\n", flavor.name);
-    for (k, v) in &flavor.fields {
-        let text = v
-            .as_str()
-            .map_or_else(|| v.to_string(), |t| format!("'{t}'"));
-        s.push_str(&format!("    {k}: {text}\n"));
-    }
-    if let Some(id) = model_id {
-        s.push_str(&format!("model_id: {id}\n"));
-    }
-    s.push_str(&format!(
-        "run_id: {run_id}\nutc_time_created: '{created}'\n"
-    ));
-    s
 }
 
 enum Body {

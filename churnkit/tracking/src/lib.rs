@@ -25,8 +25,10 @@
 pub mod client;
 pub mod compare;
 pub mod local;
+pub mod pyfunc;
 pub mod query;
 pub mod record;
+pub mod registry;
 mod tracker;
 
 pub use churnkit_core::{Error, ErrorKind, Result};
@@ -36,7 +38,10 @@ pub use local::{LocalStore, RemoteRef, Scan, StoredRun};
 pub use query::{
     best_run, compare, list_runs, metric_history, search_runs, RunRow, RunSource, Where,
 };
-pub use record::{keys, Artifact, MetricPoint, ModelFlavor, RunKind, RunRecord, RunStatus};
+pub use record::{
+    keys, Artifact, MetricPoint, ModelFlavor, PythonFunction, RunKind, RunRecord, RunStatus,
+};
+pub use registry::{ModelRef, ModelVersion, RegisteredModel, Registry};
 pub use tracker::{Delivery, Logged, SyncReport, Tracker};
 
 /// Milliseconds since the Unix epoch.

@@ -122,6 +122,13 @@ impl LocalStore {
                 }
                 fs::write(&to, &a.bytes).map_err(|e| Error::io(&to, e))?;
             }
+            // The model folder is an MLflow model: `mlflow.pyfunc.load_model` opens it here too.
+            if let Some(flavor) = &record.model {
+                let created = crate::utc_string(record.end_time_ms);
+                let to = art.join(crate::record::MODEL_DIR).join("MLmodel");
+                fs::write(&to, flavor.mlmodel_yaml(&run.run_id, &created, None))
+                    .map_err(|e| Error::io(&to, e))?;
+            }
             let json = serde_json::to_vec_pretty(&run).expect("run serializes");
             write_atomic(tmp.join("run.json"), &json)?;
             let dest = self.run_dir(&run.run_id);
@@ -281,6 +288,7 @@ impl StoredRunV1 {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
+            python_function: None,
         });
         StoredRun {
             format: FORMAT.into(),

@@ -124,6 +124,10 @@ pub mod keys {
         pub const TRAIN_RUN_ID: &str = "churnkit.train_run_id";
         /// An evaluation's training run in the local store.
         pub const TRAIN_LOCAL_RUN_ID: &str = "churnkit.train_local_run_id";
+        /// The id of the run's MLflow 3 logged model (what a registered version points at).
+        pub const MODEL_ID: &str = "churnkit.model_id";
+        /// A registered version delivered by `sync`: its name and number in the local store.
+        pub const LOCAL_VERSION: &str = "churnkit.local_version";
         /// MLflow's parent run (nests an evaluation under its training run in the UI).
         pub const MLFLOW_PARENT_RUN_ID: &str = "mlflow.parentRunId";
         /// MLflow's record of logged models (what 2.x UIs read).
@@ -266,13 +270,80 @@ impl<'de> Deserialize<'de> for Artifact {
 pub const MODEL_DIR: &str = "model";
 
 /// How the run's model (its artifacts under [`MODEL_DIR`]) is described in MLflow's `MLmodel`
-/// file: one flavor with string or number fields.
+/// file: one flavor with string or number fields and, when MLflow's Python side can load the
+/// model, a `python_function` flavor with its signature and input example.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFlavor {
     /// Flavor name (`churnkit`).
     pub name: String,
     /// Its fields, e.g. `model_file: churn_model.json`.
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// The `python_function` flavor, if the model's files include a loader for it.
+    #[serde(default)]
+    pub python_function: Option<PythonFunction>,
+}
+
+/// MLflow's `python_function` flavor: `mlflow.pyfunc.load_model` puts `code` (a folder of the
+/// model) on `sys.path`, imports `loader_module` and calls its `_load_pyfunc(model_dir)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PythonFunction {
+    /// The loader module's name.
+    pub loader_module: String,
+    /// The folder of the model that holds it.
+    pub code: String,
+    /// The Python version the model was written for (MLflow warns on a mismatch).
+    pub python_version: String,
+    /// The model's input columns as MLflow's signature JSON (`[{"type", "name", "required"}]`).
+    pub inputs: serde_json::Value,
+    /// Its outputs, likewise.
+    pub outputs: serde_json::Value,
+    /// The inference params (`[{"name", "type", "default", "shape"}]`), e.g. the threshold.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// The input example's file in the model folder (split orient), if any.
+    pub input_example: Option<String>,
+}
+
+impl ModelFlavor {
+    /// The `MLmodel` YAML of this model, logged by run `run_id` at `created` (MLflow's UTC
+    /// text), with the 3.x logged model's id when there is one.
+    pub fn mlmodel_yaml(&self, run_id: &str, created: &str, model_id: Option<&str>) -> String {
+        // YAML single-quoted scalars: a quote is written twice, nothing else is special.
+        let quote = |t: &str| format!("'{}'", t.replace('\'', "''"));
+        let mut s = format!("artifact_path: {MODEL_DIR}\nflavors:\n  {}:\n", self.name);
+        for (k, v) in &self.fields {
+            let text = v.as_str().map_or_else(|| v.to_string(), quote);
+            s.push_str(&format!("    {k}: {text}\n"));
+        }
+        if let Some(p) = &self.python_function {
+            s.push_str(&format!(
+                "  python_function:\n    code: {}\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: {}\n    python_version: {}\n",
+                quote(&p.code),
+                quote(&p.loader_module),
+                quote(&p.python_version)
+            ));
+        }
+        if let Some(id) = model_id {
+            s.push_str(&format!("model_id: {id}\n"));
+        }
+        s.push_str(&format!("run_id: {run_id}\n"));
+        if let Some(p) = &self.python_function {
+            if let Some(ex) = &p.input_example {
+                s.push_str(&format!(
+                    "saved_input_example_info:\n  artifact_path: {}\n  pandas_orient: split\n  type: dataframe\n",
+                    quote(ex)
+                ));
+            }
+            s.push_str(&format!(
+                "signature:\n  inputs: {}\n  outputs: {}\n  params: {}\n",
+                quote(&p.inputs.to_string()),
+                quote(&p.outputs.to_string()),
+                quote(&p.params.to_string())
+            ));
+        }
+        s.push_str(&format!("utc_time_created: {}\n", quote(created)));
+        s
+    }
 }
 
 /// Everything one step logs: what the tracking layer stores locally and sends to MLflow.

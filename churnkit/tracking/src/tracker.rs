@@ -64,6 +64,8 @@ pub struct SyncReport {
     pub already_synced: usize,
     /// Runs that could not be delivered: (local id, error).
     pub failed: Vec<(String, Error)>,
+    /// Registered versions and aliases delivered.
+    pub registry: crate::registry::RegistrySync,
 }
 
 /// Logs runs: always to the local store, and to a server when one is configured.
@@ -157,8 +159,9 @@ impl Tracker {
         }))
     }
 
-    /// Deliver every local run that has not reached the server yet, oldest first. Safe to
-    /// repeat: a delivered run is marked and skipped; a half-delivered one is resumed.
+    /// Deliver every local run that has not reached the server yet, oldest first, then the
+    /// local registry's versions and aliases. Safe to repeat: a delivered run is marked and
+    /// skipped; a half-delivered one is resumed.
     pub fn sync(&self) -> Result<SyncReport> {
         let client = self
             .server
@@ -176,6 +179,8 @@ impl Tracker {
                 Err(e) => report.failed.push((run.run_id, e)),
             }
         }
+        // Then the registry, whose versions point at runs that are now on the server.
+        report.registry = crate::registry::sync_registry(&self.local, client)?;
         Ok(report)
     }
 

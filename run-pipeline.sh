@@ -115,7 +115,7 @@ esac
 
 cat <<MSG
 ==> done in $((SECONDS - start))s (mode: $mode)
-  MLflow UI    $mlflow_url/#/experiments   $mlflow_note
+  MLflow UI    $mlflow_url/#/experiments?workflowType=machine_learning   $mlflow_note
                (the train and evaluate runs, metrics, charts and the logged model)
   Jupyter Lab  http://127.0.0.1:$jupyter_port/lab?token=$token   $jupyter_note
                (kernel "Rust": notebooks/exploration.ipynb, notebooks/experiment_comparison.ipynb)

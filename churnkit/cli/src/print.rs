@@ -283,9 +283,17 @@ pub(crate) fn evaluate(ev: &Evaluated, files: &[PathBuf], quiet: bool) {
 pub(crate) fn logged(what: &str, logged: &Logged, tracker: &Tracker, quiet: bool) {
     let dir = tracker.local.run_dir(&logged.stored.run_id);
     match &logged.delivery {
-        Delivery::Server { url, .. } => {
+        Delivery::Server {
+            url, experiment_id, ..
+        } => {
             if !quiet {
                 println!("  tracked {what} run on MLflow: {url}");
+                if let Some(c) = &tracker.server {
+                    println!(
+                        "  the experiment's runs: {}",
+                        c.experiment_url(experiment_id)
+                    );
+                }
             }
         }
         Delivery::Local { reason: Some(r) } => warn(&format!(

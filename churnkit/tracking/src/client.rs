@@ -166,6 +166,9 @@ pub struct MlflowClient {
     backoff: Duration,
 }
 
+/// The query that opens MLflow 3's UI in its model-training view.
+pub const UI_VIEW: &str = "workflowType=machine_learning";
+
 pub(crate) fn as_i64(v: &Value) -> Option<i64> {
     // MLflow encodes int64 fields as numbers, protobuf's JSON as strings: accept both.
     v.as_i64()
@@ -242,9 +245,19 @@ impl MlflowClient {
         &self.base
     }
 
-    /// A link to a run in the MLflow UI.
+    /// A link to a run in the MLflow UI, in its model-training view: MLflow 3's UI opens an
+    /// experiment in its GenAI view (traces, latency, tokens) unless the URL asks for
+    /// `workflowType=machine_learning`.
     pub fn run_url(&self, experiment_id: &str, run_id: &str) -> String {
-        format!("{}/#/experiments/{experiment_id}/runs/{run_id}", self.base)
+        format!(
+            "{}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}",
+            self.base
+        )
+    }
+
+    /// A link to an experiment's runs table in the MLflow UI (model-training view).
+    pub fn experiment_url(&self, experiment_id: &str) -> String {
+        format!("{}/#/experiments/{experiment_id}?{UI_VIEW}", self.base)
     }
 
     fn send(
@@ -381,7 +394,11 @@ impl MlflowClient {
             Method::POST,
             "/api/2.0/mlflow/experiments/create",
             &[],
-            Some(json!({ "name": name })),
+            // What other MLflow 3 clients set for model development (not GenAI) experiments.
+            Some(json!({
+                "name": name,
+                "tags": [{"key": tags::MLFLOW_EXPERIMENT_KIND, "value": "custom_model_development"}],
+            })),
         ) {
             Ok(v) => v["experiment_id"]
                 .as_str()
@@ -654,6 +671,36 @@ impl MlflowClient {
         }
         out.sort_by_key(|m: &Metric| (m.step, m.timestamp));
         Ok(out)
+    }
+
+    /// Record the datasets a run used (`runs/log-inputs`).
+    pub fn log_inputs(&self, run_id: &str, inputs: &[crate::record::DatasetInput]) -> Result<()> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let datasets: Vec<Value> = inputs
+            .iter()
+            .map(|d| {
+                json!({
+                    "dataset": {
+                        "name": d.name,
+                        "digest": d.digest,
+                        "source_type": d.source_type,
+                        "source": d.source,
+                        "schema": d.schema,
+                        "profile": d.profile,
+                    },
+                    "tags": [{"key": "mlflow.data.context", "value": d.context}],
+                })
+            })
+            .collect();
+        self.call(
+            Method::POST,
+            "/api/2.0/mlflow/runs/log-inputs",
+            &[],
+            Some(json!({"run_id": run_id, "datasets": datasets})),
+        )
+        .map(|_| ())
     }
 
     /// Log a model so the MLflow UI shows it. On MLflow 3.x: a logged model (created, files

@@ -39,7 +39,8 @@ pub use query::{
     best_run, compare, list_runs, metric_history, search_runs, RunRow, RunSource, Where,
 };
 pub use record::{
-    keys, Artifact, MetricPoint, ModelFlavor, PythonFunction, RunKind, RunRecord, RunStatus,
+    keys, Artifact, DatasetInput, MetricPoint, ModelFlavor, PythonFunction, RunKind, RunRecord,
+    RunStatus,
 };
 pub use registry::{ModelRef, ModelVersion, RegisteredModel, Registry};
 pub use tracker::{Delivery, Logged, SyncReport, Tracker};

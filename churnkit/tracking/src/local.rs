@@ -306,6 +306,7 @@ impl StoredRunV1 {
                 tags: r.tags,
                 artifacts,
                 model,
+                inputs: Vec::new(),
             },
             remote: self.remote,
         }

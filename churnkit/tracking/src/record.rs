@@ -134,6 +134,8 @@ pub mod keys {
         pub const MLFLOW_LOG_MODEL_HISTORY: &str = "mlflow.log-model.history";
         /// MLflow's user.
         pub const MLFLOW_USER: &str = "mlflow.user";
+        /// MLflow 3's kind of an experiment (an experiment tag).
+        pub const MLFLOW_EXPERIMENT_KIND: &str = "mlflow.experimentKind";
         /// MLflow's source name.
         pub const MLFLOW_SOURCE_NAME: &str = "mlflow.source.name";
         /// MLflow's source type.
@@ -346,6 +348,26 @@ impl ModelFlavor {
     }
 }
 
+/// A dataset a run used, as MLflow records it (`runs/log-inputs`): the UI's Datasets column and
+/// `run.inputs.dataset_inputs` in MLflow's Python client show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// Name (e.g. `telco-customer-churn-train`).
+    pub name: String,
+    /// Content digest: the same rows give the same digest.
+    pub digest: String,
+    /// Source kind (`local` for a file).
+    pub source_type: String,
+    /// Source as MLflow's JSON text (`{"uri": ...}`).
+    pub source: String,
+    /// Columns as MLflow's JSON text (`{"mlflow_colspec": [...]}`).
+    pub schema: String,
+    /// Profile as JSON text (`{"num_rows": ...}`).
+    pub profile: String,
+    /// What the run used it for: `training` or `evaluation` (the `mlflow.data.context` tag).
+    pub context: String,
+}
+
 /// Everything one step logs: what the tracking layer stores locally and sends to MLflow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -373,6 +395,9 @@ pub struct RunRecord {
     /// The flavor of the model under `model/`, if the run has one.
     #[serde(default)]
     pub model: Option<ModelFlavor>,
+    /// The datasets it used.
+    #[serde(default)]
+    pub inputs: Vec<DatasetInput>,
 }
 
 impl RunRecord {
@@ -391,6 +416,7 @@ impl RunRecord {
             tags: BTreeMap::new(),
             artifacts: Vec::new(),
             model: None,
+            inputs: Vec::new(),
         }
     }
 

@@ -277,6 +277,9 @@ impl Tracker {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         c.log_batch(&run_id, &params, &metrics, &tag_list)?;
+        // The server keeps one input per dataset and context: repeating it on a resumed run is
+        // harmless.
+        c.log_inputs(&run_id, &rec.inputs)?;
         // Uploads overwrite: repeating them on a resumed run is harmless.
         for a in rec.plain_artifacts() {
             let bytes = self.local.artifact(&stored.run_id, &a.path)?;

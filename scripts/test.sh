@@ -17,6 +17,9 @@ jobs_init
 at_exit rm -rf "$services"
 at_exit mlflow_stop "$services/mlflow"
 at_exit mlflow_stop "$services/mlflow-auth"
+at_exit scripts/team-server.sh stop "$services/team"
+# The team server's PostgreSQL runs as the postgres user, who must get through this directory.
+chmod 711 "$services"
 
 step "python venv (MLflow, scikit-learn, pytest)"
 job_run scripts/venv.sh
@@ -36,6 +39,9 @@ job_start scripts/mlflow-server.sh start "$services/mlflow" > "$services/mlflow.
 plain=$!
 job_start scripts/mlflow-server.sh start "$services/mlflow-auth" --auth > "$services/mlflow-auth.out" 2>&1
 auth=$!
+step "team MLflow server (PostgreSQL + SeaweedFS S3 store), started in the background"
+job_start scripts/team-server.sh start "$services/team" > "$services/team.out" 2>&1
+team=$!
 
 step "cargo fmt --check"
 job_run cargo fmt --all -- --check
@@ -63,6 +69,16 @@ export CHURNKIT_TEST_MLFLOW_URI CHURNKIT_TEST_MLFLOW_AUTH_URI CHURNKIT_TEST_MLFL
 
 step "cargo test (unit, integration, doc, real MLflow)"
 job_run cargo test --release --locked --all-features
+
+step "waiting for the team server; the tracking and registry tests again, against it"
+job_wait "$team" || { cat "$services/team.out"; exit 1; }
+tail -2 "$services/team.out"
+set -a
+source "$services/team/team.env"
+set +a
+export CHURNKIT_REQUIRE_TEAM=1
+job_run env CHURNKIT_TEST_MLFLOW_URI="$CHURNKIT_TEST_MLFLOW_TEAM_URI" cargo test --release --locked \
+  --all-features --test mlflow --test registry
 
 step "waiting for the Jupyter/evcxr set-up"
 job_wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }

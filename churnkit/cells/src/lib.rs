@@ -1041,6 +1041,48 @@ impl Project {
         )?;
         Ok(v.str().unwrap_or_default().to_string())
     }
+    /// Register the model of training run `run_id` as the next version of `name` (in the
+    /// server's registry with `MLFLOW_TRACKING_URI`, else in `mlruns/`); its version number.
+    pub fn register(&self, run_id: &str, name: &str) -> Result<u64> {
+        let v = call(
+            "register",
+            &[
+                ("project", self.arg()),
+                ("run_id", quote(run_id)),
+                ("name", quote(name)),
+            ],
+        )?;
+        Ok(v.num().unwrap_or(0.0) as u64)
+    }
+    /// Point `alias` (e.g. `champion`) of `name` at `version`.
+    pub fn promote(&self, name: &str, version: u64, alias: &str) -> Result<()> {
+        call(
+            "promote",
+            &[
+                ("project", self.arg()),
+                ("name", quote(name)),
+                ("version", version.to_string()),
+                ("alias", quote(alias)),
+            ],
+        )?;
+        Ok(())
+    }
+    /// Every registered model version: model, version, aliases, run, source.
+    pub fn models(&self) -> Result<Frame> {
+        Frame::from(call("models", &[("project", self.arg())])?)
+    }
+    /// Score the customers of `df` with a registered model (`models:/churn@champion`): their
+    /// ids, `churn_probability` and `churn_prediction`.
+    pub fn score(&self, uri: &str, df: &Frame) -> Result<Frame> {
+        Frame::from(call(
+            "score",
+            &[
+                ("project", self.arg()),
+                ("uri", quote(uri)),
+                ("frame", df.arg()),
+            ],
+        )?)
+    }
 }
 
 #[cfg(test)]

@@ -517,6 +517,20 @@ pub fn handle(req: &Value) -> Res<Value> {
                 .metric_history_chart(s(req, "run_id")?, s(req, "metric")?)
                 .map_err(e)?,
         ),
+        "register" => json!(project(&project_obj(req, "project")?)
+            .register(s(req, "run_id")?, s(req, "name")?)
+            .map_err(e)?),
+        "promote" => {
+            project(&project_obj(req, "project")?)
+                .promote(s(req, "name")?, u(req, "version")? as u64, s(req, "alias")?)
+                .map_err(e)?;
+            json!(null)
+        }
+        "models" => frame_value(project(&project_obj(req, "project")?).models().map_err(e)?),
+        "score" => {
+            let (p, fr) = (project_obj(req, "project")?, frame_obj(req, "frame")?);
+            frame_value(project(&p).score(s(req, "uri")?, frame(&fr)).map_err(e)?)
+        }
         "log" => {
             let (p, d, t) = (project_obj(req, "project")?, data_obj(req, "data")?, get(req, "trained")?);
             let Obj::Trained(t) = &*t else {

@@ -637,6 +637,87 @@ impl Project {
         tracking::compare(&self.source()?, run_ids)
     }
 
+    /// The model registry: the server's if `MLFLOW_TRACKING_URI` is set, else the one in
+    /// `mlruns/`.
+    pub fn registry(&self) -> Result<tracking::Registry> {
+        let local = tracking::LocalStore::new(self.path("mlruns"));
+        Ok(match tracking::MlflowClient::from_env()? {
+            Some(c) => tracking::Registry::Server(c, local),
+            None => tracking::Registry::Local(local),
+        })
+    }
+
+    /// Register the model of training run `run_id` as the next version of `name`; its number.
+    pub fn register(&self, run_id: &str, name: &str) -> Result<u64> {
+        Ok(self.registry()?.register(name, run_id)?.version)
+    }
+
+    /// Point `alias` (e.g. `champion`) of `name` at `version`.
+    pub fn promote(&self, name: &str, version: u64, alias: &str) -> Result<()> {
+        self.registry()?.set_alias(name, alias, version)
+    }
+
+    /// Every registered model version: model, version, aliases, run_id, source.
+    pub fn models(&self) -> Result<DataFrame> {
+        let mut cols: [Vec<String>; 5] = Default::default();
+        let mut versions: Vec<u64> = Vec::new();
+        for m in self.registry()?.list(None)? {
+            for v in m.versions {
+                cols[0].push(m.name.clone());
+                versions.push(v.version);
+                cols[2].push(v.aliases.join(","));
+                cols[3].push(v.run_id);
+                cols[4].push(v.source);
+            }
+        }
+        let [names, _, aliases, runs, sources] = cols;
+        Ok(DataFrame::new(
+            names.len(),
+            vec![
+                Column::new("model".into(), names),
+                Column::new("version".into(), versions),
+                Column::new("aliases".into(), aliases),
+                Column::new("run_id".into(), runs),
+                Column::new("source".into(), sources),
+            ],
+        )?)
+    }
+
+    /// Score the customers of `df` with a registered model (`models:/churn@champion`,
+    /// `models:/churn/2`): their ids, `churn_probability` and `churn_prediction`.
+    pub fn score(&self, uri: &str, df: &DataFrame) -> Result<DataFrame> {
+        let registry = self.registry()?;
+        let version = registry.resolve(&uri.parse()?)?;
+        let cache = std::env::var_os("CHURNKIT_MODEL_CACHE")
+            .map_or_else(|| self.path(".churnkit-models"), std::path::PathBuf::from);
+        let dir = registry.fetch(&version, &cache)?;
+        let layout = Layout {
+            processed: dir.clone(),
+            models: dir.clone(),
+            metrics: dir,
+        };
+        let pre = layout.load_preprocessor()?;
+        let model = layout.load_model(&pre.feature_names())?;
+        let scores = crate::workflow::predict(
+            &pre,
+            &model,
+            &Table::from_frame(df)?,
+            crate::workflow::PredictOptions::default(),
+        )?;
+        let mut cols: Vec<Column> = scores
+            .columns
+            .iter()
+            .map(|(name, v)| Column::new(name.as_str().into(), v.clone()))
+            .collect();
+        let labels: Vec<u32> = scores.labels().into_iter().map(u32::from).collect();
+        cols.push(Column::new(
+            "churn_probability".into(),
+            scores.probability.clone(),
+        ));
+        cols.push(Column::new("churn_prediction".into(), labels));
+        Ok(DataFrame::new(df.height(), cols)?)
+    }
+
     /// A metric against a numeric param over an experiment's runs (e.g. test_f1 vs max_depth).
     pub fn metric_vs_param(&self, experiment: &str, metric: &str, param: &str) -> Result<Png> {
         let rows = self.source()?.runs(experiment, "", &[])?;

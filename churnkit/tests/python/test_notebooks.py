@@ -187,7 +187,7 @@ def test_experiment_comparison_notebook(project):
     root, env = project
     nb = run_notebook("experiment_comparison.ipynb", root, env)
     cells = code(nb)
-    # cells: 0 :dep, 1 setup, 2 sweep, 3 runs, 4 charts, 5 best
+    # cells: 0 :dep, 1 setup, 2 sweep, 3 runs, 4 charts, 5 best, 6 the champion
     sweep = html(cells[2])
     assert "shape: (7, 10)" in sweep and "max_depth" in sweep and "min_samples_leaf" in sweep
     runs = html(cells[3])
@@ -195,6 +195,9 @@ def test_experiment_comparison_notebook(project):
     assert images(cells[4]) == 4
     best = html(cells[5])
     assert "Best: train-random-forest-d" in best and images(cells[5]) == 1
+    champion = html(cells[6])
+    assert re.search(r"churn-notebook version \d+ is the champion", champion), champion[:600]
+    assert "champion" in champion and "churn_probability" in champion and "shape: (100, 3)" in champion, champion[:1500]
 
 
 def test_modeling_notebook(project):

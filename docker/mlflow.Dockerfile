@@ -16,7 +16,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 
-RUN pip install --no-cache-dir "mlflow[auth]==${MLFLOW_VERSION}"
+# psycopg2 and boto3 (pins of scripts/requirements-team.txt): the `team` profile's PostgreSQL
+# backend store and S3 artifact store.
+ARG PSYCOPG2_VERSION=2.9.13
+ARG BOTO3_VERSION=1.44.8
+RUN pip install --no-cache-dir "mlflow[auth]==${MLFLOW_VERSION}" \
+    "psycopg2-binary==${PSYCOPG2_VERSION}" "boto3==${BOTO3_VERSION}"
 
 RUN (getent group "${GID}" >/dev/null || groupadd --gid "${GID}" mlflow) \
     && useradd --uid "${UID}" --gid "${GID}" --create-home --home-dir /home/mlflow --shell /usr/sbin/nologin mlflow \

@@ -283,6 +283,21 @@ fn the_server_registry_serves_predict_from_a_cache_fetched_once() {
     let exp = unique("reg-server");
     let u = Some(uri.as_str());
     let (shallow, deep) = two_models(&d, u, &exp);
+    // The two side by side, found on the server by the listing's ids.
+    let cmp = run(
+        &d,
+        u,
+        &["runs", "--experiment", &exp, "--compare", &shallow, &deep],
+    );
+    let depth = cmp
+        .lines()
+        .find(|l| l.starts_with("* max_depth"))
+        .unwrap_or_default();
+    assert_eq!(
+        depth.split_whitespace().collect::<Vec<_>>()[2..],
+        ["2", "12"],
+        "{cmp}"
+    );
     let name = unique("churn");
     let reg = |args: &[&str]| run(&d, u, &[&["models"], args].concat());
     reg(&[
@@ -393,12 +408,14 @@ fn eight_at_once(d: &Path, uri: Option<&str>, exp: &str) {
                     exp,
                 ],
             )
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let store = LocalStore::new(d.join("mlruns"));
     let local = store.list(Some(exp)).unwrap();
@@ -444,12 +461,14 @@ fn eight_processes_logging_at_once_to_the_local_store_lose_nothing() {
                     "models", "register", "--run", &run_id, "--name", "eight", "-q",
                 ],
             )
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let listing = ok(&d, &["models", "list", "--name", "eight"]);
     let versions: BTreeSet<u64> = listing

@@ -100,6 +100,23 @@ pub struct Clip {
     pub upper: f64,
 }
 
+/// The category a boolean written another way stands for: a Parquet file or a DataFrame holds
+/// `true`/`false` where the training CSV held `True`/`False` (or `TRUE`). Only the two words, and
+/// only when exactly one category spells the word that way.
+fn boolean_spelling(categories: &[String], v: &str) -> Option<usize> {
+    if !(v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")) {
+        return None;
+    }
+    let mut hits = categories
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.eq_ignore_ascii_case(v));
+    match (hits.next(), hits.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
 /// The fitted transform of one feature.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -758,9 +775,13 @@ impl Preprocessor {
                             out.push(f64::NAN);
                             continue;
                         };
-                        let code = match categories.binary_search_by(|k| k.as_str().cmp(v)) {
-                            Ok(code) => code as f64,
-                            Err(_) => {
+                        let code = match categories
+                            .binary_search_by(|k| k.as_str().cmp(v))
+                            .ok()
+                            .or_else(|| boolean_spelling(categories, v))
+                        {
+                            Some(code) => code as f64,
+                            None => {
                                 unseen.count += 1;
                                 if unseen.examples.len() < 5
                                     && !unseen.examples.iter().any(|e| e == v)
@@ -1066,6 +1087,53 @@ mod tests {
             .transform(&new, UnknownCategory::MostFrequent)
             .unwrap();
         assert_eq!(f.columns[4][0], 0.0); // Month-to-month is the most frequent contract
+    }
+
+    #[test]
+    fn booleans_spelled_another_way_are_the_same_category() {
+        assert_eq!(
+            boolean_spelling(&["False".into(), "True".into()], "true"),
+            Some(1)
+        );
+        assert_eq!(
+            boolean_spelling(&["FALSE".into(), "TRUE".into()], "false"),
+            Some(0)
+        );
+        assert_eq!(boolean_spelling(&["No".into(), "Yes".into()], "true"), None);
+        assert_eq!(
+            boolean_spelling(&["True".into(), "true".into()], "TRUE"),
+            None
+        );
+        assert_eq!(boolean_spelling(&["Truex".into()], "truex"), None);
+        // Through the transform: a table from a Parquet file or a DataFrame writes booleans in
+        // lower case; the CSV the model was trained on had True/False.
+        let rows: String = (0..200)
+            .map(|i| {
+                format!(
+                    "{},{},{}\n",
+                    i % 9,
+                    if i % 3 == 0 { "True" } else { "False" },
+                    i % 2
+                )
+            })
+            .collect();
+        let t = table(&format!("x,flag,y\n{rows}"));
+        let schema = Schema::infer(&t, "y", None).unwrap();
+        assert!(
+            schema.categorical.contains(&"flag".to_string()),
+            "{schema:?}"
+        );
+        let p = Processed::fit(&t, &schema, SplitOptions::default()).unwrap();
+        let (a, ra) = p
+            .state
+            .transform_report(&table("x,flag\n1,True\n2,False\n"), UnknownCategory::Error)
+            .unwrap();
+        let (b, rb) = p
+            .state
+            .transform_report(&table("x,flag\n1,true\n2,false\n"), UnknownCategory::Error)
+            .unwrap();
+        assert_eq!(a, b);
+        assert!(ra.unseen.is_empty() && rb.unseen.is_empty());
     }
 
     #[test]

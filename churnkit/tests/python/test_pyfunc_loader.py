@@ -207,3 +207,22 @@ def test_through_mlflow(churnkit_bin, messy, tmp_path):
         got = loaded.predict(rows, params={"threshold": t})
         assert np.abs(got["churn_probability"].to_numpy() - expected[0]).max() <= TOL
         assert (got["churn_prediction"].to_numpy() == expected[1]).all()
+
+
+def test_booleans_spelled_in_lower_case_are_the_trained_categories(churnkit_bin, tmp_path):
+    """A table trained with True/False and scored with true/false (as Parquet and DataFrames
+    write them): the same category for the CLI and the loader, not an unseen one."""
+    rng = np.random.default_rng(3)
+    n = 600
+    flag = rng.random(n) < 0.4
+    x = rng.normal(size=n)
+    y = np.where(rng.random(n) < np.where(flag, 0.7, 0.2), "Yes", "No")
+    data = tmp_path / "flags.csv"
+    pd.DataFrame({"x": x.round(4), "flag": np.where(flag, "True", "False"), "Churn": y}).to_csv(data, index=False)
+    model = pipeline(churnkit_bin, tmp_path, data, "--target", "Churn")
+    lower = pd.DataFrame({"x": x[:50].round(4), "flag": np.where(flag[:50], "true", "false")})
+    capital = lower.assign(flag=np.where(flag[:50], "True", "False"))
+    expected = cli(churnkit_bin, tmp_path, capital, model=model)
+    assert (cli(churnkit_bin, tmp_path, lower, model=model)[0] == expected[0]).all()
+    check(model, lower, expected)
+    check(model, lower.assign(flag=flag[:50]), expected)

@@ -299,6 +299,10 @@ class ChurnkitModel:
                     if s is None:
                         continue
                     c = codes.get(s)
+                    if c is None and s.lower() in ("true", "false"):
+                        # true/false where training had True/False: the one category so spelled.
+                        same = [k for k in codes if k.lower() == s.lower()]
+                        c = codes[same[0]] if len(same) == 1 else None
                     if c is None:
                         if unknown == "error":
                             raise ValueError(f"column '{name}', row {i}: unseen category '{s}' "

@@ -166,6 +166,13 @@ pub struct MlflowClient {
     backoff: Duration,
 }
 
+/// A server error that is a lost insert race: SQLite's or PostgreSQL's unique-constraint failure.
+fn is_duplicate_row(e: &Error) -> bool {
+    let m = e.to_string();
+    e.http_status() == Some(400)
+        && (m.contains("UNIQUE constraint failed") || m.contains("duplicate key value"))
+}
+
 /// The query that opens MLflow 3's UI in its model-training view.
 pub const UI_VIEW: &str = "workflowType=machine_learning";
 
@@ -694,13 +701,26 @@ impl MlflowClient {
                 })
             })
             .collect();
-        self.call(
-            Method::POST,
-            "/api/2.0/mlflow/runs/log-inputs",
-            &[],
-            Some(json!({"run_id": run_id, "datasets": datasets})),
-        )
-        .map(|_| ())
+        let body = json!({"run_id": run_id, "datasets": datasets});
+        let mut attempt = 0;
+        loop {
+            match self.call(
+                Method::POST,
+                "/api/2.0/mlflow/runs/log-inputs",
+                &[],
+                Some(body.clone()),
+            ) {
+                Ok(_) => return Ok(()),
+                // The server checks whether an experiment has the dataset, then inserts it: two
+                // runs logging the same split at once race, and the loser gets its database's
+                // unique-constraint error as a 400. Again, it finds the winner's row.
+                Err(e) if attempt < 5 && is_duplicate_row(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Log a model so the MLflow UI shows it. On MLflow 3.x: a logged model (created, files

@@ -43,6 +43,9 @@ pub const Y_TRAIN: &str = "y_train.csv";
 pub const Y_TEST: &str = "y_test.csv";
 /// The fitted preprocessor.
 pub const PREPROCESSOR: &str = "preprocessor.json";
+/// The four split files as one binary columnar file ([`churnkit_core::columnar`]), read in
+/// their place while they are unchanged.
+pub const SPLIT_CACHE: &str = "split.bin";
 /// The model (in `models/`).
 pub const MODEL: &str = "churn_model.json";
 /// With `--final`: the model fitted on the training rows, the one the metrics describe
@@ -99,6 +102,27 @@ impl Default for Layout {
     }
 }
 
+/// Size and modification time (ns) of each of the four split CSVs in `dir` (null for a missing
+/// one): what the binary copy must match to be used.
+fn csv_stamps(dir: &Path) -> serde_json::Value {
+    let stamp = |name: &str| {
+        std::fs::metadata(dir.join(name)).ok().map(|m| {
+            let ns = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as u64);
+            serde_json::json!({"bytes": m.len(), "modified_ns": ns})
+        })
+    };
+    serde_json::json!({
+        X_TRAIN: stamp(X_TRAIN),
+        X_TEST: stamp(X_TEST),
+        Y_TRAIN: stamp(Y_TRAIN),
+        Y_TEST: stamp(Y_TEST),
+    })
+}
+
 fn read(path: &Path, missing_hint: &str, kind: ErrorKind) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -140,7 +164,19 @@ impl Layout {
         staged.write(d.join(Y_TRAIN), |w| write_labels(w, target, &data.y_train))?;
         staged.write(d.join(Y_TEST), |w| write_labels(w, target, &data.y_test))?;
         staged.write_bytes(d.join(PREPROCESSOR), &data.state.to_json())?;
-        staged.commit()
+        let mut written = staged.commit()?;
+        // The binary copy records the CSVs it mirrors (size and modification time): a CSV
+        // changed since is read instead.
+        let bytes = churnkit_core::columnar::write(
+            &data.x_train,
+            &data.y_train,
+            &data.x_test,
+            &data.y_test,
+            csv_stamps(d),
+        );
+        churnkit_core::io::write_atomic(d.join(SPLIT_CACHE), &bytes)?;
+        written.push(d.join(SPLIT_CACHE));
+        Ok(written)
     }
 
     /// The fitted preprocessor alone (for `predict`).
@@ -164,8 +200,24 @@ impl Layout {
             let bytes = read(&p, "run `churnkit preprocess` first", ErrorKind::Model)?;
             Ok(labels_from_csv(bytes, &p.display().to_string())?.1)
         };
-        let train = (frame(X_TRAIN)?, labels(Y_TRAIN)?);
-        let test = (frame(X_TEST)?, labels(Y_TEST)?);
+        let cached = std::fs::read(d.join(SPLIT_CACHE)).ok().and_then(|bytes| {
+            let h = churnkit_core::columnar::header(&bytes).ok()?;
+            (h["sources"] == csv_stamps(d)).then_some(bytes)
+        });
+        let (train, test) = match cached {
+            Some(bytes) => {
+                let p = d.join(SPLIT_CACHE);
+                let s = churnkit_core::columnar::read(&bytes).map_err(|e| {
+                    Error::model(format!("{}; re-run `churnkit preprocess`", e.message()))
+                        .in_file(p.display())
+                })?;
+                ((s.x_train, s.y_train), (s.x_test, s.y_test))
+            }
+            None => (
+                (frame(X_TRAIN)?, labels(Y_TRAIN)?),
+                (frame(X_TEST)?, labels(Y_TEST)?),
+            ),
+        };
         Processed::from_parts(state, train, test).map_err(|e| {
             Error::model(format!("{}; re-run `churnkit preprocess`", e.message()))
                 .in_file(d.display())

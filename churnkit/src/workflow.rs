@@ -149,29 +149,25 @@ pub fn train_with(
     let mut model = Model::fit(kind, params, &data.x_train, &data.y_train, on_tree)?;
     let fit_seconds = t0.elapsed().as_secs_f64();
     let fit_cpu_seconds = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
-    let oob = if kind == ModelKind::RandomForest && params.bootstrap() {
-        Some(OutOfBag::new(
-            model.oob_scores(&data.x_train)?,
-            &data.y_train,
-        ))
-    } else {
-        None
+    // One walk of the trees over the training rows gives their scores and out-of-bag scores,
+    // one over the test rows their scores and the AUC as trees are added.
+    let (scores_train, oob_scores) = model.fitted_scores(&data.x_train)?;
+    let oob = oob_scores.map(|s| OutOfBag::new(s, &data.y_train));
+    let p_train = match options.calibration {
+        Some(method) => {
+            let Some(o) = &oob else {
+                return Err(churnkit_core::Error::params(
+                    "calibration is fitted on out-of-bag scores: it needs a random forest with bootstrap",
+                ));
+            };
+            model.calibrate_on(method, &o.scores, &data.y_train)?;
+            let c = model.calibration.as_ref().expect("just fitted");
+            c.apply_all(&scores_train)
+        }
+        None => scores_train,
     };
-    if let Some(method) = options.calibration {
-        let Some(o) = &oob else {
-            return Err(churnkit_core::Error::params(
-                "calibration is fitted on out-of-bag scores: it needs a random forest with bootstrap",
-            ));
-        };
-        model.calibrate_on(method, &o.scores, &data.y_train)?;
-    }
-    let p_train = model.predict(&data.x_train)?;
-    // One row-major copy of the test features serves the prediction and the AUC history.
-    let x_test = data.x_test.to_array2();
-    model.check_features(&data.x_test.names)?;
-    let p_test = model.predict_array(&x_test.view())?;
-    let auc_history = model
-        .auc_by_trees(&x_test.view(), &data.y_test)
+    let (p_test, history) = model.predict_with_auc_history(&data.x_test, &data.y_test)?;
+    let auc_history = history
         .into_iter()
         .map(|(trees, value)| MetricPoint {
             step: trees as i64,

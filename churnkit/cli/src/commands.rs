@@ -291,7 +291,11 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
         Some(uri) => {
             let registry = tracking::Registry::from_env()?;
             let version = registry.resolve(uri)?;
-            let dir = registry.fetch(&version, &model_cache())?;
+            let dir = registry.fetch(
+                &version,
+                &model_cache(),
+                &[churnkit::layout::MODEL, churnkit::layout::PREPROCESSOR],
+            )?;
             if !ctx.quiet {
                 println!(
                     "predict: {uri} is version {} of '{}' (run {})",

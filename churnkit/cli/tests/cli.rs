@@ -655,6 +655,40 @@ fn decisions_reach_predict_the_chosen_threshold_and_the_reasons() {
 }
 
 #[test]
+fn train_reads_the_binary_split_while_the_csvs_are_unchanged() {
+    let d = workdir("split-bin");
+    ok(&d, &["preprocess", "-q"]);
+    let bin = d.join("data/processed/split.bin");
+    let bytes = fs::read(&bin).unwrap();
+    assert_eq!(&bytes[..8], b"CKSPLIT1");
+    let model = d.join("models/churn_model.json");
+    ok(&d, &["train", "-q", "--no-track"]);
+    let from_bin = fs::read(&model).unwrap();
+    fs::remove_file(&bin).unwrap();
+    ok(&d, &["train", "-q", "--no-track"]);
+    assert!(
+        fs::read(&model).unwrap() == from_bin,
+        "the same model from the CSVs"
+    );
+    // A damaged copy of unchanged CSVs is an error naming it...
+    let mut damaged = bytes.clone();
+    damaged.truncate(bytes.len() - 3);
+    fs::write(&bin, &damaged).unwrap();
+    fails(
+        &d,
+        &["train", "-q", "--no-track"],
+        4,
+        &["split.bin", "damaged"],
+    );
+    // ... and once a CSV changes, the copy is passed over for the CSVs.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let x = d.join("data/processed/X_train.csv");
+    fs::write(&x, fs::read(&x).unwrap()).unwrap();
+    ok(&d, &["train", "-q", "--no-track"]);
+    assert!(fs::read(&model).unwrap() == from_bin);
+}
+
+#[test]
 fn help_teaches_with_examples() {
     let d = workdir("help");
     for cmd in [

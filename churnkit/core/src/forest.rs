@@ -513,10 +513,373 @@ pub fn oob_proba_trees(
             x.ncols(),
         )));
     }
-    let n = x.nrows();
-    // One bit per (tree, row): in the bag or not. 100 trees x 1M rows = 12.5 MB.
+    Ok(predict_rows_with_oob(params, trees, x)?.1)
+}
+
+/// A node packed for prediction, 8 bytes: its threshold is the index of the threshold among
+/// the forest's thresholds of that feature, and a row's value is replaced by its rank among
+/// them (the number of thresholds below it), so `value > threshold` is `rank > index`
+/// exactly, on 16-bit integers. A leaf points at itself and has the largest index, so a walk
+/// can take a fixed number of steps (the tree's depth) without asking whether it has arrived.
+#[derive(Clone, Copy)]
+struct PackedNode {
+    /// Index of the threshold among the feature's ([`NEVER_RIGHT`] at a leaf).
+    at: u16,
+    /// Split feature (0 at a leaf, where it is read but cannot matter).
+    feature: u16,
+    /// Left child (low 31 bits; the right child is stored right after it; a leaf's own index),
+    /// and in the top bit whether a missing value goes right.
+    left: u32,
+}
+
+const MISSING_RIGHT_BIT: u32 = 1 << 31;
+/// The rank of a missing value.
+const MISSING_RANK: u16 = u16::MAX;
+/// A leaf's threshold index: no rank is above it.
+const NEVER_RIGHT: u16 = u16::MAX;
+/// Distinct thresholds a feature may have for ranks to fit in 16 bits beside [`MISSING_RANK`].
+const MAX_THRESHOLDS: usize = u16::MAX as usize - 1;
+
+/// A tree packed for prediction: nodes in breadth-first pairs, leaf values apart, its depth.
+struct PackedTree {
+    nodes: Vec<PackedNode>,
+    /// The class-1 probability at each leaf (0 at split nodes).
+    leaf_value: Vec<f64>,
+    depth: usize,
+}
+
+/// Trees packed together with the sorted distinct thresholds of each feature.
+struct PackedForest {
+    trees: Vec<PackedTree>,
+    thresholds: Vec<Vec<f64>>,
+}
+
+impl PackedForest {
+    /// `None` when a feature has more distinct thresholds than 16-bit ranks can tell apart (no
+    /// forest of histogram trees does: their thresholds are bin edges).
+    fn new(trees: &[Tree], n_features: usize) -> Option<Self> {
+        let mut thresholds = vec![Vec::new(); n_features];
+        for t in trees {
+            for (f, th) in t.feature.iter().zip(&t.threshold) {
+                if *f >= 0 {
+                    thresholds.get_mut(*f as usize)?.push(*th);
+                }
+            }
+        }
+        for th in &mut thresholds {
+            th.sort_by(f64::total_cmp);
+            th.dedup();
+            if th.len() > MAX_THRESHOLDS {
+                return None;
+            }
+        }
+        let trees = trees.iter().map(|t| pack(t, &thresholds)).collect();
+        Some(PackedForest { trees, thresholds })
+    }
+
+    /// Rank of `v` among feature `f`'s thresholds: how many are below it.
+    #[inline]
+    fn rank(&self, f: usize, v: f64) -> u16 {
+        if v.is_nan() {
+            MISSING_RANK
+        } else {
+            self.thresholds[f].partition_point(|t| *t < v) as u16
+        }
+    }
+}
+
+fn pack(t: &Tree, thresholds: &[Vec<f64>]) -> PackedTree {
+    let mut nodes = vec![PackedNode {
+        at: NEVER_RIGHT,
+        feature: 0,
+        left: 0,
+    }];
+    let mut leaf_value = vec![0.0];
+    let mut depth = 0;
+    // (source node, packed slot, depth)
+    let mut queue = std::collections::VecDeque::from([(0usize, 0usize, 0usize)]);
+    while let Some((src, dst, d)) = queue.pop_front() {
+        if t.feature[src] < 0 {
+            nodes[dst] = PackedNode {
+                at: NEVER_RIGHT,
+                feature: 0,
+                left: dst as u32,
+            };
+            leaf_value[dst] = t.value[src];
+            depth = depth.max(d);
+            continue;
+        }
+        let f = t.feature[src] as usize;
+        let at = thresholds[f].partition_point(|x| *x < t.threshold[src]) as u16;
+        let l = nodes.len();
+        nodes.extend([nodes[dst], nodes[dst]]);
+        leaf_value.extend([0.0, 0.0]);
+        nodes[dst] = PackedNode {
+            at,
+            feature: f as u16,
+            left: l as u32
+                | if t.missing_left[src] {
+                    0
+                } else {
+                    MISSING_RIGHT_BIT
+                },
+        };
+        queue.push_back((t.left[src] as usize, l, d + 1));
+        queue.push_back((t.right[src] as usize, l + 1, d + 1));
+    }
+    PackedTree {
+        nodes,
+        leaf_value,
+        depth,
+    }
+}
+
+/// A matrix the tree walkers read rows from: a row-major ndarray, or columns (a [`Frame`]'s
+/// layout, read without a row-major copy).
+///
+/// [`Frame`]: crate::frame::Frame
+pub trait Rows: Sync {
+    /// Rows.
+    fn n_rows(&self) -> usize;
+    /// Columns.
+    fn n_cols(&self) -> usize;
+    /// Append rows `first..first + len`, row after row, to `out`.
+    fn copy_rows(&self, first: usize, len: usize, out: &mut Vec<f64>);
+}
+
+impl Rows for ArrayView2<'_, f64> {
+    fn n_rows(&self) -> usize {
+        self.nrows()
+    }
+    fn n_cols(&self) -> usize {
+        self.ncols()
+    }
+    fn copy_rows(&self, first: usize, len: usize, out: &mut Vec<f64>) {
+        for k in first..first + len {
+            out.extend(self.row(k).iter().copied());
+        }
+    }
+}
+
+/// Columns of equal length, as a [`Frame`](crate::frame::Frame) holds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a>(pub &'a [Vec<f64>]);
+
+impl Rows for Columns<'_> {
+    fn n_rows(&self) -> usize {
+        self.0.first().map_or(0, Vec::len)
+    }
+    fn n_cols(&self) -> usize {
+        self.0.len()
+    }
+    fn copy_rows(&self, first: usize, len: usize, out: &mut Vec<f64>) {
+        let m = self.0.len();
+        let at = out.len();
+        out.resize(at + len * m, 0.0);
+        for (j, c) in self.0.iter().enumerate() {
+            for (k, v) in c[first..first + len].iter().enumerate() {
+                out[at + k * m + j] = *v;
+            }
+        }
+    }
+}
+
+const BLOCK: usize = 512;
+/// Rows walked down a tree in lockstep: their walks are independent chains of loads, which the
+/// processor overlaps; one row's walk alone waits on each node's load in turn.
+const LANES: usize = 8;
+
+/// Walk every tree for every row of `x`: rows go in blocks in parallel; inside a block each
+/// tree is walked for every row before the next tree (the tree stays in cache), and `leaf` gets
+/// (block state, tree index, row in block, leaf value) in tree order for each row, so sums over
+/// trees do not depend on the thread count. Returns the block states in row order.
+fn walk<R, S, I, L>(trees: &[Tree], x: &R, init: I, leaf: L) -> Vec<S>
+where
+    R: Rows + ?Sized,
+    S: Send,
+    I: Fn(usize, usize) -> S + Sync,
+    L: Fn(&mut S, usize, usize, f64) + Sync,
+{
+    let n = x.n_rows();
+    let m = x.n_cols();
+    let Some(forest) = PackedForest::new(trees, m) else {
+        return walk_unpacked(trees, x, init, leaf);
+    };
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|c| {
+            let first = c * BLOCK;
+            let len = BLOCK.min(n - first);
+            let mut values = Vec::with_capacity(len * m);
+            x.copy_rows(first, len, &mut values);
+            // Padded to whole groups of LANES rows (the padding is walked and ignored), so the
+            // lane loop has a constant trip count the compiler unrolls.
+            let mut ranks: Vec<u16> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| forest.rank(i % m, *v))
+                .collect();
+            ranks.resize(len.div_ceil(LANES) * LANES * m, 0);
+            let mut state = init(first, len);
+            for (ti, t) in forest.trees.iter().enumerate() {
+                let nodes = &t.nodes[..];
+                for g in (0..len).step_by(LANES) {
+                    let lanes = LANES.min(len - g);
+                    let group = &ranks[g * m..(g + LANES) * m];
+                    let mut at = [0u32; LANES];
+                    for _ in 0..t.depth {
+                        for (k, a) in at.iter_mut().enumerate() {
+                            let node = nodes[*a as usize];
+                            let r = u32::from(group[k * m + node.feature as usize]);
+                            // Right when above the threshold, or missing and sent right; in
+                            // arithmetic, as a comparison here compiles to a branch the
+                            // processor cannot predict. (at - r) wraps below 0 iff r > at;
+                            // r + 1 reaches 2^16 iff r is the missing rank.
+                            let above = u32::from(node.at).wrapping_sub(r) >> 31;
+                            let missing = (r + 1) >> 16;
+                            let right = (above & (missing ^ 1)) | (missing & (node.left >> 31));
+                            *a = (node.left & !MISSING_RIGHT_BIT) + right;
+                        }
+                    }
+                    for (k, a) in at.iter().enumerate().take(lanes) {
+                        leaf(&mut state, ti, g + k, t.leaf_value[*a as usize]);
+                    }
+                }
+            }
+            state
+        })
+        .collect()
+}
+
+/// [`walk`] on the trees as they are, node by node, for a forest whose thresholds do not fit
+/// 16-bit ranks.
+fn walk_unpacked<R, S, I, L>(trees: &[Tree], x: &R, init: I, leaf: L) -> Vec<S>
+where
+    R: Rows + ?Sized,
+    S: Send,
+    I: Fn(usize, usize) -> S + Sync,
+    L: Fn(&mut S, usize, usize, f64) + Sync,
+{
+    let n = x.n_rows();
+    let m = x.n_cols();
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|c| {
+            let first = c * BLOCK;
+            let len = BLOCK.min(n - first);
+            let mut rows = Vec::with_capacity(len * m);
+            x.copy_rows(first, len, &mut rows);
+            let mut state = init(first, len);
+            for (ti, t) in trees.iter().enumerate() {
+                for k in 0..len {
+                    let r = &rows[k * m..(k + 1) * m];
+                    leaf(&mut state, ti, k, t.predict_row(|f| r[f]));
+                }
+            }
+            state
+        })
+        .collect()
+}
+
+/// Mean class-1 probability of `trees` per row of `x` (the sum over trees in tree order,
+/// divided by their number).
+pub fn predict_proba_trees(trees: &[Tree], x: &ArrayView2<f64>) -> Vec<f64> {
+    predict_rows(trees, x)
+}
+
+/// [`predict_proba_trees`] for any [`Rows`].
+pub fn predict_rows<R: Rows + ?Sized>(trees: &[Tree], x: &R) -> Vec<f64> {
+    let k = trees.len() as f64;
+    walk(trees, x, |_, len| vec![0.0; len], |s, _, i, v| s[i] += v)
+        .into_iter()
+        .flat_map(|b| b.into_iter().map(move |v| v / k))
+        .collect()
+}
+
+/// The means of the first `counts[i]` trees per row of `x`, for every `i` (ascending counts, the
+/// last at most `trees.len()`), from one walk: the score as trees are added. The mean at
+/// `trees.len()` equals [`predict_rows`] bit for bit.
+pub fn predict_rows_by_trees<R: Rows + ?Sized>(
+    trees: &[Tree],
+    x: &R,
+    counts: &[usize],
+) -> Vec<Vec<f64>> {
+    let trees_used = counts.last().copied().unwrap_or(0).min(trees.len());
+    // After tree t (0-based), the row's running sum is copied to checkpoint c when t + 1 ==
+    // counts[c].
+    let at: Vec<Option<usize>> = (0..trees_used)
+        .map(|t| counts.iter().position(|&c| c == t + 1))
+        .collect();
+    let blocks = walk(
+        &trees[..trees_used],
+        x,
+        |_, len| (vec![0.0; len], vec![vec![0.0; len]; counts.len()]),
+        |(sum, snaps), t, i, v| {
+            sum[i] += v;
+            if let Some(c) = at[t] {
+                snaps[c][i] = sum[i];
+            }
+        },
+    );
+    (0..counts.len())
+        .map(|c| {
+            let k = counts[c] as f64;
+            blocks
+                .iter()
+                .flat_map(|(_, snaps)| snaps[c].iter().map(|v| v / k))
+                .collect()
+        })
+        .collect()
+}
+
+/// Scores of the rows the forest was fitted on, from one walk: each row's mean over all trees
+/// (what [`predict_rows`] gives) and its out-of-bag mean (over the trees whose bootstrap left it
+/// out; NaN for a row every tree drew, as [`oob_proba_trees`]).
+pub fn predict_rows_with_oob<R: Rows + ?Sized>(
+    params: &RandomForestValidParams,
+    trees: &[Tree],
+    x: &R,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    if !params.bootstrap {
+        return Err(bad_params(
+            "out-of-bag scores need a forest fitted with bootstrap",
+        ));
+    }
+    let n = x.n_rows();
+    let in_bag = in_bag_bits(params, trees.len(), n);
+    let blocks = walk(
+        trees,
+        x,
+        |first, len| (first, vec![0.0; len], vec![0.0; len], vec![0u32; len]),
+        |(first, all, oob, k), t, i, v| {
+            all[i] += v;
+            let row = *first + i;
+            // In arithmetic: whether a row is out of bag is a coin flip the processor cannot
+            // predict. (Adding 0.0 leaves a sum of probabilities as it is.)
+            let out = ((in_bag[t][row / 64] >> (row % 64)) & 1) ^ 1;
+            oob[i] += v * out as f64;
+            k[i] += out as u32;
+        },
+    );
+    let kt = trees.len() as f64;
+    let mut all = Vec::with_capacity(n);
+    let mut oob = Vec::with_capacity(n);
+    for (_, a, o, k) in blocks {
+        all.extend(a.iter().map(|v| v / kt));
+        oob.extend(
+            o.iter()
+                .zip(&k)
+                .map(|(s, &c)| if c > 0 { s / c as f64 } else { f64::NAN }),
+        );
+    }
+    Ok((all, oob))
+}
+
+/// One bit per (tree, row): whether tree `t`'s bootstrap drew the row. 100 trees x 1M rows =
+/// 12.5 MB.
+fn in_bag_bits(params: &RandomForestValidParams, n_trees: usize, n: usize) -> Vec<Vec<u64>> {
     let words = n.div_ceil(64);
-    let in_bag: Vec<Vec<u64>> = (0..trees.len())
+    (0..n_trees)
         .into_par_iter()
         .map(|t| {
             let (counts, _) = params.bootstrap_counts(n, t as u64);
@@ -528,109 +891,7 @@ pub fn oob_proba_trees(
             }
             bits
         })
-        .collect();
-    let mut out = vec![0.0; n];
-    out.par_iter_mut().enumerate().for_each(|(i, o)| {
-        let (mut sum, mut k) = (0.0, 0usize);
-        for (tree, bits) in trees.iter().zip(&in_bag) {
-            if bits[i / 64] & (1 << (i % 64)) == 0 {
-                sum += tree.predict_row(|f| x[[i, f]]);
-                k += 1;
-            }
-        }
-        *o = if k > 0 { sum / k as f64 } else { f64::NAN };
-    });
-    Ok(out)
-}
-
-/// A node packed for prediction: 16 bytes, so a whole tree of a few thousand nodes sits in L2.
-#[derive(Clone, Copy)]
-struct PackedNode {
-    /// Threshold, or the class-1 probability at a leaf.
-    value: f64,
-    /// Split feature, or -1 at a leaf.
-    feature: i32,
-    /// Left child (low 31 bits; the right child is stored right after it), and in the top bit
-    /// whether a missing value goes right.
-    left: u32,
-}
-
-const MISSING_RIGHT_BIT: u32 = 1 << 31;
-
-fn pack(t: &Tree) -> Vec<PackedNode> {
-    // Lay children out in pairs (left, right) in breadth-first order.
-    let mut out = vec![PackedNode {
-        value: 0.0,
-        feature: -1,
-        left: 0,
-    }];
-    let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
-    while let Some((src, dst)) = queue.pop_front() {
-        if t.feature[src] < 0 {
-            out[dst].value = t.value[src];
-            continue;
-        }
-        let l = out.len();
-        out.push(out[dst]);
-        out.push(out[dst]);
-        out[dst] = PackedNode {
-            value: t.threshold[src],
-            feature: t.feature[src],
-            left: l as u32
-                | if t.missing_left[src] {
-                    0
-                } else {
-                    MISSING_RIGHT_BIT
-                },
-        };
-        queue.push_back((t.left[src] as usize, l));
-        queue.push_back((t.right[src] as usize, l + 1));
-    }
-    out
-}
-
-/// Mean class-1 probability of `trees` per row of `x`. Rows go in blocks in parallel; inside a
-/// block each tree is walked for every row before the next tree (the tree stays in cache), and
-/// the sum per row is taken in tree order, so the result does not depend on threads.
-pub fn predict_proba_trees(trees: &[Tree], x: &ArrayView2<f64>) -> Vec<f64> {
-    const BLOCK: usize = 512;
-    let packed: Vec<Vec<PackedNode>> = trees.iter().map(pack).collect();
-    let n = x.nrows();
-    let m = x.ncols();
-    let mut out = vec![0.0; n];
-    out.par_chunks_mut(BLOCK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let first = c * BLOCK;
-            // Copy the block's rows to a contiguous buffer: x may be any layout.
-            let mut rows = Vec::with_capacity(chunk.len() * m);
-            for k in 0..chunk.len() {
-                rows.extend(x.row(first + k).iter().copied());
-            }
-            for t in &packed {
-                for (k, o) in chunk.iter_mut().enumerate() {
-                    let r = &rows[k * m..(k + 1) * m];
-                    let mut n = 0usize;
-                    loop {
-                        let node = t[n];
-                        if node.feature < 0 {
-                            *o += node.value;
-                            break;
-                        }
-                        let v = r[node.feature as usize];
-                        let right = if v.is_nan() {
-                            node.left >> 31
-                        } else {
-                            u32::from(v > node.value)
-                        };
-                        n = ((node.left & !MISSING_RIGHT_BIT) + right) as usize;
-                    }
-                }
-            }
-            let k = trees.len() as f64;
-            chunk.iter_mut().for_each(|o| *o /= k);
-        });
-    out
+        .collect()
 }
 
 impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for RandomForest {

@@ -10,6 +10,7 @@
 
 pub mod calibration;
 pub mod chart;
+pub mod columnar;
 pub mod decisions;
 pub mod error;
 pub mod evaluate;

@@ -17,7 +17,10 @@
 use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::error::{few, Error, Result};
 use crate::explain::{tree_shap, Contributions};
-use crate::forest::{oob_proba_trees, predict_proba_trees, RandomForestValidParams, Tree};
+use crate::forest::{
+    oob_proba_trees, predict_proba_trees, predict_rows, predict_rows_by_trees,
+    predict_rows_with_oob, Columns, RandomForestValidParams, Tree,
+};
 use crate::frame::Frame;
 use linfa::prelude::*;
 use ndarray::{Array1, ArrayView2};
@@ -92,6 +95,9 @@ pub struct Model {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibrator>,
 }
+
+/// ROC AUC as trees are added: (trees, AUC; `None` when one class only).
+pub type AucHistory = Vec<(usize, Option<f64>)>;
 
 impl Model {
     /// Fit `kind` on features `x` and 0/1 labels `y`. `on_tree` is called as each tree of a
@@ -216,6 +222,56 @@ impl Model {
     pub fn predict(&self, x: &Frame) -> Result<Vec<f64>> {
         self.check_features(&x.names)?;
         self.predict_array(&x.to_array2().view())
+    }
+
+    /// Class-1 probability per row of a frame (its columns read in place, no row-major copy).
+    pub fn predict_frame(&self, x: &Frame) -> Result<Vec<f64>> {
+        self.check_features(&x.names)?;
+        Ok(self.calibrated(predict_rows(&self.trees, &Columns(&x.columns))))
+    }
+
+    fn calibrated(&self, scores: Vec<f64>) -> Vec<f64> {
+        match &self.calibration {
+            Some(c) => c.apply_all(&scores),
+            None => scores,
+        }
+    }
+
+    /// The training rows' probabilities and out-of-bag scores (uncalibrated; `None` for a model
+    /// without bootstrap) from one walk of the trees: what [`Model::predict`] and
+    /// [`Model::oob_scores`] give, for half the work.
+    pub fn fitted_scores(&self, x: &Frame) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+        self.check_features(&x.names)?;
+        if self.kind != ModelKind::RandomForest || !self.params.bootstrap() {
+            return Ok((self.predict_frame(x)?, None));
+        }
+        if x.n_rows() != self.fitted_rows {
+            return Err(Error::model(format!(
+                "out-of-bag scores need the {} rows the model was fitted on, got {}",
+                self.fitted_rows,
+                x.n_rows()
+            )));
+        }
+        let (all, oob) = predict_rows_with_oob(&self.params, &self.trees, &Columns(&x.columns))?;
+        Ok((self.calibrated(all), Some(oob)))
+    }
+
+    /// Probabilities per row of `x` and ROC AUC on `(x, y)` as trees are added (at about ten
+    /// tree counts: (trees, AUC)), from one walk of the trees. The AUCs are of the uncalibrated
+    /// means; the probabilities are calibrated if the model is.
+    pub fn predict_with_auc_history(&self, x: &Frame, y: &[u8]) -> Result<(Vec<f64>, AucHistory)> {
+        self.check_features(&x.names)?;
+        let n = self.trees.len();
+        let step = n.div_ceil(10).max(1);
+        let counts: Vec<usize> = (1..=n.div_ceil(step)).map(|i| (i * step).min(n)).collect();
+        let mut means = predict_rows_by_trees(&self.trees, &Columns(&x.columns), &counts);
+        let history = counts
+            .iter()
+            .zip(&means)
+            .map(|(&c, m)| (c, crate::evaluate::roc_auc(y, m)))
+            .collect();
+        let last = means.pop().unwrap_or_default();
+        Ok((self.calibrated(last), history))
     }
 
     /// ROC AUC on `(x, y)` as trees are added, at about ten tree counts: (trees, AUC). Trees are

@@ -690,7 +690,11 @@ impl Project {
         let version = registry.resolve(&uri.parse()?)?;
         let cache = std::env::var_os("CHURNKIT_MODEL_CACHE")
             .map_or_else(|| self.path(".churnkit-models"), std::path::PathBuf::from);
-        let dir = registry.fetch(&version, &cache)?;
+        let dir = registry.fetch(
+            &version,
+            &cache,
+            &[crate::layout::MODEL, crate::layout::PREPROCESSOR],
+        )?;
         let layout = Layout {
             processed: dir.clone(),
             models: dir.clone(),

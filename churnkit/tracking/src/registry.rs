@@ -18,9 +18,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The files of a registered churnkit model that scoring needs.
-pub const MODEL_FILES: [&str; 2] = ["churn_model.json", "preprocessor.json"];
-
 /// One version of a registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersion {
@@ -320,10 +317,11 @@ impl Registry {
             .ok_or_else(|| Error::model(format!("{r}: model '{name}' has no version {version}")))
     }
 
-    /// A folder holding the version's [`MODEL_FILES`]: the run's model folder in the local
-    /// store, or for a server a copy downloaded once into `cache` (a version's files never
-    /// change; the folder is complete or absent).
-    pub fn fetch(&self, v: &ModelVersion, cache: &Path) -> Result<PathBuf> {
+    /// A folder holding the version's model `files` (names in its model folder, e.g. the model
+    /// and the preprocessor): the run's model folder in the local store, or for a server a copy
+    /// of them downloaded once into `cache` (a version's files never change; the folder is
+    /// complete or absent).
+    pub fn fetch(&self, v: &ModelVersion, cache: &Path, files: &[&str]) -> Result<PathBuf> {
         match self {
             Registry::Local(store) => {
                 Ok(store.run_dir(&v.run_id).join("artifacts").join(MODEL_DIR))
@@ -333,7 +331,7 @@ impl Registry {
                     format!("{}\n{}\n{}", c.base_url(), v.name, v.version).as_bytes(),
                 );
                 let dir = cache.join(format!("{}-{}-{}", v.name, v.version, &key[..12]));
-                if MODEL_FILES.iter().all(|f| dir.join(f).exists()) {
+                if files.iter().all(|f| dir.join(f).exists()) {
                     return Ok(dir);
                 }
                 let uri = c.call(
@@ -348,7 +346,7 @@ impl Registry {
                 let tmp = cache.join(format!(".tmp-{}-{}", std::process::id(), &key[..12]));
                 let result = (|| {
                     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-                    for f in MODEL_FILES {
+                    for f in files {
                         let bytes = c
                             .download_artifact(&uri, f)
                             .map_err(|e| e.prefixed(format!("models:/{}/{}", v.name, v.version)))?;
@@ -357,7 +355,7 @@ impl Registry {
                     match fs::rename(&tmp, &dir) {
                         Ok(()) => Ok(()),
                         // Another process fetched it first: keep theirs.
-                        Err(_) if MODEL_FILES.iter().all(|f| dir.join(f).exists()) => {
+                        Err(_) if files.iter().all(|f| dir.join(f).exists()) => {
                             let _ = fs::remove_dir_all(&tmp);
                             Ok(())
                         }
@@ -389,8 +387,7 @@ fn registry_dir(store: &LocalStore) -> PathBuf {
 /// Register run `run_id` of the local store (a local id, or the server id it was delivered as).
 fn local_register(store: &LocalStore, name: &str, run_id: &str) -> Result<ModelVersion> {
     let run = local_run(store, run_id)?;
-    let model_dir = store.run_dir(&run.run_id).join("artifacts").join(MODEL_DIR);
-    if !MODEL_FILES.iter().all(|f| model_dir.join(f).exists()) {
+    if run.record.model.is_none() {
         return Err(Error::model(format!(
             "run {run_id} has no churnkit model (a training run has one under model/)"
         )));
@@ -775,11 +772,18 @@ mod tests {
     use crate::record::{Artifact, RunKind, RunRecord};
     use crate::Tracker;
 
+    const FILES: [&str; 2] = ["churn_model.json", "preprocessor.json"];
+
     fn trained(t: &Tracker) -> String {
         let mut r = RunRecord::new(RunKind::Train, "e", "train");
-        for f in MODEL_FILES {
+        for f in FILES {
             r.artifacts.push(Artifact::new(format!("model/{f}"), "{}"));
         }
+        r.model = Some(crate::ModelFlavor {
+            name: "churnkit".into(),
+            fields: Default::default(),
+            python_function: None,
+        });
         t.log(&r).unwrap().stored.run_id
     }
 
@@ -838,7 +842,7 @@ mod tests {
                 .version,
             2
         );
-        let dir_of = reg.fetch(&v, Path::new("/nonexistent")).unwrap();
+        let dir_of = reg.fetch(&v, Path::new("/nonexistent"), &FILES).unwrap();
         assert!(dir_of.join("churn_model.json").exists());
         assert!(reg.set_alias("churn", "champion", 9).is_err());
         let err = reg

@@ -30,7 +30,7 @@ use crate::schema::{target_classes, MissingNumeric, Schema};
 use crate::stats::{mean_std, quantile};
 use crate::table::Table;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// The `format` tag of a preprocessor file.
 pub const FORMAT: &str = "churnkit-preprocessor";
@@ -617,17 +617,16 @@ impl Preprocessor {
         }
         for name in &schema.categorical {
             let cells = &inputs.categorical[name.as_str()];
-            let categories: Vec<String> = kept
-                .iter()
-                .filter_map(|&i| cells[i])
-                .map(String::from)
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            // Distinct values through a hash set (no string per cell), then sorted: a
+            // categorical column has few values and many rows.
+            let distinct: std::collections::HashSet<&str> =
+                kept.iter().filter_map(|&i| cells[i]).collect();
+            let mut categories: Vec<String> = distinct.into_iter().map(String::from).collect();
+            categories.sort();
             if categories.is_empty() {
                 return Err(table.bad_column(name, "every value is missing".into()));
             }
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut counts: HashMap<&str, usize> = HashMap::new();
             for &i in train {
                 if let Some(c) = cells[i] {
                     *counts.entry(c).or_default() += 1;

@@ -339,7 +339,12 @@ impl Schema {
 
     /// Whether a (trimmed, non-blank) cell text is a missing marker.
     pub fn is_na(&self, cell: &str) -> bool {
-        self.na_values.iter().any(|m| m == cell)
+        // Length and first byte first: most cells (numbers, category names) fail there, and a
+        // byte comparison is a call to memcmp.
+        let first = cell.as_bytes().first();
+        self.na_values
+            .iter()
+            .any(|m| m.len() == cell.len() && m.as_bytes().first() == first && m == cell)
     }
 
     /// One line per excluded column: why, and how to use it anyway.

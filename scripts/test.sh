@@ -86,6 +86,6 @@ tail -3 "$services/jupyter-setup.out"
 export CHURNKIT_REQUIRE_NOTEBOOKS=1
 
 step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel, Lab in a browser)"
-job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA churnkit/tests/python
+job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA --durations=15 churnkit/tests/python
 
 step "all tests passed"

@@ -297,9 +297,10 @@ pub struct Unseen {
 }
 
 /// Parsed feature inputs of a table, shared by fitting and by `predict`: impossible values are
-/// already missing here.
+/// already missing here. A missing number is NaN (a parsed cell is always finite): 8 bytes a
+/// cell instead of 16, which at 10M rows is 80 MB a column.
 struct Inputs<'a> {
-    numeric: HashMap<&'a str, Vec<Option<f64>>>,
+    numeric: HashMap<&'a str, Vec<f64>>,
     categorical: HashMap<&'a str, Vec<Option<&'a str>>>,
     out_of_range: BTreeMap<String, usize>,
 }
@@ -320,7 +321,10 @@ impl<'a> Inputs<'a> {
                 }
                 out_of_range.insert(c.clone(), bad);
             }
-            numeric.insert(c.as_str(), v);
+            numeric.insert(
+                c.as_str(),
+                v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect(),
+            );
         }
         let mut categorical = HashMap::new();
         for c in &schema.categorical {
@@ -335,9 +339,9 @@ impl<'a> Inputs<'a> {
 
     /// The product of two numeric columns at `row`, when both are present.
     fn product(&self, of: &[String; 2], row: usize) -> Option<f64> {
-        let a = self.numeric.get(of[0].as_str())?[row]?;
-        let b = self.numeric.get(of[1].as_str())?[row]?;
-        Some(a * b)
+        let a = self.numeric.get(of[0].as_str())?[row];
+        let b = self.numeric.get(of[1].as_str())?[row];
+        (!a.is_nan() && !b.is_nan()).then_some(a * b)
     }
 }
 
@@ -360,7 +364,7 @@ fn numeric_value(t: &FeatureTransform, inputs: &Inputs, row: usize) -> (f64, Fil
     else {
         unreachable!("numeric_value on a categorical transform")
     };
-    let (v, how) = match inputs.numeric[name.as_str()][row] {
+    let (v, how) = match Some(inputs.numeric[name.as_str()][row]).filter(|v| !v.is_nan()) {
         Some(v) => (v, Filled::No),
         None => match (
             fill.product_of
@@ -388,7 +392,11 @@ fn fit_numeric(
     train: &[usize],
 ) -> Result<FeatureTransform> {
     let raw = &inputs.numeric[name];
-    let mut observed: Vec<f64> = train.iter().filter_map(|&i| raw[i]).collect();
+    let mut observed: Vec<f64> = train
+        .iter()
+        .map(|&i| raw[i])
+        .filter(|v| !v.is_nan())
+        .collect();
     observed.sort_by(f64::total_cmp);
     let product_of = schema.fill_from_product.get(name).cloned();
     let median = match (schema.missing_numeric, quantile(&observed, 0.5)) {
@@ -754,7 +762,7 @@ impl Preprocessor {
             columns.push(match f {
                 FeatureTransform::Numeric { mean, std, .. } => {
                     let raw = &inputs.numeric[name.as_str()];
-                    let missing = raw.iter().filter(|v| v.is_none()).count()
+                    let missing = raw.iter().filter(|v| v.is_nan()).count()
                         - report.out_of_range.get(&name).copied().unwrap_or(0);
                     report.missing.insert(name, missing);
                     (0..n)

@@ -184,6 +184,17 @@ pub fn waterfall_chart(
 /// keeps its shape.
 pub const BEESWARM_MAX_ROWS: usize = 2000;
 
+/// The rows of `n` a beeswarm draws: all of them, or [`BEESWARM_MAX_ROWS`] by an even stride.
+pub fn beeswarm_rows(n: usize) -> Vec<usize> {
+    if n > BEESWARM_MAX_ROWS {
+        (0..BEESWARM_MAX_ROWS)
+            .map(|i| i * n / BEESWARM_MAX_ROWS)
+            .collect()
+    } else {
+        (0..n).collect()
+    }
+}
+
 /// Vertical offsets (within ±0.45 of a feature's line) that stack the dots of equal-ish values
 /// as `shap.plots.beeswarm` does: values are cut into `bins` bins of the x range and the dots of
 /// a bin alternate above and below the line, so a dense bin grows into a wide swarm.
@@ -271,14 +282,7 @@ pub fn beeswarm_chart(
     if c.n_rows() == 0 {
         return Err(Error::data("beeswarm: no rows to draw"));
     }
-    let n = c.n_rows();
-    let rows: Vec<usize> = if n > BEESWARM_MAX_ROWS {
-        (0..BEESWARM_MAX_ROWS)
-            .map(|i| i * n / BEESWARM_MAX_ROWS)
-            .collect()
-    } else {
-        (0..n).collect()
-    };
+    let rows = beeswarm_rows(c.n_rows());
     let mean_abs = c.mean_abs();
     let mut order: Vec<usize> = (0..c.n_features).collect();
     order.sort_by(|&a, &b| mean_abs[b].total_cmp(&mean_abs[a]).then(a.cmp(&b)));

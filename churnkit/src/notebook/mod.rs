@@ -481,18 +481,10 @@ pub fn reasons_summary_chart(model: &Model, data: &Processed, df: &DataFrame) ->
 /// features with the largest mean |contribution|, one dot per customer, coloured by the
 /// feature's value.
 pub fn reasons_beeswarm_chart(model: &Model, data: &Processed, df: &DataFrame) -> Result<Png> {
-    use churnkit_core::explain::{beeswarm_chart, BEESWARM_MAX_ROWS};
+    use churnkit_core::explain::{beeswarm_chart, beeswarm_rows};
     let (_, x) = features_of(data, df)?;
-    let n = x.n_rows();
     // Only the drawn rows are explained: a 1M-row table costs what 2,000 rows cost.
-    let rows: Vec<usize> = if n > BEESWARM_MAX_ROWS {
-        (0..BEESWARM_MAX_ROWS)
-            .map(|i| i * n / BEESWARM_MAX_ROWS)
-            .collect()
-    } else {
-        (0..n).collect()
-    };
-    let x = x.take(&rows);
+    let x = x.take(&beeswarm_rows(x.n_rows()));
     let c = model.explain(&x)?;
     beeswarm_chart(
         "TreeSHAP contributions per customer",

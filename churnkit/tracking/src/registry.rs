@@ -59,6 +59,24 @@ pub struct RegisteredModel {
     pub aliases: BTreeMap<String, u64>,
 }
 
+impl RegisteredModel {
+    /// `name` with its `versions` (newest first), each told the aliases pointing at it.
+    fn new(name: &str, mut versions: Vec<ModelVersion>, aliases: BTreeMap<String, u64>) -> Self {
+        for v in &mut versions {
+            v.aliases = aliases
+                .iter()
+                .filter(|(_, &n)| n == v.version)
+                .map(|(a, _)| a.clone())
+                .collect();
+        }
+        RegisteredModel {
+            name: name.into(),
+            versions,
+            aliases,
+        }
+    }
+}
+
 /// A registered model named in a URI: `models:/churn/3`, `models:/churn@champion` or
 /// `models:/churn/latest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,35 +269,15 @@ impl Registry {
                 names.iter().map(|n| local_model(store, n)).collect()
             }
             Registry::Server(c, _) => {
-                let filter = name.map_or(String::new(), |n| format!("name = '{n}'"));
-                let mut out = Vec::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let mut q = vec![("max_results", "100".to_string())];
-                    if !filter.is_empty() {
-                        q.push(("filter", filter.clone()));
-                    }
-                    if let Some(t) = &token {
-                        q.push(("page_token", t.clone()));
-                    }
-                    let v = c.call(
-                        Method::GET,
-                        "/api/2.0/mlflow/registered-models/search",
-                        &q,
-                        None,
-                    )?;
-                    for m in v["registered_models"].as_array().into_iter().flatten() {
-                        let n = m["name"].as_str().unwrap_or_default();
-                        out.push(server_model(c, n)?);
-                    }
-                    token = v["next_page_token"]
-                        .as_str()
-                        .filter(|t| !t.is_empty())
-                        .map(String::from);
-                    if token.is_none() {
-                        break;
-                    }
+                let mut q = vec![("max_results", "100".to_string())];
+                if let Some(n) = name {
+                    q.push(("filter", format!("name = '{n}'")));
                 }
+                let found = search_all(c, "registered-models", "registered_models", q)?;
+                let mut out = found
+                    .iter()
+                    .map(|m| server_model(c, m["name"].as_str().unwrap_or_default()))
+                    .collect::<Result<Vec<_>>>()?;
                 out.sort_by(|a, b| a.name.cmp(&b.name));
                 Ok(out)
             }
@@ -477,7 +475,7 @@ fn local_version(store: &LocalStore, name: &str, version: u64) -> Result<ModelVe
 }
 
 fn local_model(store: &LocalStore, name: &str) -> Result<RegisteredModel> {
-    let mut versions = local_versions(store, name)?;
+    let versions = local_versions(store, name)?;
     let dir = registry_dir(store).join(name).join("aliases");
     let mut aliases = BTreeMap::new();
     if let Ok(rd) = fs::read_dir(&dir) {
@@ -499,18 +497,7 @@ fn local_model(store: &LocalStore, name: &str) -> Result<RegisteredModel> {
             }
         }
     }
-    for v in &mut versions {
-        v.aliases = aliases
-            .iter()
-            .filter(|(_, &n)| n == v.version)
-            .map(|(a, _)| a.clone())
-            .collect();
-    }
-    Ok(RegisteredModel {
-        name: name.into(),
-        versions,
-        aliases,
-    })
+    Ok(RegisteredModel::new(name, versions, aliases))
 }
 
 /// Rewrite a local version's file (after `sync` delivered it).
@@ -612,46 +599,55 @@ fn server_versions(
     c: &MlflowClient,
     name: &str,
 ) -> Result<Vec<(ModelVersion, BTreeMap<String, String>)>> {
+    let q = vec![
+        ("filter", format!("name = '{name}'")),
+        ("max_results", "200".to_string()),
+    ];
+    let mut out = Vec::new();
+    for mv in search_all(c, "model-versions", "model_versions", q)? {
+        let tags = mv["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    t["key"].as_str()?.to_string(),
+                    t["value"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        out.push((server_version(&mv)?, tags));
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(v.0.version));
+    Ok(out)
+}
+
+/// Every item of a paginated registry search (`GET /api/2.0/mlflow/<what>/search`): the
+/// `key` arrays of all pages.
+fn search_all(
+    c: &MlflowClient,
+    what: &str,
+    key: &str,
+    query: Vec<(&str, String)>,
+) -> Result<Vec<Value>> {
+    let path = format!("/api/2.0/mlflow/{what}/search");
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut q = vec![
-            ("filter", format!("name = '{name}'")),
-            ("max_results", "200".to_string()),
-        ];
+        let mut q = query.clone();
         if let Some(t) = &token {
             q.push(("page_token", t.clone()));
         }
-        let v = c.call(
-            Method::GET,
-            "/api/2.0/mlflow/model-versions/search",
-            &q,
-            None,
-        )?;
-        for mv in v["model_versions"].as_array().into_iter().flatten() {
-            let tags = mv["tags"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| {
-                    Some((
-                        t["key"].as_str()?.to_string(),
-                        t["value"].as_str()?.to_string(),
-                    ))
-                })
-                .collect();
-            out.push((server_version(mv)?, tags));
-        }
+        let v = c.call(Method::GET, &path, &q, None)?;
+        out.extend(v[key].as_array().into_iter().flatten().cloned());
         token = v["next_page_token"]
             .as_str()
             .filter(|t| !t.is_empty())
             .map(String::from);
         if token.is_none() {
-            break;
+            return Ok(out);
         }
     }
-    out.sort_by_key(|v| std::cmp::Reverse(v.0.version));
-    Ok(out)
 }
 
 fn server_model(c: &MlflowClient, name: &str) -> Result<RegisteredModel> {
@@ -672,20 +668,8 @@ fn server_model(c: &MlflowClient, name: &str) -> Result<RegisteredModel> {
             ))
         })
         .collect::<BTreeMap<_, _>>();
-    let mut versions: Vec<ModelVersion> =
-        server_versions(c, name)?.into_iter().map(|x| x.0).collect();
-    for mv in &mut versions {
-        mv.aliases = aliases
-            .iter()
-            .filter(|(_, &n)| n == mv.version)
-            .map(|(a, _)| a.clone())
-            .collect();
-    }
-    Ok(RegisteredModel {
-        name: name.into(),
-        versions,
-        aliases,
-    })
+    let versions: Vec<ModelVersion> = server_versions(c, name)?.into_iter().map(|x| x.0).collect();
+    Ok(RegisteredModel::new(name, versions, aliases))
 }
 
 /// What [`sync_registry`] delivered.

@@ -700,55 +700,47 @@ where
     I: Fn(usize, usize) -> S + Sync,
     L: Fn(&mut S, usize, usize, f64) + Sync,
 {
-    let n = x.n_rows();
     let m = x.n_cols();
     let Some(forest) = PackedForest::new(trees, m) else {
         return walk_unpacked(trees, x, init, leaf);
     };
-    (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|c| {
-            let first = c * BLOCK;
-            let len = BLOCK.min(n - first);
-            let mut values = Vec::with_capacity(len * m);
-            x.copy_rows(first, len, &mut values);
-            // Padded to whole groups of LANES rows (the padding is walked and ignored), so the
-            // lane loop has a constant trip count the compiler unrolls.
-            let mut ranks: Vec<u16> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| forest.rank(i % m, *v))
-                .collect();
-            ranks.resize(len.div_ceil(LANES) * LANES * m, 0);
-            let mut state = init(first, len);
-            for (ti, t) in forest.trees.iter().enumerate() {
-                let nodes = &t.nodes[..];
-                for g in (0..len).step_by(LANES) {
-                    let lanes = LANES.min(len - g);
-                    let group = &ranks[g * m..(g + LANES) * m];
-                    let mut at = [0u32; LANES];
-                    for _ in 0..t.depth {
-                        for (k, a) in at.iter_mut().enumerate() {
-                            let node = nodes[*a as usize];
-                            let r = u32::from(group[k * m + node.feature as usize]);
-                            // Right when above the threshold, or missing and sent right; in
-                            // arithmetic, as a comparison here compiles to a branch the
-                            // processor cannot predict. (at - r) wraps below 0 iff r > at;
-                            // r + 1 reaches 2^16 iff r is the missing rank.
-                            let above = u32::from(node.at).wrapping_sub(r) >> 31;
-                            let missing = (r + 1) >> 16;
-                            let right = (above & (missing ^ 1)) | (missing & (node.left >> 31));
-                            *a = (node.left & !MISSING_RIGHT_BIT) + right;
-                        }
-                    }
-                    for (k, a) in at.iter().enumerate().take(lanes) {
-                        leaf(&mut state, ti, g + k, t.leaf_value[*a as usize]);
+    in_blocks(x, |first, len, values| {
+        // Padded to whole groups of LANES rows (the padding is walked and ignored), so the
+        // lane loop has a constant trip count the compiler unrolls.
+        let mut ranks: Vec<u16> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| forest.rank(i % m, *v))
+            .collect();
+        ranks.resize(len.div_ceil(LANES) * LANES * m, 0);
+        let mut state = init(first, len);
+        for (ti, t) in forest.trees.iter().enumerate() {
+            let nodes = &t.nodes[..];
+            for g in (0..len).step_by(LANES) {
+                let lanes = LANES.min(len - g);
+                let group = &ranks[g * m..(g + LANES) * m];
+                let mut at = [0u32; LANES];
+                for _ in 0..t.depth {
+                    for (k, a) in at.iter_mut().enumerate() {
+                        let node = nodes[*a as usize];
+                        let r = u32::from(group[k * m + node.feature as usize]);
+                        // Right when above the threshold, or missing and sent right; in
+                        // arithmetic, as a comparison here compiles to a branch the
+                        // processor cannot predict. (at - r) wraps below 0 iff r > at;
+                        // r + 1 reaches 2^16 iff r is the missing rank.
+                        let above = u32::from(node.at).wrapping_sub(r) >> 31;
+                        let missing = (r + 1) >> 16;
+                        let right = (above & (missing ^ 1)) | (missing & (node.left >> 31));
+                        *a = (node.left & !MISSING_RIGHT_BIT) + right;
                     }
                 }
+                for (k, a) in at.iter().enumerate().take(lanes) {
+                    leaf(&mut state, ti, g + k, t.leaf_value[*a as usize]);
+                }
             }
-            state
-        })
-        .collect()
+        }
+        state
+    })
 }
 
 /// [`walk`] on the trees as they are, node by node, for a forest whose thresholds do not fit
@@ -760,23 +752,36 @@ where
     I: Fn(usize, usize) -> S + Sync,
     L: Fn(&mut S, usize, usize, f64) + Sync,
 {
-    let n = x.n_rows();
     let m = x.n_cols();
+    in_blocks(x, |first, len, rows| {
+        let mut state = init(first, len);
+        for (ti, t) in trees.iter().enumerate() {
+            for k in 0..len {
+                let r = &rows[k * m..(k + 1) * m];
+                leaf(&mut state, ti, k, t.predict_row(|f| r[f]));
+            }
+        }
+        state
+    })
+}
+
+/// `body(first row, rows, their values row after row)` for each block of [`BLOCK`] rows of `x`,
+/// in parallel; the results in row order.
+fn in_blocks<R, S, B>(x: &R, body: B) -> Vec<S>
+where
+    R: Rows + ?Sized,
+    S: Send,
+    B: Fn(usize, usize, &[f64]) -> S + Sync,
+{
+    let (n, m) = (x.n_rows(), x.n_cols());
     (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|c| {
             let first = c * BLOCK;
             let len = BLOCK.min(n - first);
-            let mut rows = Vec::with_capacity(len * m);
-            x.copy_rows(first, len, &mut rows);
-            let mut state = init(first, len);
-            for (ti, t) in trees.iter().enumerate() {
-                for k in 0..len {
-                    let r = &rows[k * m..(k + 1) * m];
-                    leaf(&mut state, ti, k, t.predict_row(|f| r[f]));
-                }
-            }
-            state
+            let mut values = Vec::with_capacity(len * m);
+            x.copy_rows(first, len, &mut values);
+            body(first, len, &values)
         })
         .collect()
 }

@@ -18,8 +18,8 @@ use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::error::{few, Error, Result};
 use crate::explain::{tree_shap, Contributions};
 use crate::forest::{
-    oob_proba_trees, predict_proba_trees, predict_rows, predict_rows_by_trees,
-    predict_rows_with_oob, Columns, RandomForestValidParams, Tree,
+    predict_proba_trees, predict_rows, predict_rows_by_trees, predict_rows_with_oob, Columns,
+    RandomForestValidParams, Rows, Tree,
 };
 use crate::frame::Frame;
 use linfa::prelude::*;
@@ -188,12 +188,8 @@ impl Model {
                 x.n_rows()
             )));
         }
-        oob_proba_trees(
-            &self.params,
-            &self.trees,
-            self.feature_names.len(),
-            &x.to_array2().view(),
-        )
+        // The columns in place, no row-major copy.
+        Ok(predict_rows_with_oob(&self.params, &self.trees, &Columns(&x.columns))?.1)
     }
 
     /// Fit a calibration map on the out-of-bag scores of the training rows `x`, `y` (the rows
@@ -261,39 +257,29 @@ impl Model {
     /// means; the probabilities are calibrated if the model is.
     pub fn predict_with_auc_history(&self, x: &Frame, y: &[u8]) -> Result<(Vec<f64>, AucHistory)> {
         self.check_features(&x.names)?;
+        let (last, history) = self.means_and_auc_history(&Columns(&x.columns), y);
+        Ok((self.calibrated(last), history))
+    }
+
+    /// ROC AUC on `(x, y)` as trees are added, at about ten tree counts: (trees, AUC), from one
+    /// walk of the trees.
+    pub fn auc_by_trees(&self, x: &ArrayView2<f64>, y: &[u8]) -> AucHistory {
+        debug_assert_eq!(x.ncols(), self.feature_names.len());
+        self.means_and_auc_history(x, y).1
+    }
+
+    /// The uncalibrated mean over all trees per row, and the AUC history.
+    fn means_and_auc_history<R: Rows + ?Sized>(&self, x: &R, y: &[u8]) -> (Vec<f64>, AucHistory) {
         let n = self.trees.len();
         let step = n.div_ceil(10).max(1);
         let counts: Vec<usize> = (1..=n.div_ceil(step)).map(|i| (i * step).min(n)).collect();
-        let mut means = predict_rows_by_trees(&self.trees, &Columns(&x.columns), &counts);
+        let mut means = predict_rows_by_trees(&self.trees, x, &counts);
         let history = counts
             .iter()
             .zip(&means)
             .map(|(&c, m)| (c, crate::evaluate::roc_auc(y, m)))
             .collect();
-        let last = means.pop().unwrap_or_default();
-        Ok((self.calibrated(last), history))
-    }
-
-    /// ROC AUC on `(x, y)` as trees are added, at about ten tree counts: (trees, AUC). Trees are
-    /// scored in consecutive groups and the group sums accumulated, so this costs one prediction.
-    pub fn auc_by_trees(&self, x: &ArrayView2<f64>, y: &[u8]) -> Vec<(usize, Option<f64>)> {
-        debug_assert_eq!(x.ncols(), self.feature_names.len());
-        let n = self.trees.len();
-        let step = n.div_ceil(10).max(1);
-        let mut sum = vec![0.0; y.len()];
-        let mut out = Vec::new();
-        let mut done = 0;
-        while done < n {
-            let end = (done + step).min(n);
-            let part = predict_proba_trees(&self.trees[done..end], x);
-            for (s, p) in sum.iter_mut().zip(part) {
-                *s += p * (end - done) as f64;
-            }
-            done = end;
-            let mean: Vec<f64> = sum.iter().map(|s| s / done as f64).collect();
-            out.push((done, crate::evaluate::roc_auc(y, &mean)));
-        }
-        out
+        (means.pop().unwrap_or_default(), history)
     }
 
     /// An error unless `names` are the model's features, in order.

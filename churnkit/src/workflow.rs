@@ -146,12 +146,16 @@ pub fn train_with(
     let start = churnkit_tracking::now_ms();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let mut model = Model::fit(kind, params, &data.x_train, &data.y_train, on_tree)?;
+    // The fit scores the training rows as it grows the trees (their means and out-of-bag
+    // means); one walk over the test rows gives their scores and the AUC as trees are added.
+    let (mut model, scores) =
+        Model::fit_scored(kind, params, &data.x_train, &data.y_train, on_tree)?;
     let fit_seconds = t0.elapsed().as_secs_f64();
     let fit_cpu_seconds = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
-    // One walk of the trees over the training rows gives their scores and out-of-bag scores,
-    // one over the test rows their scores and the AUC as trees are added.
-    let (scores_train, oob_scores) = model.fitted_scores(&data.x_train)?;
+    let (scores_train, oob_scores) = match scores {
+        Some(s) => (s.all, s.oob),
+        None => model.fitted_scores(&data.x_train)?,
+    };
     let oob = oob_scores.map(|s| OutOfBag::new(s, &data.y_train));
     let p_train = match options.calibration {
         Some(method) => {

@@ -92,21 +92,31 @@ impl BinaryMetrics {
 
 /// Cumulative (false positives, true positives, threshold) at each distinct score, highest first.
 pub(crate) fn binary_clf_curve(y: &[u8], scores: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut idx: Vec<usize> = (0..y.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // Scores in decreasing `total_cmp` order, as integers sorted in place with their labels
+    // (an index sort reading the scores through the indices was slower at 800k rows). Stable,
+    // so NaN scores (each its own group) keep their row order.
+    let order = |b: u64| b ^ (((b as i64 >> 63) as u64) >> 1);
+    let mut keyed: Vec<(u64, u8)> = scores
+        .iter()
+        .zip(y)
+        .map(|(s, &l)| (!(order(s.to_bits()) ^ (1 << 63)), l))
+        .collect();
+    keyed.sort_by_key(|&(k, _)| k);
+    let score = |k: u64| f64::from_bits(order(!k ^ (1 << 63)));
     let (mut fps, mut tps, mut thr) = (Vec::new(), Vec::new(), Vec::new());
     let (mut tp, mut fp) = (0.0, 0.0);
-    for (k, &i) in idx.iter().enumerate() {
-        if y[i] == 1 {
+    for (i, &(k, label)) in keyed.iter().enumerate() {
+        if label == 1 {
             tp += 1.0;
         } else {
             fp += 1.0;
         }
-        let last_of_group = k + 1 == idx.len() || scores[idx[k + 1]] != scores[i];
+        let s = score(k);
+        let last_of_group = keyed.get(i + 1).is_none_or(|&(next, _)| score(next) != s);
         if last_of_group {
             fps.push(fp);
             tps.push(tp);
-            thr.push(scores[i]);
+            thr.push(s);
         }
     }
     (fps, tps, thr)
@@ -462,6 +472,43 @@ impl Evaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_curve_counts_as_an_index_sort_by_total_cmp_does() {
+        let mut r = crate::rng::Rng::new(3);
+        let pool = [0.0, -0.0, 1.0, 0.5, -2.5, f64::NAN, 1e-300, 0.25];
+        let scores: Vec<f64> = (0..3000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    pool[r.below(pool.len())]
+                } else {
+                    r.below(50) as f64 / 7.0 - 3.0
+                }
+            })
+            .collect();
+        let y: Vec<u8> = (0..3000).map(|_| r.below(2) as u8).collect();
+        let mut idx: Vec<usize> = (0..y.len()).collect();
+        idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let (mut fps, mut tps, mut thr) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut tp, mut fp) = (0.0, 0.0);
+        for (k, &i) in idx.iter().enumerate() {
+            if y[i] == 1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            if k + 1 == idx.len() || scores[idx[k + 1]] != scores[i] {
+                fps.push(fp);
+                tps.push(tp);
+                thr.push(scores[i]);
+            }
+        }
+        let (f, t, th) = binary_clf_curve(&y, &scores);
+        assert_eq!((f, t), (fps, tps));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&th), bits(&thr));
+        assert!(thr.len() > 50);
+    }
 
     #[test]
     fn degenerate_inputs_do_not_panic() {

@@ -34,6 +34,7 @@ use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -645,6 +646,8 @@ pub trait Rows: Sync {
     fn n_cols(&self) -> usize;
     /// Append rows `first..first + len`, row after row, to `out`.
     fn copy_rows(&self, first: usize, len: usize, out: &mut Vec<f64>);
+    /// The value at `row` of column `col`.
+    fn value(&self, row: usize, col: usize) -> f64;
 }
 
 impl Rows for ArrayView2<'_, f64> {
@@ -658,6 +661,9 @@ impl Rows for ArrayView2<'_, f64> {
         for k in first..first + len {
             out.extend(self.row(k).iter().copied());
         }
+    }
+    fn value(&self, row: usize, col: usize) -> f64 {
+        self[[row, col]]
     }
 }
 
@@ -681,6 +687,9 @@ impl Rows for Columns<'_> {
                 out[at + k * m + j] = *v;
             }
         }
+    }
+    fn value(&self, row: usize, col: usize) -> f64 {
+        self.0[col][row]
     }
 }
 
@@ -899,6 +908,182 @@ fn in_bag_bits(params: &RandomForestValidParams, n_trees: usize, n: usize) -> Ve
         .collect()
 }
 
+/// A grown tree and its unnormalised Gini importances.
+type Grown = (Tree, Vec<f64>);
+
+/// The rows a forest was fitted on, scored as it grew (see [`RandomForestValidParams::fit_scored`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingScores {
+    /// Each row's mean over all trees: what [`predict_rows`] gives.
+    pub all: Vec<f64>,
+    /// Each row's mean over the trees whose bootstrap left it out, NaN for a row every tree
+    /// drew; `None` without bootstrap.
+    pub oob: Option<Vec<f64>>,
+}
+
+/// One tree's mark on the training rows: each row's leaf value, and (with bootstrap) one bit
+/// per row for whether the tree drew it.
+struct TreeRows {
+    value: Vec<f64>,
+    in_bag: Option<Vec<u64>>,
+}
+
+/// Sums of the trees' leaf values per training row, added in tree order (trees arriving early
+/// wait in `pending`), as [`predict_rows_with_oob`] adds them, so the means are the same bit
+/// for bit and the same for any thread count.
+struct ScoreSums {
+    next: usize,
+    pending: std::collections::BTreeMap<usize, TreeRows>,
+    all: Vec<f64>,
+    oob: Option<(Vec<f64>, Vec<u32>)>,
+    /// Consumed trees' buffers, for the next trees (fresh ones cost page faults).
+    spare: Vec<Vec<f64>>,
+}
+
+impl ScoreSums {
+    fn new(n: usize, bootstrap: bool) -> Self {
+        ScoreSums {
+            next: 0,
+            pending: Default::default(),
+            all: vec![0.0; n],
+            oob: bootstrap.then(|| (vec![0.0; n], vec![0; n])),
+            spare: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, tree: usize, rows: TreeRows) {
+        self.pending.insert(tree, rows);
+        while let Some(r) = self.pending.remove(&self.next) {
+            for (a, v) in self.all.iter_mut().zip(&r.value) {
+                *a += v;
+            }
+            if let (Some((sum, k)), Some(bits)) = (&mut self.oob, &r.in_bag) {
+                for (row, ((s, c), v)) in sum.iter_mut().zip(k.iter_mut()).zip(&r.value).enumerate()
+                {
+                    let out = ((bits[row / 64] >> (row % 64)) & 1) ^ 1;
+                    *s += v * out as f64;
+                    *c += out as u32;
+                }
+            }
+            self.next += 1;
+            self.spare.push(r.value);
+        }
+    }
+
+    fn finish(self, n_trees: usize) -> TrainingScores {
+        let kt = n_trees as f64;
+        TrainingScores {
+            all: self.all.iter().map(|v| v / kt).collect(),
+            oob: self.oob.map(|(sum, k)| {
+                sum.iter()
+                    .zip(&k)
+                    .map(|(s, &c)| if c > 0 { s / c as f64 } else { f64::NAN })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// A node packed for walking binned rows: a row's code decides, except in the one bin whose
+/// observed values straddle the threshold (a bin no sample of the node fell in), where the raw
+/// value does. Children side by side; a leaf points at itself and sends no code right, so a
+/// walk takes a fixed number of steps.
+#[derive(Clone, Copy)]
+struct CodeNode {
+    /// Codes from here up go right (256 at a leaf; the missing code is above every value code).
+    first_right: u16,
+    /// [`MISSING_CODE`] when a missing value goes left (it would go right by `first_right`),
+    /// else 256 (no code).
+    stays_left: u16,
+    /// The straddling bin's code, 256 for none.
+    straddle: u16,
+    feature: u16,
+    /// Left child; the right one follows it.
+    left: u32,
+}
+
+/// `value[row]` = the leaf value `tree` gives each row in `rows`, walking the rows' codes (in
+/// `x.by_row`) in lockstep groups without a branch per step (as [`walk`] does), and reading
+/// `raw` only for a straddling bin. Equal to walking the raw values: see [`CodeNode`].
+fn walk_rows<R: Rows + ?Sized>(
+    tree: &Tree,
+    x: &BinnedFeatures,
+    raw: &R,
+    rows: &[u32],
+    value: &mut [f64],
+) {
+    let leaf = CodeNode {
+        first_right: 256,
+        stays_left: 256,
+        straddle: 256,
+        feature: 0,
+        left: 0,
+    };
+    let mut nodes = vec![leaf];
+    let mut threshold = vec![0.0];
+    let mut leaf_value = vec![0.0];
+    let mut depth = 0;
+    let mut queue = std::collections::VecDeque::from([(0usize, 0usize, 0usize)]);
+    while let Some((src, dst, d)) = queue.pop_front() {
+        if tree.feature[src] < 0 {
+            nodes[dst].left = dst as u32;
+            leaf_value[dst] = tree.value[src];
+            depth = depth.max(d);
+            continue;
+        }
+        let (f, t) = (tree.feature[src] as usize, tree.threshold[src]);
+        // Bins wholly at or below the threshold go left (`value > threshold` goes right).
+        let first_right = x.upper[f].partition_point(|&u| u <= t);
+        let straddle = match x.lower[f].get(first_right) {
+            Some(&lo) if lo <= t => first_right as u16,
+            _ => 256,
+        };
+        let l = nodes.len();
+        nodes.extend([leaf, leaf]);
+        threshold.extend([0.0, 0.0]);
+        leaf_value.extend([0.0, 0.0]);
+        nodes[dst] = CodeNode {
+            first_right: first_right as u16,
+            stays_left: if tree.missing_left[src] {
+                u16::from(MISSING_CODE)
+            } else {
+                256
+            },
+            straddle,
+            feature: f as u16,
+            left: l as u32,
+        };
+        threshold[dst] = t;
+        queue.push_back((tree.left[src] as usize, l, d + 1));
+        queue.push_back((tree.right[src] as usize, l + 1, d + 1));
+    }
+    let m = x.n_features;
+    let codes = &x.by_row;
+    for rs in rows.chunks(LANES) {
+        // A short last group walks its first row again in the spare lanes.
+        let mut base = [rs[0] as usize * m; LANES];
+        for (b, &r) in base.iter_mut().zip(rs) {
+            *b = r as usize * m;
+        }
+        let mut at = [0u32; LANES];
+        for _ in 0..depth {
+            for k in 0..LANES {
+                let node = nodes[at[k] as usize];
+                let code = u16::from(codes[base[k] + node.feature as usize]);
+                let right = if code == node.straddle {
+                    raw.value(base[k] / m, node.feature as usize) > threshold[at[k] as usize]
+                } else {
+                    (code >= node.first_right) & (code != node.stays_left)
+                };
+                at[k] = node.left + u32::from(right);
+            }
+        }
+        for (&r, a) in rs.iter().zip(at) {
+            value[r as usize] = leaf_value[a as usize];
+        }
+    }
+}
+
 impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for RandomForest {
     fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<usize>) {
         assert_eq!(x.nrows(), y.len(), "one target per row");
@@ -926,6 +1111,9 @@ pub struct BinnedFeatures {
     lower: Vec<Vec<f64>>,
     /// Largest observed value per bin, per feature.
     upper: Vec<Vec<f64>>,
+    /// Row-major codes (`by_row[row * n_features + f]`) when the fit scores its rows (walking
+    /// a row down a tree reads its codes together), else empty.
+    by_row: Vec<u8>,
 }
 
 impl BinnedFeatures {
@@ -933,17 +1121,24 @@ impl BinnedFeatures {
     /// values. Columns with no more distinct values than bins get one bin per value, so splits
     /// are exact. NaN is missing; an infinite value is an error.
     pub fn new(x: &ArrayView2<f64>, max_bins: usize) -> Result<Self> {
-        let cols: Vec<_> = (0..x.ncols())
+        Self::of_rows(x, max_bins)
+    }
+
+    /// [`BinnedFeatures::new`] for any [`Rows`].
+    pub fn of_rows<R: Rows + ?Sized>(x: &R, max_bins: usize) -> Result<Self> {
+        let n = x.n_rows();
+        let cols: Vec<_> = (0..x.n_cols())
             .into_par_iter()
-            .map(|j| bin_column(x.column(j).iter().copied(), x.nrows(), max_bins, j))
+            .map(|j| bin_column((0..n).map(|i| x.value(i, j)), n, max_bins, j))
             .collect::<Result<_, _>>()?;
         let m = cols.len();
         let mut b = BinnedFeatures {
-            codes: Vec::with_capacity(x.nrows() * m),
-            n_rows: x.nrows(),
+            codes: Vec::with_capacity(n * m),
+            n_rows: n,
             n_features: m,
             lower: Vec::new(),
             upper: Vec::new(),
+            by_row: Vec::new(),
         };
         for (c, l, u) in cols {
             b.codes.extend_from_slice(&c);
@@ -951,6 +1146,24 @@ impl BinnedFeatures {
             b.upper.push(u);
         }
         Ok(b)
+    }
+
+    fn fill_by_row(&mut self) {
+        let (n, m) = (self.n_rows, self.n_features);
+        let mut by_row = vec![0u8; n * m];
+        by_row
+            .par_chunks_mut(BLOCK * m)
+            .enumerate()
+            .for_each(|(b, out)| {
+                let first = b * BLOCK;
+                for f in 0..m {
+                    let col = &self.codes[f * n + first..];
+                    for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                        o[f] = col[k];
+                    }
+                }
+            });
+        self.by_row = by_row;
     }
 
     /// All codes of feature `f`.
@@ -1125,6 +1338,9 @@ struct Grower<'a> {
     /// (10M rows: 8 MB a feature), every jump was a trip to memory.
     carried: Vec<u8>,
     m: usize,
+    /// When the training rows are scored as the tree grows: each leaf as (node, start, end) of
+    /// its samples.
+    leaves: Option<Vec<(u32, u32, u32)>>,
 }
 
 impl Grower<'_> {
@@ -1268,10 +1484,15 @@ impl Grower<'_> {
                 || n < 2 * self.p.min_samples_leaf
                 || st.p == 0
                 || st.p == st.w;
-            if leaf {
-                continue;
-            }
-            let Some(split) = self.best_split(&samples[start..end], start, &st) else {
+            let split = if leaf {
+                None
+            } else {
+                self.best_split(&samples[start..end], start, &st)
+            };
+            let Some(split) = split else {
+                if let Some(leaves) = &mut self.leaves {
+                    leaves.push((node as u32, start as u32, end as u32));
+                }
                 continue;
             };
             let part = &mut samples[start..end];
@@ -1358,7 +1579,32 @@ impl RandomForestValidParams {
         y: &[u8],
         on_tree: &(dyn Fn() + Sync),
     ) -> Result<RandomForest> {
-        let (n, m) = x.dim();
+        Ok(self.fit_rows(x, y, on_tree, false)?.0)
+    }
+
+    /// [`Self::fit_observed`] on any [`Rows`], also scoring the rows it was fitted on as the
+    /// trees grow: each row's mean over all trees and its out-of-bag mean, equal bit for bit to
+    /// what [`predict_rows_with_oob`] gives afterwards, for a fraction of the work. A row's leaf
+    /// in a tree that drew it is known from the partition that grew the tree; only the rows it
+    /// left out (about 37%) are walked down it.
+    pub fn fit_scored<R: Rows + ?Sized>(
+        &self,
+        x: &R,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<(RandomForest, TrainingScores)> {
+        let (forest, scores) = self.fit_rows(x, y, on_tree, true)?;
+        Ok((forest, scores.expect("scored")))
+    }
+
+    pub(crate) fn fit_rows<R: Rows + ?Sized>(
+        &self,
+        x: &R,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+        score: bool,
+    ) -> Result<(RandomForest, Option<TrainingScores>)> {
+        let (n, m) = (x.n_rows(), x.n_cols());
         if n == 0 || m == 0 {
             return Err(bad_data("no rows or no features"));
         }
@@ -1374,17 +1620,43 @@ impl RandomForestValidParams {
         if n > u32::MAX as usize / 2 {
             return Err(bad_data("too many rows"));
         }
-        let run = || -> Result<RandomForest> {
-            let binned = BinnedFeatures::new(x, self.max_bins)?;
-            let done = AtomicUsize::new(0);
-            let results: Vec<(Tree, Vec<f64>)> = (0..self.n_estimators)
-                .into_par_iter()
-                .map(|t| {
-                    let r = self.grow_tree(&binned, y, t as u64);
-                    done.fetch_add(1, Ordering::Relaxed);
-                    on_tree();
-                    r
-                })
+        let run = || -> Result<(RandomForest, Option<TrainingScores>)> {
+            let mut binned = BinnedFeatures::of_rows(x, self.max_bins)?;
+            if score {
+                binned.fill_by_row();
+            }
+            let n_trees = self.n_estimators;
+            let results: Mutex<Vec<Option<Grown>>> = Mutex::new(vec![None; n_trees]);
+            let scores = score.then(|| Mutex::new(ScoreSums::new(n, self.bootstrap)));
+            // Trees are handed out in index order, so they finish nearly in order and the
+            // scores (summed in tree order, whatever the thread count) wait on few of them.
+            let next = AtomicUsize::new(0);
+            let worker = || loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= n_trees {
+                    break;
+                }
+                let raw = scores.as_ref().map(|s| {
+                    let spare = s.lock().expect("no panic while scoring").spare.pop();
+                    (x, spare.unwrap_or_default())
+                });
+                let (tree, imp, rows) = self.grow_tree(&binned, y, t as u64, raw);
+                on_tree();
+                if let (Some(s), Some(r)) = (&scores, rows) {
+                    s.lock().expect("no panic while scoring").add(t, r);
+                }
+                results.lock().expect("no panic while growing")[t] = Some((tree, imp));
+            };
+            rayon::scope(|s| {
+                for _ in 0..rayon::current_num_threads().min(n_trees) {
+                    s.spawn(|_| worker());
+                }
+            });
+            let results: Vec<Grown> = results
+                .into_inner()
+                .expect("no panic while growing")
+                .into_iter()
+                .map(|r| r.expect("every tree grown"))
                 .collect();
             let mut importances = vec![0.0; m];
             let mut counted = 0;
@@ -1401,12 +1673,18 @@ impl RandomForestValidParams {
                 let s: f64 = importances.iter().sum();
                 importances.iter_mut().for_each(|v| *v /= s);
             }
-            Ok(RandomForest {
+            let forest = RandomForest {
                 n_features: m,
                 params: self.clone(),
                 feature_importances: importances,
                 trees: results.into_iter().map(|(t, _)| t).collect(),
-            })
+            };
+            let scores = scores.map(|s| {
+                s.into_inner()
+                    .expect("no panic while scoring")
+                    .finish(n_trees)
+            });
+            Ok((forest, scores))
         };
         match self.n_threads {
             Some(k) => rayon::ThreadPoolBuilder::new()
@@ -1435,30 +1713,56 @@ impl RandomForestValidParams {
         (counts, rng)
     }
 
-    fn grow_tree(&self, x: &BinnedFeatures, y: &[u8], index: u64) -> (Tree, Vec<f64>) {
+    fn grow_tree<R: Rows + ?Sized>(
+        &self,
+        x: &BinnedFeatures,
+        y: &[u8],
+        index: u64,
+        raw: Option<(&R, Vec<f64>)>,
+    ) -> (Tree, Vec<f64>, Option<TreeRows>) {
         let carry = x.n_features <= CARRY_MAX && x.n_rows * x.n_features >= CARRY_FROM_BYTES;
-        self.grow_tree_carrying(x, y, index, carry)
+        self.grow_tree_carrying(x, y, index, carry, raw)
     }
 
     /// [`Self::grow_tree`], carrying the samples' codes with them or not: the same tree either
-    /// way, only the speed differs.
-    fn grow_tree_carrying(
+    /// way, only the speed differs. With `raw` (the rows `x` was binned from, and a buffer to
+    /// reuse), also each row's leaf value in the tree and whether its bootstrap drew the row.
+    fn grow_tree_carrying<R: Rows + ?Sized>(
         &self,
         x: &BinnedFeatures,
         y: &[u8],
         index: u64,
         carry: bool,
-    ) -> (Tree, Vec<f64>) {
+        raw: Option<(&R, Vec<f64>)>,
+    ) -> (Tree, Vec<f64>, Option<TreeRows>) {
         let (counts, rng) = self.bootstrap_counts(y.len(), index);
-        let mut samples: Vec<Sample> = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0)
-            .map(|(i, &c)| Sample {
+        let drawn = counts.iter().filter(|&&c| c > 0).count();
+        // Drawn rows become samples, the others (when scoring) are listed to be walked; without
+        // a branch, as whether a row was drawn is a coin flip.
+        let mut samples = vec![Sample { row: 0, wy: 0 }; drawn + 1];
+        let score_left_out = raw.is_some() && self.bootstrap;
+        let mut left_out = vec![
+            0u32;
+            if score_left_out {
+                y.len() - drawn + 1
+            } else {
+                0
+            }
+        ];
+        let (mut a, mut b) = (0, 0);
+        for (i, &c) in counts.iter().enumerate() {
+            samples[a] = Sample {
                 row: i as u32,
                 wy: u32::from(c) | (u32::from(y[i]) << 31),
-            })
-            .collect();
+            };
+            a += usize::from(c > 0);
+            if score_left_out {
+                left_out[b] = i as u32;
+                b += usize::from(c == 0);
+            }
+        }
+        samples.truncate(drawn);
+        left_out.truncate(b);
         drop(counts);
         let m = x.n_features;
         let carried = if carry {
@@ -1484,9 +1788,30 @@ impl RandomForestValidParams {
             hist: vec![Stats::default(); 4 * 256],
             carried,
             m,
+            leaves: raw.as_ref().map(|_| Vec::new()),
         };
         g.grow(&mut samples);
-        (g.tree, g.importance)
+        let rows = raw.map(|(raw, mut value)| {
+            // Every row is written below: it was drawn (and sits in a leaf) or left out.
+            value.resize(y.len(), 0.0);
+            for &(node, start, end) in g.leaves.as_deref().unwrap_or_default() {
+                let v = g.tree.value[node as usize];
+                for s in &samples[start as usize..end as usize] {
+                    value[s.row as usize] = v;
+                }
+            }
+            drop(samples);
+            walk_rows(&g.tree, x, raw, &left_out, &mut value);
+            let in_bag = self.bootstrap.then(|| {
+                let mut bits = vec![u64::MAX; y.len().div_ceil(64)];
+                for &r in &left_out {
+                    bits[r as usize / 64] &= !(1 << (r % 64));
+                }
+                bits
+            });
+            TreeRows { value, in_bag }
+        });
+        (g.tree, g.importance, rows)
     }
 }
 
@@ -1519,12 +1844,87 @@ mod tests {
         xm[[5, 1]] = f64::NAN;
         xm[[9, 2]] = f64::NAN;
         let p = RandomForestParams::new().n_estimators(4).check().unwrap();
-        let binned = BinnedFeatures::new(&xm.view(), p.max_bins).unwrap();
+        let mut binned = BinnedFeatures::new(&xm.view(), p.max_bins).unwrap();
+        binned.fill_by_row();
+        let view = xm.view();
+        let raw = || Some((&view, Vec::new()));
         for t in 0..4 {
-            let (a, ia) = p.grow_tree_carrying(&binned, &y, t, false);
-            let (b, ib) = p.grow_tree_carrying(&binned, &y, t, true);
+            let (a, ia, ra) = p.grow_tree_carrying(&binned, &y, t, false, raw());
+            let (b, ib, rb) = p.grow_tree_carrying(&binned, &y, t, true, raw());
             assert!(a.n_nodes() > 3);
             assert_eq!((a, ia), (b, ib), "tree {t}");
+            let (ra, rb) = (ra.unwrap(), rb.unwrap());
+            assert_eq!((ra.value, ra.in_bag), (rb.value, rb.in_bag), "tree {t}");
+        }
+    }
+
+    #[test]
+    fn walking_codes_reads_the_raw_value_in_a_straddling_bin() {
+        // 1000 distinct values in 4 bins of 250: a threshold inside a bin cannot be decided by
+        // the code alone.
+        let x = Array2::from_shape_fn((1000, 1), |(i, _)| i as f64);
+        let mut binned = BinnedFeatures::new(&x.view(), 4).unwrap();
+        binned.fill_by_row();
+        for t in [-1.0, 100.5, 249.0, 249.5, 250.0, 600.25, 999.0, f64::MAX] {
+            let tree = Tree {
+                feature: vec![0, -1, -1],
+                threshold: vec![t, 0.0, 0.0],
+                left: vec![1, 0, 0],
+                right: vec![2, 0, 0],
+                value: vec![0.5, 0.0, 1.0],
+                missing_left: vec![false; 3],
+                cover: vec![],
+            };
+            let rows: Vec<u32> = (0..1000).collect();
+            let mut value = vec![f64::NAN; 1000];
+            walk_rows(&tree, &binned, &x.view(), &rows, &mut value);
+            for (i, v) in value.iter().enumerate() {
+                assert_eq!(*v, tree.predict_row(|_| i as f64), "row {i}, threshold {t}");
+            }
+        }
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn scores_from_the_fit_equal_a_walk_afterwards_bit_for_bit() {
+        let (mut x, y) = data(4000, 5);
+        for i in (0..4000).step_by(7) {
+            x[[i, i % 3]] = f64::NAN;
+        }
+        for bootstrap in [true, false] {
+            let mut seen = Vec::new();
+            for threads in [1, 2] {
+                let p = RandomForestParams::new()
+                    .n_estimators(12)
+                    .max_depth(Some(6))
+                    .bootstrap(bootstrap)
+                    .n_threads(Some(threads))
+                    .check()
+                    .unwrap();
+                let (forest, scores) = p.fit_scored(&x.view(), &y, &|| {}).unwrap();
+                assert_eq!(forest, p.fit_observed(&x.view(), &y, &|| {}).unwrap());
+                assert_eq!(
+                    bits(&scores.all),
+                    bits(&predict_rows(&forest.trees, &x.view()))
+                );
+                match predict_rows_with_oob(&p, &forest.trees, &x.view()) {
+                    Ok((_, oob)) => {
+                        let got = scores.oob.as_deref().expect("out-of-bag scores");
+                        assert_eq!(bits(got), bits(&oob));
+                        assert!(got.iter().filter(|v| v.is_finite()).count() > 3900);
+                    }
+                    Err(_) => assert!(!bootstrap && scores.oob.is_none()),
+                }
+                // The same from the columns a frame holds.
+                let cols: Vec<Vec<f64>> = (0..x.ncols()).map(|j| x.column(j).to_vec()).collect();
+                let (f2, s2) = p.fit_scored(&Columns(&cols), &y, &|| {}).unwrap();
+                assert_eq!((&f2, &bits(&s2.all)), (&forest, &bits(&scores.all)));
+                seen.push((bits(&scores.all), scores.oob.as_deref().map(bits)));
+            }
+            assert_eq!(seen[0], seen[1], "1 and 2 threads");
         }
     }
 

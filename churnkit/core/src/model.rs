@@ -19,7 +19,7 @@ use crate::error::{few, Error, Result};
 use crate::explain::{tree_shap, Contributions};
 use crate::forest::{
     predict_proba_trees, predict_rows, predict_rows_by_trees, predict_rows_with_oob, Columns,
-    RandomForestValidParams, Rows, Tree,
+    RandomForestValidParams, Rows, TrainingScores, Tree,
 };
 use crate::frame::Frame;
 use linfa::prelude::*;
@@ -109,17 +109,46 @@ impl Model {
         y: &[u8],
         on_tree: &(dyn Fn() + Sync),
     ) -> Result<Self> {
-        let (params, importances, trees) = match kind {
+        Ok(Self::fit_rows(kind, params, x, y, on_tree, false)?.0)
+    }
+
+    /// [`Model::fit`], also scoring the rows it was fitted on as the trees grow (a forest's
+    /// means and out-of-bag means, as [`Model::fitted_scores`] gives them, for less work; `None`
+    /// for a decision tree).
+    pub fn fit_scored(
+        kind: ModelKind,
+        params: &RandomForestValidParams,
+        x: &Frame,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+    ) -> Result<(Self, Option<TrainingScores>)> {
+        Self::fit_rows(kind, params, x, y, on_tree, true)
+    }
+
+    fn fit_rows(
+        kind: ModelKind,
+        params: &RandomForestValidParams,
+        x: &Frame,
+        y: &[u8],
+        on_tree: &(dyn Fn() + Sync),
+        score: bool,
+    ) -> Result<(Self, Option<TrainingScores>)> {
+        let (params, importances, trees, scores) = match kind {
             ModelKind::RandomForest => {
-                let forest = params.fit_observed(&x.to_array2().view(), y, on_tree)?;
-                (forest.params, forest.feature_importances, forest.trees)
+                let (forest, scores) = params.fit_rows(&Columns(&x.columns), y, on_tree, score)?;
+                (
+                    forest.params,
+                    forest.feature_importances,
+                    forest.trees,
+                    scores,
+                )
             }
             ModelKind::DecisionTree => {
                 let (tree, importances) = fit_decision_tree(params, x, y)?;
-                (params.single_tree(), importances, vec![tree])
+                (params.single_tree(), importances, vec![tree], None)
             }
         };
-        Ok(Model {
+        let model = Model {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             churnkit_version: crate::VERSION.into(),
@@ -131,7 +160,8 @@ impl Model {
             feature_importances: importances,
             trees,
             calibration: None,
-        })
+        };
+        Ok((model, scores))
     }
 
     /// Class-1 probability per row of a row-major matrix in the model's column order.

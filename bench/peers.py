@@ -2,7 +2,8 @@
 LightGBM in random-forest mode (settings equivalent to churnkit's defaults: 100 trees, depth 10,
 a bootstrap-sized bag per tree, sqrt(features) per node, leaves down to one row) or as gbdt (100
 iterations, its defaults otherwise). The whole process (read CSV, fit, predict train and test) is
-what bench/scale.py times from outside; fit CPU is timed inside.
+what bench/scale.py times from outside; fit CPU is timed inside, and afterwards predict
+throughput on one core.
 Usage: python bench/peers.py sklearn|lgbm-rf|lgbm-gbdt DATA_PROCESSED_DIR
 """
 import json
@@ -39,6 +40,17 @@ model.fit(x_train, y_train)
 fit_cpu, fit_wall = time.process_time() - cpu0, time.perf_counter() - wall0
 p_train = model.predict_proba(x_train)[:, 1]
 p_test = model.predict_proba(x_test)[:, 1]
+# Predict throughput on one core over the training rows, the best of two (as bench_predict).
+if tool == "sklearn":
+    model.set_params(n_jobs=1)
+    one_core = lambda: model.predict_proba(x_train)
+else:
+    one_core = lambda: model.predict_proba(x_train, num_threads=1)
+best = math.inf
+for _ in range(2):
+    t = time.perf_counter()
+    one_core()
+    best = min(best, time.perf_counter() - t)
 print(json.dumps({"tool": tool, "fit_cpu_s": fit_cpu, "fit_wall_s": fit_wall,
                   "roc_auc": roc_auc_score(y_test, p_test), "train_rows": len(y_train),
-                  "train_mean": float(p_train.mean())}))
+                  "train_mean": float(p_train.mean()), "predict_rows_per_s_one_core": len(y_train) / best}))

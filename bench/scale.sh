@@ -10,4 +10,5 @@ scripts/venv.sh >/dev/null
   "$CHURNKIT_VENV/bin/pip" install --quiet -r bench/requirements-bench.txt
 cargo build --release --locked --quiet --all-features --all-targets
 export CHURNKIT_PREDICT_BENCH="$CARGO_TARGET_DIR/release/examples/bench_predict"
+export CHURNKIT_FIT_BENCH="$CARGO_TARGET_DIR/release/examples/bench_fit"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$CHURNKIT_VENV/bin/python" bench/scale.py "$@"

@@ -167,15 +167,18 @@ impl Layout {
         let mut written = staged.commit()?;
         // The binary copy records the CSVs it mirrors (size and modification time): a CSV
         // changed since is read instead.
-        let bytes = churnkit_core::columnar::write(
-            &data.x_train,
-            &data.y_train,
-            &data.x_test,
-            &data.y_test,
-            csv_stamps(d),
-        );
-        churnkit_core::io::write_atomic(d.join(SPLIT_CACHE), &bytes)?;
-        written.push(d.join(SPLIT_CACHE));
+        let mut cache = StagedFiles::new();
+        cache.write(d.join(SPLIT_CACHE), |w| {
+            churnkit_core::columnar::write_to(
+                w,
+                &data.x_train,
+                &data.y_train,
+                &data.x_test,
+                &data.y_test,
+                csv_stamps(d),
+            )
+        })?;
+        written.extend(cache.commit()?);
         Ok(written)
     }
 

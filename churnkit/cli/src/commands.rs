@@ -132,6 +132,8 @@ fn preprocess_into(
         }
     }
     let data = Processed::fit(&table, &schema, d.split(seed))?;
+    // The cells are done with: saving needs only the features.
+    drop(table);
     let files = layout.save_processed(&data)?;
     print::preprocess(
         &data,

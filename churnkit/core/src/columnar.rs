@@ -51,6 +51,20 @@ pub fn write(
     y_test: &[u8],
     sources: Value,
 ) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_to(&mut out, x_train, y_train, x_test, y_test, sources).expect("a Vec takes any write");
+    out
+}
+
+/// [`write`] into a writer (a file: the split is never a second copy in memory).
+pub fn write_to(
+    w: &mut impl std::io::Write,
+    x_train: &Frame,
+    y_train: &[u8],
+    x_test: &Frame,
+    y_test: &[u8],
+    sources: Value,
+) -> std::io::Result<()> {
     let header = json!({
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -60,26 +74,21 @@ pub fn write(
         "sources": sources,
     })
     .to_string();
-    let cols = x_train.n_cols();
-    let mut out = Vec::with_capacity(
-        16 + header.len()
-            + 8 * cols * (y_train.len() + y_test.len())
-            + y_train.len()
-            + y_test.len(),
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    w.write_all(MAGIC)?;
+    w.write_all(&(header.len() as u64).to_le_bytes())?;
+    w.write_all(header.as_bytes())?;
+    let mut buf = Vec::with_capacity(8 << 13);
     for frame in [x_train, x_test] {
         for c in &frame.columns {
-            for v in c {
-                out.extend_from_slice(&v.to_le_bytes());
+            for chunk in c.chunks(1 << 13) {
+                buf.clear();
+                buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                w.write_all(&buf)?;
             }
         }
     }
-    out.extend_from_slice(y_train);
-    out.extend_from_slice(y_test);
-    out
+    w.write_all(y_train)?;
+    w.write_all(y_test)
 }
 
 /// Only the header of a split file (cheap: it is at the front).

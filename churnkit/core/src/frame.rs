@@ -147,7 +147,18 @@ impl Frame {
 /// Append `v` as text: integers without a fraction, others in shortest round-trip form.
 pub(crate) fn push_number(s: &mut String, v: f64) {
     use std::fmt::Write as _;
-    let _ = write!(s, "{v}");
+    // What `{v}` writes (the shortest text that reads back as `v`, never an exponent), faster:
+    // integers through itoa, other values in ryu's decimal range through ryu. Where two
+    // shortest texts are equally close, ryu may take the other one (it rounds half to even).
+    // A test checks the round trip and the length against `{v}`.
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e15 && v != 0.0 {
+        s.push_str(itoa::Buffer::new().format(v as i64));
+    } else if (1e-4..1e15).contains(&a) {
+        s.push_str(ryu::Buffer::new().format_finite(v));
+    } else {
+        let _ = write!(s, "{v}");
+    }
 }
 
 /// Write 0/1 labels as a one-column CSV.
@@ -188,6 +199,43 @@ pub fn labels_from_csv(bytes: Vec<u8>, name: &str) -> Result<(String, Vec<u8>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_shortest_and_read_back_exactly() {
+        let mut r = crate::rng::Rng::new(9);
+        let mut values = vec![
+            0.0, -0.0, 1.0, -1.0, 0.1, 77.0, 5422.24, 1e-4, 9.99e-5, 1e15, 1e16,
+        ];
+        values.extend([
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            123456789012345.6,
+            0.000123,
+            -3.5e-7,
+        ]);
+        for _ in 0..200_000 {
+            let mantissa = r.below(1 << 30) as f64 / (1 << 20) as f64;
+            let exp = r.below(44) as i32 - 22;
+            let v = mantissa * 10f64.powi(exp);
+            values.extend([v, -v, v.round(), (v * 100.0).round() / 100.0]);
+        }
+        let mut same = 0;
+        for v in &values {
+            let mut s = String::new();
+            push_number(&mut s, *v);
+            let display = format!("{v}");
+            assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
+            assert_eq!(s.len(), display.len(), "{s} vs {display}");
+            assert!(!s.contains('e'), "{s}");
+            same += usize::from(s == display);
+        }
+        // Only exact ties between two shortest texts differ.
+        assert!(
+            same as f64 > 0.99 * values.len() as f64,
+            "{same} of {}",
+            values.len()
+        );
+    }
 
     #[test]
     fn csv_round_trip_is_exact() {

@@ -28,7 +28,7 @@ use crate::frame::Frame;
 use crate::rng::Rng;
 use crate::schema::{target_classes, MissingNumeric, Schema};
 use crate::stats::{mean_std, quantile};
-use crate::table::Table;
+use crate::table::{FastHash, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -301,47 +301,84 @@ pub struct Unseen {
 /// cell instead of 16, which at 10M rows is 80 MB a column.
 struct Inputs<'a> {
     numeric: HashMap<&'a str, Vec<f64>>,
-    categorical: HashMap<&'a str, Vec<Option<&'a str>>>,
+    categorical: HashMap<&'a str, Coded<'a>>,
     out_of_range: BTreeMap<String, usize>,
 }
 
 impl<'a> Inputs<'a> {
     fn read(table: &'a Table, schema: &'a Schema) -> Result<Self> {
+        use rayon::prelude::*;
         let mut numeric = HashMap::new();
         let mut out_of_range = BTreeMap::new();
-        for c in &schema.numeric {
-            let mut v = schema.numeric_cells(table, c)?;
-            if let Some(r) = schema.valid_ranges.get(c) {
-                let mut bad = 0;
-                for x in v.iter_mut() {
-                    if x.is_some_and(|x| !r.contains(x)) {
-                        *x = None;
-                        bad += 1;
+        // Columns in parallel; the first error in column order is the one reported.
+        let parsed: Vec<(Vec<f64>, Option<usize>)> = schema
+            .numeric
+            .par_iter()
+            .map(|c| {
+                let mut v = schema.numeric_values(table, c)?;
+                let bad = schema.valid_ranges.get(c).map(|r| {
+                    let mut bad = 0;
+                    for x in v.iter_mut() {
+                        if !x.is_nan() && !r.contains(*x) {
+                            *x = f64::NAN;
+                            bad += 1;
+                        }
                     }
-                }
+                    bad
+                });
+                Ok((v, bad))
+            })
+            .collect::<Result<_>>()?;
+        for (c, (v, bad)) in schema.numeric.iter().zip(parsed) {
+            if let Some(bad) = bad {
                 out_of_range.insert(c.clone(), bad);
             }
-            numeric.insert(
-                c.as_str(),
-                v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect(),
-            );
+            numeric.insert(c.as_str(), v);
         }
-        let mut categorical = HashMap::new();
-        for c in &schema.categorical {
-            categorical.insert(c.as_str(), schema.cells(table, c)?);
-        }
+        let cells: Vec<Coded> = schema
+            .categorical
+            .par_iter()
+            .map(|c| Coded::read(table, schema, c))
+            .collect::<Result<_>>()?;
+        let categorical = schema
+            .categorical
+            .iter()
+            .map(String::as_str)
+            .zip(cells)
+            .collect();
         Ok(Inputs {
             numeric,
             categorical,
             out_of_range,
         })
     }
+}
 
-    /// The product of two numeric columns at `row`, when both are present.
-    fn product(&self, of: &[String; 2], row: usize) -> Option<f64> {
-        let a = self.numeric.get(of[0].as_str())?[row];
-        let b = self.numeric.get(of[1].as_str())?[row];
-        (!a.is_nan() && !b.is_nan()).then_some(a * b)
+/// A categorical column as dictionary ids: 4 bytes a cell instead of a 16-byte `&str`.
+struct Coded<'a> {
+    /// The distinct present values, in order of first appearance.
+    values: Vec<&'a str>,
+    /// Per row, an index into `values`, or [`Coded::MISSING`].
+    ids: Vec<u32>,
+}
+
+impl<'a> Coded<'a> {
+    const MISSING: u32 = u32::MAX;
+
+    fn read(table: &'a Table, schema: &Schema, name: &str) -> Result<Self> {
+        let mut index: HashMap<&str, u32, FastHash> = HashMap::default();
+        let mut values = Vec::new();
+        let ids = table
+            .cells(name)?
+            .map(|c| match c.filter(|s| !schema.is_na(s)) {
+                None => Self::MISSING,
+                Some(v) => *index.entry(v).or_insert_with(|| {
+                    values.push(v);
+                    values.len() as u32 - 1
+                }),
+            })
+            .collect();
+        Ok(Coded { values, ids })
     }
 }
 
@@ -355,21 +392,42 @@ enum Filled {
     Missing,
 }
 
+/// The columns one numeric feature reads, looked up once (not per cell): its own, and the two
+/// whose product fills it, when they are numeric inputs.
+struct NumericSource<'i> {
+    raw: &'i [f64],
+    product: Option<(&'i [f64], &'i [f64])>,
+}
+
+impl<'i> NumericSource<'i> {
+    fn of(t: &FeatureTransform, inputs: &'i Inputs) -> Self {
+        let FeatureTransform::Numeric { name, fill, .. } = t else {
+            unreachable!("a numeric source of a categorical transform")
+        };
+        let col = |c: &str| inputs.numeric.get(c).map(Vec::as_slice);
+        NumericSource {
+            raw: &inputs.numeric[name.as_str()],
+            product: fill
+                .product_of
+                .as_ref()
+                .and_then(|[a, b]| col(a).zip(col(b))),
+        }
+    }
+}
+
 /// Filled and clipped (unscaled) value, NaN if missing, plus what happened:
 /// (value, filled_by, clipped).
-fn numeric_value(t: &FeatureTransform, inputs: &Inputs, row: usize) -> (f64, Filled, bool) {
-    let FeatureTransform::Numeric {
-        name, fill, clip, ..
-    } = t
-    else {
+fn numeric_value(t: &FeatureTransform, src: &NumericSource, row: usize) -> (f64, Filled, bool) {
+    let FeatureTransform::Numeric { fill, clip, .. } = t else {
         unreachable!("numeric_value on a categorical transform")
     };
-    let (v, how) = match Some(inputs.numeric[name.as_str()][row]).filter(|v| !v.is_nan()) {
+    let (v, how) = match Some(src.raw[row]).filter(|v| !v.is_nan()) {
         Some(v) => (v, Filled::No),
         None => match (
-            fill.product_of
-                .as_ref()
-                .and_then(|p| inputs.product(p, row)),
+            src.product
+                .map(|(a, b)| (a[row], b[row]))
+                .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+                .map(|(a, b)| a * b),
             fill.median,
         ) {
             (Some(v), _) => (v, Filled::Product),
@@ -432,9 +490,10 @@ fn fit_numeric(
         mean: 0.0,
         std: 1.0,
     };
+    let src = NumericSource::of(&t, inputs);
     let vals: Vec<f64> = train
         .iter()
-        .map(|&i| numeric_value(&t, inputs, i).0)
+        .map(|&i| numeric_value(&t, &src, i).0)
         .filter(|v| !v.is_nan())
         .collect();
     let (m, sd) = mean_std(&vals).unwrap_or((0.0, 0.0));
@@ -497,10 +556,9 @@ impl Split {
             .chain(&schema.numeric)
             .chain(&schema.categorical)
         {
-            let cells = schema.cells(table, c)?;
             cleaning
                 .missing
-                .insert(c.clone(), cells.iter().filter(|v| v.is_none()).count());
+                .insert(c.clone(), schema.count_missing(table, c)?);
         }
 
         let kept = table.distinct_rows().to_vec();
@@ -617,32 +675,49 @@ impl Preprocessor {
     /// still has a code).
     pub fn fit(table: &Table, schema: &Schema, split: &Split) -> Result<Preprocessor> {
         split.check_table(table)?;
-        let inputs = Inputs::read(table, schema)?;
+        Self::fit_inputs(table, schema, split, &Inputs::read(table, schema)?)
+    }
+
+    fn fit_inputs(
+        table: &Table,
+        schema: &Schema,
+        split: &Split,
+        inputs: &Inputs,
+    ) -> Result<Preprocessor> {
         let (kept, train) = (&split.kept, &split.train);
         let mut features = Vec::new();
         for name in &schema.numeric {
-            features.push(fit_numeric(table, name, schema, &inputs, train)?);
+            features.push(fit_numeric(table, name, schema, inputs, train)?);
         }
         for name in &schema.categorical {
-            let cells = &inputs.categorical[name.as_str()];
-            // Distinct values through a hash set (no string per cell), then sorted: a
-            // categorical column has few values and many rows.
-            let distinct: std::collections::HashSet<&str> =
-                kept.iter().filter_map(|&i| cells[i]).collect();
-            let mut categories: Vec<String> = distinct.into_iter().map(String::from).collect();
+            let coded = &inputs.categorical[name.as_str()];
+            let count = |rows: &[usize]| {
+                let mut n = vec![0usize; coded.values.len()];
+                for &i in rows {
+                    if let Some(c) = n.get_mut(coded.ids[i] as usize) {
+                        *c += 1;
+                    }
+                }
+                n
+            };
+            let mut categories: Vec<String> = coded
+                .values
+                .iter()
+                .zip(count(kept))
+                .filter(|(_, n)| *n > 0)
+                .map(|(v, _)| v.to_string())
+                .collect();
             categories.sort();
             if categories.is_empty() {
                 return Err(table.bad_column(name, "every value is missing".into()));
             }
-            let mut counts: HashMap<&str, usize> = HashMap::new();
-            for &i in train {
-                if let Some(c) = cells[i] {
-                    *counts.entry(c).or_default() += 1;
-                }
-            }
-            let most_frequent = counts
+            // The most frequent training value; of equally frequent ones the first in sort order.
+            let most_frequent = coded
+                .values
                 .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .zip(count(train))
+                .filter(|(_, n)| *n > 0)
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
                 .map(|(k, _)| k.to_string())
                 .unwrap_or_default();
             features.push(FeatureTransform::Categorical {
@@ -657,8 +732,9 @@ impl Preprocessor {
         for f in &features {
             if let FeatureTransform::Numeric { name, .. } = f {
                 let (mut by_product, mut by_median, mut left, mut clipped) = (0, 0, 0, 0);
+                let src = NumericSource::of(f, inputs);
                 for &i in kept {
-                    let (_, how, c) = numeric_value(f, &inputs, i);
+                    let (_, how, c) = numeric_value(f, &src, i);
                     by_product += usize::from(how == Filled::Product);
                     by_median += usize::from(how == Filled::Median);
                     left += usize::from(how == Filled::Missing);
@@ -749,24 +825,52 @@ impl Preprocessor {
         table: &Table,
         unknown: UnknownCategory,
     ) -> Result<(Frame, TransformReport)> {
-        let inputs = Inputs::read(table, &self.schema)?;
+        self.transform_inputs(table, &Inputs::read(table, &self.schema)?, unknown)
+    }
+
+    fn transform_inputs(
+        &self,
+        table: &Table,
+        inputs: &Inputs,
+        unknown: UnknownCategory,
+    ) -> Result<(Frame, TransformReport)> {
+        let mut columns = Vec::with_capacity(self.features.len());
+        let report = self.transform_each(table, inputs, unknown, |c| columns.push(c))?;
+        Ok((
+            Frame {
+                names: self.feature_names(),
+                columns,
+            },
+            report,
+        ))
+    }
+
+    /// The transform, handing each feature column to `each` as it is made (so a caller can
+    /// split it before the next one exists).
+    fn transform_each(
+        &self,
+        table: &Table,
+        inputs: &Inputs,
+        unknown: UnknownCategory,
+        mut each: impl FnMut(Vec<f64>),
+    ) -> Result<TransformReport> {
         let n = table.n_rows();
         let mut report = TransformReport {
             rows: n,
             out_of_range: inputs.out_of_range.clone(),
             ..Default::default()
         };
-        let mut columns = Vec::with_capacity(self.features.len());
         for f in &self.features {
             let name = f.name().to_string();
-            columns.push(match f {
+            each(match f {
                 FeatureTransform::Numeric { mean, std, .. } => {
                     let raw = &inputs.numeric[name.as_str()];
                     let missing = raw.iter().filter(|v| v.is_nan()).count()
                         - report.out_of_range.get(&name).copied().unwrap_or(0);
                     report.missing.insert(name, missing);
+                    let src = NumericSource::of(f, inputs);
                     (0..n)
-                        .map(|i| (numeric_value(f, &inputs, i).0 - mean) / std)
+                        .map(|i| (numeric_value(f, &src, i).0 - mean) / std)
                         .collect()
                 }
                 FeatureTransform::Categorical {
@@ -774,19 +878,32 @@ impl Preprocessor {
                     most_frequent,
                     ..
                 } => {
-                    let cells = &inputs.categorical[name.as_str()];
+                    let coded = &inputs.categorical[name.as_str()];
+                    let codes: HashMap<&str, usize, FastHash> = categories
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (c.as_str(), i))
+                        .collect();
+                    // Each distinct value is looked up once, not each cell.
+                    let code_of: Vec<Option<usize>> = coded
+                        .values
+                        .iter()
+                        .map(|v| {
+                            codes
+                                .get(v)
+                                .copied()
+                                .or_else(|| boolean_spelling(categories, v))
+                        })
+                        .collect();
                     let mut out = Vec::with_capacity(n);
                     let mut unseen = Unseen::default();
-                    for (i, c) in cells.iter().enumerate() {
-                        let Some(v) = *c else {
+                    for (i, &id) in coded.ids.iter().enumerate() {
+                        if id == Coded::MISSING {
                             out.push(f64::NAN);
                             continue;
-                        };
-                        let code = match categories
-                            .binary_search_by(|k| k.as_str().cmp(v))
-                            .ok()
-                            .or_else(|| boolean_spelling(categories, v))
-                        {
+                        }
+                        let v = coded.values[id as usize];
+                        let code = match code_of[id as usize] {
                             Some(code) => code as f64,
                             None => {
                                 unseen.count += 1;
@@ -817,9 +934,8 @@ impl Preprocessor {
                         };
                         out.push(code);
                     }
-                    report
-                        .missing
-                        .insert(name.clone(), cells.iter().filter(|c| c.is_none()).count());
+                    let missing = coded.ids.iter().filter(|&&id| id == Coded::MISSING).count();
+                    report.missing.insert(name.clone(), missing);
                     if unseen.count > 0 {
                         report.unseen.insert(name, unseen);
                     }
@@ -827,13 +943,7 @@ impl Preprocessor {
                 }
             });
         }
-        Ok((
-            Frame {
-                names: self.feature_names(),
-                columns,
-            },
-            report,
-        ))
+        Ok(report)
     }
 }
 
@@ -842,20 +952,46 @@ impl Processed {
     /// whole of `churnkit preprocess` but the writing.
     pub fn fit(table: &Table, schema: &Schema, options: SplitOptions) -> Result<Processed> {
         let split = Split::stratified(table, schema, options)?;
-        let state = Preprocessor::fit(table, schema, &split)?;
-        Self::from_split(table, &split, state)
+        // The cells are parsed once, for fitting and transforming.
+        let inputs = Inputs::read(table, schema)?;
+        let state = Preprocessor::fit_inputs(table, schema, &split, &inputs)?;
+        Self::from_split_inputs(table, &split, state, &inputs)
     }
 
     /// Transform the rows of `split` with a fitted `state`.
     pub fn from_split(table: &Table, split: &Split, state: Preprocessor) -> Result<Processed> {
         split.check_table(table)?;
-        // Categories were collected from every kept row: none is unseen here.
-        let all = state.transform(table, UnknownCategory::Error)?;
+        let schema = state.schema.clone();
+        let inputs = Inputs::read(table, &schema)?;
+        Self::from_split_inputs(table, split, state, &inputs)
+    }
+
+    fn from_split_inputs(
+        table: &Table,
+        split: &Split,
+        state: Preprocessor,
+        inputs: &Inputs,
+    ) -> Result<Processed> {
+        // Categories were collected from every kept row: none is unseen here. Each column is
+        // split as it is made: the whole frame never exists beside its two sides.
+        let names = state.feature_names();
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        let take = |c: &[f64], rows: &[usize]| rows.iter().map(|&i| c[i]).collect::<Vec<f64>>();
+        state.transform_each(table, inputs, UnknownCategory::Error, |c| {
+            train.push(take(&c, &split.train));
+            test.push(take(&c, &split.test));
+        })?;
         let labels = |rows: &[usize]| rows.iter().map(|&i| split.labels[i]).collect();
         Ok(Processed {
-            x_train: all.take(&split.train),
+            x_train: Frame {
+                names: names.clone(),
+                columns: train,
+            },
             y_train: labels(&split.train),
-            x_test: all.take(&split.test),
+            x_test: Frame {
+                names,
+                columns: test,
+            },
             y_test: labels(&split.test),
             state,
         })

@@ -421,7 +421,7 @@ impl Schema {
             .chain(&self.numeric)
             .chain(&self.categorical)
         {
-            table.column(c)?;
+            table.require_column(c)?;
         }
         let known: HashSet<&str> = std::iter::once(&self.target)
             .chain(&self.id_columns)
@@ -597,10 +597,31 @@ impl Schema {
     /// A column's cells with blanks and missing markers as `None`.
     pub fn cells<'t>(&self, table: &'t Table, name: &str) -> Result<Vec<Option<&'t str>>> {
         Ok(table
-            .column(name)?
-            .into_iter()
+            .cells(name)?
             .map(|c| c.filter(|s| !self.is_na(s)))
             .collect())
+    }
+
+    /// How many cells of a column are blank or a missing marker.
+    pub(crate) fn count_missing(&self, table: &Table, name: &str) -> Result<usize> {
+        Ok(table
+            .cells(name)?
+            .filter(|c| c.is_none_or(|s| self.is_na(s)))
+            .count())
+    }
+
+    /// A numeric column as numbers, NaN for a blank cell or a missing marker; any other text is
+    /// an error naming the line (or row). One pass, no vector of cells.
+    pub(crate) fn numeric_values(&self, table: &Table, name: &str) -> Result<Vec<f64>> {
+        // Sized up front: collecting `Result`s grows the vector by doubling.
+        let mut out = Vec::with_capacity(table.n_rows());
+        for (i, c) in table.cells(name)?.enumerate() {
+            out.push(match c.filter(|s| !self.is_na(s)) {
+                None => f64::NAN,
+                Some(s) => table.parse_number(name, i, s)?,
+            });
+        }
+        Ok(out)
     }
 
     /// A numeric column with blanks and missing markers as `None`; any other text is an error
@@ -695,7 +716,9 @@ pub(crate) fn target_classes(table: &Table, target: &str, schema: &Schema) -> Re
             },
         ));
     }
-    let distinct: BTreeSet<&str> = raw.iter().flatten().copied().collect();
+    // Through a hash set (no ordered insert per row), then in order.
+    let distinct: HashSet<&str, crate::table::FastHash> = raw.iter().flatten().copied().collect();
+    let distinct: BTreeSet<&str> = distinct.into_iter().collect();
     if distinct.len() != 2 {
         let shown: Vec<&str> = distinct.iter().copied().collect();
         return Err(table.bad_column(

@@ -92,6 +92,7 @@ impl BinaryMetrics {
 
 /// Cumulative (false positives, true positives, threshold) at each distinct score, highest first.
 pub(crate) fn binary_clf_curve(y: &[u8], scores: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    assert_eq!(y.len(), scores.len(), "one score per label");
     // Scores in decreasing `total_cmp` order, as integers sorted in place with their labels
     // (an index sort reading the scores through the indices was slower at 800k rows). Stable,
     // so NaN scores (each its own group) keep their row order.

@@ -646,8 +646,12 @@ pub trait Rows: Sync {
     fn n_cols(&self) -> usize;
     /// Append rows `first..first + len`, row after row, to `out`.
     fn copy_rows(&self, first: usize, len: usize, out: &mut Vec<f64>);
-    /// The value at `row` of column `col`.
-    fn value(&self, row: usize, col: usize) -> f64;
+    /// The value at `row` of column `col` (through [`Rows::copy_rows`] unless overridden).
+    fn value(&self, row: usize, col: usize) -> f64 {
+        let mut v = Vec::with_capacity(self.n_cols());
+        self.copy_rows(row, 1, &mut v);
+        v[col]
+    }
 }
 
 impl Rows for ArrayView2<'_, f64> {
@@ -936,8 +940,6 @@ struct ScoreSums {
     pending: std::collections::BTreeMap<usize, TreeRows>,
     all: Vec<f64>,
     oob: Option<(Vec<f64>, Vec<u32>)>,
-    /// Consumed trees' buffers, for the next trees (fresh ones cost page faults).
-    spare: Vec<Vec<f64>>,
 }
 
 impl ScoreSums {
@@ -947,11 +949,13 @@ impl ScoreSums {
             pending: Default::default(),
             all: vec![0.0; n],
             oob: bootstrap.then(|| (vec![0.0; n], vec![0; n])),
-            spare: Vec::new(),
         }
     }
 
-    fn add(&mut self, tree: usize, rows: TreeRows) {
+    /// Add tree `tree` (now or once the trees before it are in); returns the buffers of the
+    /// trees added.
+    fn add(&mut self, tree: usize, rows: TreeRows) -> Vec<Vec<f64>> {
+        let mut done = Vec::new();
         self.pending.insert(tree, rows);
         while let Some(r) = self.pending.remove(&self.next) {
             for (a, v) in self.all.iter_mut().zip(&r.value) {
@@ -966,8 +970,9 @@ impl ScoreSums {
                 }
             }
             self.next += 1;
-            self.spare.push(r.value);
+            done.push(r.value);
         }
+        done
     }
 
     fn finish(self, n_trees: usize) -> TrainingScores {
@@ -1642,14 +1647,25 @@ impl RandomForestValidParams {
         if n > u32::MAX as usize / 2 {
             return Err(bad_data("too many rows"));
         }
+        // Packed trees index features with 16 bits.
+        if m > u16::MAX as usize {
+            return Err(bad_data(format!(
+                "{m} features: the forest takes at most {}",
+                u16::MAX
+            )));
+        }
         let run = || -> Result<(RandomForest, Option<TrainingScores>)> {
             let mut binned = BinnedFeatures::of_rows(x, self.max_bins)?;
-            if score {
+            // Only the rows a bootstrap left out are walked on their codes.
+            if score && self.bootstrap {
                 binned.fill_by_row();
             }
             let n_trees = self.n_estimators;
             let results: Mutex<Vec<Option<Grown>>> = Mutex::new(vec![None; n_trees]);
             let scores = score.then(|| Mutex::new(ScoreSums::new(n, self.bootstrap)));
+            // Consumed trees' buffers, for the next trees (fresh ones cost page faults); apart
+            // from the sums' lock, which is held while a tree is added.
+            let spare: Mutex<Vec<Vec<f64>>> = Mutex::new(Vec::new());
             // Trees are handed out in index order, so they finish nearly in order and the
             // scores (summed in tree order, whatever the thread count) wait on few of them.
             let next = AtomicUsize::new(0);
@@ -1658,14 +1674,15 @@ impl RandomForestValidParams {
                 if t >= n_trees {
                     break;
                 }
-                let raw = scores.as_ref().map(|s| {
-                    let spare = s.lock().expect("no panic while scoring").spare.pop();
+                let raw = scores.as_ref().map(|_| {
+                    let spare = spare.lock().expect("no panic while scoring").pop();
                     (x, spare.unwrap_or_default())
                 });
                 let (tree, imp, rows) = self.grow_tree(&binned, y, t as u64, raw);
                 on_tree();
                 if let (Some(s), Some(r)) = (&scores, rows) {
-                    s.lock().expect("no panic while scoring").add(t, r);
+                    let done = s.lock().expect("no panic while scoring").add(t, r);
+                    spare.lock().expect("no panic while scoring").extend(done);
                 }
                 results.lock().expect("no panic while growing")[t] = Some((tree, imp));
             };

@@ -310,8 +310,9 @@ impl<'a> Inputs<'a> {
         use rayon::prelude::*;
         let mut numeric = HashMap::new();
         let mut out_of_range = BTreeMap::new();
-        // Columns in parallel; the first error in column order is the one reported.
-        let parsed: Vec<(Vec<f64>, Option<usize>)> = schema
+        // Columns in parallel; the first error in column order is the one reported (collecting
+        // into a `Result` would keep whichever error a thread met first).
+        let parsed: Vec<Result<(Vec<f64>, Option<usize>)>> = schema
             .numeric
             .par_iter()
             .map(|c| {
@@ -328,18 +329,20 @@ impl<'a> Inputs<'a> {
                 });
                 Ok((v, bad))
             })
-            .collect::<Result<_>>()?;
-        for (c, (v, bad)) in schema.numeric.iter().zip(parsed) {
+            .collect();
+        for (c, parsed) in schema.numeric.iter().zip(parsed) {
+            let (v, bad) = parsed?;
             if let Some(bad) = bad {
                 out_of_range.insert(c.clone(), bad);
             }
             numeric.insert(c.as_str(), v);
         }
-        let cells: Vec<Coded> = schema
+        let cells: Vec<Result<Coded>> = schema
             .categorical
             .par_iter()
             .map(|c| Coded::read(table, schema, c))
-            .collect::<Result<_>>()?;
+            .collect();
+        let cells: Vec<Coded> = cells.into_iter().collect::<Result<_>>()?;
         let categorical = schema
             .categorical
             .iter()
@@ -1299,6 +1302,32 @@ mod tests {
         assert!(e.contains("(60 known: name0, name1, name10,"), "{e}");
         assert!(e.contains(", ... (50 more)"), "{e}");
         assert!(e.len() < 300, "{e}");
+    }
+
+    #[test]
+    fn of_several_bad_columns_the_first_is_reported() {
+        let rows: String = (0..200)
+            .map(|i| format!("{},{},{},{}\n", i % 13, i % 17, i % 19, i % 2))
+            .collect();
+        let t = table(&format!("a,b,c,y\n{rows}"));
+        let p = Processed::fit(
+            &t,
+            &Schema::infer(&t, "y", None).unwrap(),
+            SplitOptions::default(),
+        )
+        .unwrap();
+        let first = p.state.schema.numeric[0].clone();
+        assert_eq!(p.state.schema.numeric.len(), 3);
+        // Every column is bad at some row: columns are parsed in parallel, the report must not
+        // depend on which thread failed first.
+        let bad = table("a,b,c\n1,2,x\n1,y,3\nz,2,3\n");
+        for _ in 0..20 {
+            let e = p
+                .state
+                .transform(&bad, UnknownCategory::Missing)
+                .unwrap_err();
+            assert!(e.to_string().contains(&format!("'{first}'")), "{e}");
+        }
     }
 
     #[test]

@@ -627,14 +627,12 @@ impl Schema {
     /// A numeric column with blanks and missing markers as `None`; any other text is an error
     /// naming the line (or row).
     pub fn numeric_cells(&self, table: &Table, name: &str) -> Result<Vec<Option<f64>>> {
-        self.cells(table, name)?
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match c {
-                None => Ok(None),
-                Some(s) => table.parse_number(name, i, s).map(Some),
-            })
-            .collect()
+        // A parsed number is finite: NaN there means missing.
+        Ok(self
+            .numeric_values(table, name)?
+            .into_iter()
+            .map(|v| (!v.is_nan()).then_some(v))
+            .collect())
     }
 }
 

@@ -28,10 +28,31 @@ export EVCXR_TMPDIR="${CHURNKIT_EVCXR_TMPDIR:-/var/tmp/churnkit-evcxr-$(id -u)}"
 scripts/venv.sh
 
 # The engine: cargo builds incrementally (seconds when nothing changed).
-cargo build --release --locked --quiet -p churnkit-engine
 engine_dir="$CHURNKIT_CACHE/engine"
 mkdir -p "$engine_dir"
 built="$CARGO_TARGET_DIR/release/libchurnkit_engine.so"
+want=$(sed -n 's/^pub const PROTOCOL: u32 = \([0-9][0-9]*\);.*/\1/p' churnkit/cells/src/engine.rs)
+# check_engine: the library loads and speaks the cells' protocol; else say why on stderr.
+check_engine() {
+  local got
+  if ! got=$(python3 -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol())' "$built" 2>&1); then
+    echo "jupyter-setup: the engine $built does not load: ${got##*$'\n'}" >&2
+    return 1
+  fi
+  if [ "$got" != "$want" ]; then
+    echo "jupyter-setup: the engine $built speaks protocol $got, the cells $want" >&2
+    return 1
+  fi
+}
+cargo build --release --locked --quiet -p churnkit-engine
+# A damaged build output (cargo takes a file it did not write for up to date) is removed and
+# built once more; an engine that still does not load is refused before a kernelspec names it.
+if ! check_engine; then
+  echo "jupyter-setup: rebuilding the engine" >&2
+  rm -f "$built" "$CARGO_TARGET_DIR"/release/deps/libchurnkit_engine*.so
+  cargo build --release --locked --quiet -p churnkit-engine
+  check_engine || exit 1
+fi
 tmp=$(mktemp "$engine_dir/.engine.XXXXXX")
 strip --strip-debug -o "$tmp" "$built" 2>/dev/null || cp "$built" "$tmp"
 sum=$(sha256sum "$tmp" | cut -c1-16)

@@ -33,6 +33,7 @@ pub use churnkit_core::{
 };
 pub use churnkit_tracking as tracking;
 
+pub mod artifacts;
 pub mod layout;
 #[cfg(feature = "notebook")]
 pub mod notebook;

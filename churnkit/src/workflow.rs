@@ -17,7 +17,7 @@
 //! # Ok::<(), churnkit::Error>(())
 //! ```
 
-use crate::layout;
+use crate::artifacts;
 use churnkit_core::calibration::CalibrationMethod;
 use churnkit_core::decisions::{DecisionCharts, Decisions, ThresholdChoice};
 use churnkit_core::evaluate::{class_names, roc_auc, BinaryMetrics, Charts, Evaluation};
@@ -266,8 +266,11 @@ fn churnkit_flavor() -> ModelFlavor {
             "churnkit_version",
             serde_json::json!(churnkit_core::VERSION),
         ),
-        ("model_file", serde_json::json!(layout::MODEL)),
-        ("preprocessor_file", serde_json::json!(layout::PREPROCESSOR)),
+        ("model_file", serde_json::json!(artifacts::MODEL)),
+        (
+            "preprocessor_file",
+            serde_json::json!(artifacts::PREPROCESSOR),
+        ),
         ("format", serde_json::json!(model::FORMAT)),
         ("format_version", serde_json::json!(model::FORMAT_VERSION)),
     ];
@@ -436,11 +439,11 @@ impl Trained {
         // there is one; the evaluated model is then kept as holdout_model.json.
         let deployed = self.deployed_json().to_vec();
         r.artifacts = vec![
-            Artifact::new(layout::MODEL, deployed.clone()),
-            Artifact::new(layout::IMPORTANCE, importance),
-            Artifact::new(format!("{MODEL_DIR}/{}", layout::MODEL), deployed),
+            Artifact::new(artifacts::MODEL, deployed.clone()),
+            Artifact::new(artifacts::IMPORTANCE, importance),
+            Artifact::new(format!("{MODEL_DIR}/{}", artifacts::MODEL), deployed),
             Artifact::new(
-                format!("{MODEL_DIR}/{}", layout::PREPROCESSOR),
+                format!("{MODEL_DIR}/{}", artifacts::PREPROCESSOR),
                 data.state.to_json(),
             ),
         ];
@@ -448,7 +451,7 @@ impl Trained {
             r.tags
                 .insert(t::FINAL_MODEL_SHA256.into(), sha256_bytes(json));
             r.artifacts.push(Artifact::new(
-                layout::HOLDOUT_MODEL,
+                artifacts::HOLDOUT_MODEL,
                 self.model_json.clone(),
             ));
         }
@@ -626,31 +629,34 @@ impl Evaluated {
         let e = &self.evaluation;
         let mut files = vec![
             (
-                layout::CONFUSION_MATRIX,
+                artifacts::CONFUSION_MATRIX,
                 self.charts.confusion_matrix.bytes.clone(),
             ),
-            (layout::ROC_CURVE, self.charts.roc_curve.bytes.clone()),
+            (artifacts::ROC_CURVE, self.charts.roc_curve.bytes.clone()),
             (
-                layout::PR_CURVE,
+                artifacts::PR_CURVE,
                 self.charts.precision_recall_curve.bytes.clone(),
             ),
-            (layout::CLASSIFICATION_REPORT, e.report.to_json()),
-            (layout::BUSINESS_METRICS, e.business.to_json()),
+            (artifacts::CLASSIFICATION_REPORT, e.report.to_json()),
+            (artifacts::BUSINESS_METRICS, e.business.to_json()),
             (
-                layout::GAINS_CHART,
+                artifacts::GAINS_CHART,
                 self.decision_charts.gains.bytes.clone(),
             ),
-            (layout::LIFT_CHART, self.decision_charts.lift.bytes.clone()),
             (
-                layout::CALIBRATION_CHART,
+                artifacts::LIFT_CHART,
+                self.decision_charts.lift.bytes.clone(),
+            ),
+            (
+                artifacts::CALIBRATION_CHART,
                 self.decision_charts.calibration.bytes.clone(),
             ),
             (
-                layout::PROFIT_CHART,
+                artifacts::PROFIT_CHART,
                 self.decision_charts.profit.bytes.clone(),
             ),
             (
-                layout::GAINS_TABLE,
+                artifacts::GAINS_TABLE,
                 self.decisions
                     .gains
                     .as_ref()
@@ -658,14 +664,14 @@ impl Evaluated {
                     .into_bytes(),
             ),
             (
-                layout::DECISIONS,
+                artifacts::DECISIONS,
                 self.decisions.to_json(&self.model_sha256),
             ),
         ];
         if let Some(p) = &self.permutation {
-            files.push((layout::PERMUTATION_TABLE, p.to_csv().into_bytes()));
+            files.push((artifacts::PERMUTATION_TABLE, p.to_csv().into_bytes()));
             if let Ok(png) = p.chart() {
-                files.push((layout::PERMUTATION_CHART, png.bytes));
+                files.push((artifacts::PERMUTATION_CHART, png.bytes));
             }
         }
         files

@@ -14,14 +14,13 @@
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
 
-use crate::calibration::{CalibrationMethod, Calibrator};
+use crate::data::frame::Frame;
+use crate::decisions::calibration::{CalibrationMethod, Calibrator};
 use crate::error::{few, Error, Result};
-use crate::explain::{tree_shap, Contributions};
 use crate::forest::{
     predict_proba_trees, predict_rows, predict_rows_by_trees, predict_rows_with_oob, Columns,
     RandomForestValidParams, Rows, TrainingScores, Tree,
 };
-use crate::frame::Frame;
 use linfa::prelude::*;
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -192,14 +191,6 @@ impl Model {
         Ok(predict_proba_trees(&self.trees, x))
     }
 
-    /// Exact TreeSHAP contributions of each feature to each row's score (before any
-    /// calibration): the base value plus a row's contributions is its uncalibrated score.
-    /// See [`crate::explain`].
-    pub fn explain(&self, x: &Frame) -> Result<Contributions> {
-        self.check_features(&x.names)?;
-        tree_shap(&self.trees, self.feature_names.len(), &x.to_array2().view())
-    }
-
     /// Out-of-bag scores (uncalibrated) of the rows the model was fitted on: `x` must be those
     /// rows in the same order (`Processed::x_train` for a model fitted by training). NaN for a
     /// row every tree drew. Errors for a model without bootstrap (a decision tree).
@@ -307,7 +298,7 @@ impl Model {
         let history = counts
             .iter()
             .zip(&means)
-            .map(|(&c, m)| (c, crate::evaluate::roc_auc(y, m)))
+            .map(|(&c, m)| (c, crate::metrics::classification::roc_auc(y, m)))
             .collect();
         (means.pop().unwrap_or_default(), history)
     }
@@ -354,7 +345,7 @@ impl Model {
 
     /// Parse and validate model JSON. Errors are of kind [`Model`](crate::ErrorKind::Model).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let (v, _) = crate::format::parse_versioned(
+        let (v, _) = crate::data::format::parse_versioned(
             bytes,
             FORMAT,
             &[2, FORMAT_VERSION],

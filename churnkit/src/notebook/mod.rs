@@ -685,7 +685,7 @@ impl Project {
         let dir = registry.fetch(
             &version,
             &cache,
-            &[crate::layout::MODEL, crate::layout::PREPROCESSOR],
+            &[crate::artifacts::MODEL, crate::artifacts::PREPROCESSOR],
         )?;
         let layout = Layout {
             processed: dir.clone(),

@@ -11,6 +11,8 @@ import subprocess
 import pytest
 from conftest import REPO
 
+import module_graph
+
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
 
 
@@ -69,3 +71,48 @@ def test_the_checks_can_fail(tmp_path):
     # The pattern check itself: a forbidden call in core-like code is found.
     code = 'fn f() { std::process::Command::new("git"); }'
     assert any(re.search(p, code) for p in CORE_FORBIDDEN)
+
+
+# ---- no import cycles --------------------------------------------------------------------------
+
+CRATES = ["core/src", "src", "tracking/src", "cli/src", "engine/src", "cells/src"]
+
+
+@pytest.mark.parametrize("crate", CRATES)
+def test_no_import_cycles(crate):
+    # Between files, and between a crate's parts (its top-level modules and folders): a reader
+    # can then take the parts in order, each needing only those before it.
+    edges = module_graph.graph(REPO / "churnkit" / crate)
+    assert edges, "no modules found: the graph reader is broken"
+    assert module_graph.cycles(edges) == [], "modules that import each other"
+    assert module_graph.cycles(module_graph.collapse(edges, 1)) == [], "parts that import each other"
+
+
+def test_the_core_is_in_folders_that_name_its_parts():
+    src = REPO / "churnkit" / "core" / "src"
+    parts = {p.name for p in src.iterdir() if p.is_dir()}
+    assert {"data", "preprocess", "forest", "metrics", "decisions", "explain", "charts"} <= parts
+    flat = sorted(p.name for p in src.glob("*.rs"))
+    assert flat == ["error.rs", "lib.rs", "model.rs", "rng.rs", "stats.rs"], flat
+    # Charts draw from plain data: they name no metric, model or decision type.
+    edges = module_graph.graph(src)
+    drawn_from = set().union(*(edges[m] for m in edges if m[:1] == ("charts",)))
+    assert not {m for m in drawn_from if m[:1] in {("metrics",), ("model",), ("decisions",), ("forest",)}}
+
+
+def test_the_cycle_check_can_fail(tmp_path):
+    # A cycle through a re-export alias (`crate::plots` is `charts::render`), as evaluate <->
+    # plots was, and one between two facade modules, as layout <-> workflow was.
+    src = tmp_path / "src"
+    (src / "charts").mkdir(parents=True)
+    (src / "lib.rs").write_text("pub mod charts;\npub mod evaluate;\npub use charts::render as plots;\n")
+    (src / "charts" / "mod.rs").write_text("pub mod render;\n")
+    (src / "charts" / "render.rs").write_text("use crate::evaluate::RocCurve;\n")
+    (src / "evaluate.rs").write_text("pub struct RocCurve;\nfn f() { crate::plots::roc_chart(); }\n")
+    edges = module_graph.graph(src)
+    assert module_graph.cycles(edges) == [["charts::render", "evaluate"]]
+    (src / "evaluate.rs").write_text("pub struct RocCurve;\n// crate::plots::roc_chart()\n")
+    assert module_graph.cycles(module_graph.graph(src)) == []
+    (src / "layout.rs").write_text("use crate::{evaluate::RocCurve, workflow::{Trained}};\n")
+    (src / "workflow.rs").write_text("fn f() -> &'static str { super::layout::MODEL }\n")
+    assert module_graph.cycles(module_graph.graph(src)) == [["layout", "workflow"]]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,20 @@ import pytest
 from conftest import REPO, free_port, port_open
 
 LIB = REPO / "scripts/lib.sh"
+
+
+def real_engines():
+    """The suite's own engine libraries: the build output and the copy the kernel loads."""
+    target = os.environ.get("CARGO_TARGET_DIR")
+    paths = [pathlib.Path(target) / "release/libchurnkit_engine.so"] if target else []
+    if os.environ.get("CHURNKIT_ENGINE"):
+        paths.append(pathlib.Path(os.environ["CHURNKIT_ENGINE"]))
+    return {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in paths if p.is_file()}
+
+
+# Taken before any test of this file runs; the last test compares.
+ENGINES_BEFORE = real_engines()
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
 
@@ -33,8 +48,15 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+# What a script under test must not inherit from the suite: its caches and build directories
+# (a fake `cargo build` given the suite's CARGO_TARGET_DIR once wrote into the real engine), its
+# venv and kernel settings. Each test gives the scripts its own, under tmp_path.
+INHERITED = ("MLFLOW_", "CHURNKIT_", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "EVCXR_",
+             "JUPYTER_", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "VIRTUAL_ENV")
+
+
 def env(**extra):
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNKIT_"))}
+    e = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED)}
     e.update(LIB=str(LIB), CHURNKIT_KILL_GRACE="1")
     e.update({k: str(v) for k, v in extra.items()})
     return e
@@ -254,9 +276,11 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     executable(bindir / "cargo", textwrap.dedent(r"""
         #!/usr/bin/env bash
         set -eu
-        # `cargo build -p churnkit-engine`: a stand-in library, not an install.
+        # `cargo build -p churnkit-engine`: a stand-in library that speaks the protocol.
         if [ "$1" = build ]; then
-          mkdir -p "$CARGO_TARGET_DIR/release"; echo engine > "$CARGO_TARGET_DIR/release/libchurnkit_engine.so"; exit 0
+          case "$CARGO_TARGET_DIR" in "$FAKE_ROOT"/*) ;; *) echo "fake cargo: $CARGO_TARGET_DIR is outside the test" >&2; exit 3;; esac
+          mkdir -p "$CARGO_TARGET_DIR/release"
+          cc -shared -fPIC -o "$CARGO_TARGET_DIR/release/libchurnkit_engine.so" "$FAKE_ENGINE_C"; exit 0
         fi
         echo "$$ start $(date +%s.%N)" >> "$FAKE_LOG"
         while [ $# -gt 0 ]; do [ "$1" = --root ] && root=$2; shift; done
@@ -273,7 +297,8 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     cache = tmp_path / "cache"
     log = tmp_path / "cargo.log"
     e = env(FAKE_LOG=log, CHURNKIT_CACHE=cache, CHURNKIT_VENV=venv, CHURNKIT_EVCXR_TMPDIR=tmp_path / "evcxr",
-            PATH=f"{bindir}:{os.environ['PATH']}")
+            PATH=f"{bindir}:{os.environ['PATH']}", FAKE_ROOT=tmp_path,
+            FAKE_ENGINE_C=fake_engine_source(tmp_path, cells_protocol()))
     setup = [str(REPO / "scripts/jupyter-setup.sh")]
     procs = [subprocess.Popen(setup, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for _ in range(2)]
@@ -286,7 +311,7 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     spec = json.loads((venv / "share/jupyter/kernels/rust/kernel.json").read_text())
     assert spec["argv"][0] == str(cache / "evcxr/bin/evcxr_jupyter")
     engine = pathlib.Path(spec["env"]["CHURNKIT_ENGINE"])
-    assert engine.parent == cache / "engine" and engine.read_text() == "engine\n", spec
+    assert engine.parent == cache / "engine" and engine_protocol(engine) == cells_protocol(), spec
 
     # Everything installed: a third run installs nothing.
     again = subprocess.run(setup, env=e, capture_output=True, text=True, timeout=60)
@@ -294,6 +319,49 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
     assert "up to date" in again.stdout and "installing" not in again.stdout + again.stderr, again.stdout
     assert "wrote kernelspec" not in again.stdout
     assert len(intervals(log)) == 1
+
+
+def cells_protocol():
+    """The protocol the cells crate speaks (what jupyter-setup.sh checks an engine against)."""
+    text = (REPO / "churnkit/cells/src/engine.rs").read_text()
+    return int(re.search(r"pub const PROTOCOL: u32 = (\d+);", text).group(1))
+
+
+def fake_engine_source(tmp_path, protocol):
+    c = tmp_path / "engine.c"
+    c.write_text(f"unsigned churnkit_engine_protocol(void) {{ return {protocol}; }}\n")
+    return c
+
+
+def engine_protocol(path):
+    """Load an engine library as the cells do and ask its protocol (here, in a child process)."""
+    r = subprocess.run([sys.executable, "-c", "import ctypes, sys; "
+                        "print(ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol())", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"{path} does not load: {r.stderr.strip()[-300:]}"
+    return int(r.stdout)
+
+
+@pytest.mark.parametrize("engine", ["not a library", "wrong protocol"])
+def test_jupyter_setup_refuses_an_engine_that_does_not_load(tmp_path, engine):
+    # A truncated or stale engine must stop the set-up before any kernelspec names it.
+    bindir = tmp_path / "bin"
+    if engine == "not a library":
+        make = 'echo engine > "$CARGO_TARGET_DIR/release/libchurnkit_engine.so"'
+    else:
+        make = 'cc -shared -fPIC -o "$CARGO_TARGET_DIR/release/libchurnkit_engine.so" "$FAKE_ENGINE_C"'
+    executable(bindir / "cargo", "#!/usr/bin/env bash\nset -eu\n"
+               f'mkdir -p "$CARGO_TARGET_DIR/release"; {make}\n')
+    venv = fake_venv(tmp_path / "venv")
+    e = env(CHURNKIT_CACHE=tmp_path / "cache", CHURNKIT_VENV=venv, PATH=f"{bindir}:{os.environ['PATH']}",
+            CHURNKIT_EVCXR_TMPDIR=tmp_path / "evcxr",
+            FAKE_ENGINE_C=fake_engine_source(tmp_path, cells_protocol() + 1))
+    r = subprocess.run([str(REPO / "scripts/jupyter-setup.sh")], env=e, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0, r.stdout
+    assert "does not load" in r.stderr or "speaks protocol" in r.stderr, r.stderr
+    assert not (venv / "share/jupyter/kernels/rust/kernel.json").exists()
+    assert not list((tmp_path / "cache").glob("engine/libchurnkit_engine-*.so"))
 
 
 def test_two_venv_setups_at_once_install_once(tmp_path):
@@ -508,3 +576,15 @@ def test_an_interrupted_mlflow_server_sh_start_stops_its_server(tmp_path, fake_m
     finally:
         if alive(p.pid):
             os.killpg(p.pid, signal.SIGKILL)
+
+
+def test_the_real_engine_is_untouched_by_these_tests():
+    # Last in this file, so after every test that fakes cargo: the suite's engine (when this run
+    # has one) is byte for byte what it was, and still loads and speaks the cells' protocol.
+    if not ENGINES_BEFORE and os.environ.get("CHURNKIT_REQUIRE_NOTEBOOKS"):
+        pytest.fail("CHURNKIT_REQUIRE_NOTEBOOKS is set but no engine was built before these tests")
+    if not ENGINES_BEFORE:
+        pytest.skip("no engine built (CARGO_TARGET_DIR unset or no release build)")
+    assert real_engines() == ENGINES_BEFORE, "a test wrote into the suite's engine"
+    for path in ENGINES_BEFORE:
+        assert engine_protocol(path) == cells_protocol(), path

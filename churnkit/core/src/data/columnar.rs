@@ -17,8 +17,8 @@
 //! `head -c 4096 split.bin` shows the header. [`read`] checks the magic, the version, that the
 //! sizes add up to the file's and that labels are 0 or 1.
 
+use crate::data::frame::Frame;
 use crate::error::{Error, Result};
-use crate::frame::Frame;
 use serde_json::{json, Value};
 
 /// The file's first bytes.

@@ -2,11 +2,11 @@
 //! threshold (expected profit, chosen on out-of-bag scores), and how far the probabilities can
 //! be trusted (calibration). One value with its tables, charts and a short summary.
 
-use crate::calibration::CalibrationReport;
+use crate::charts::render::Png;
+use crate::decisions::calibration::CalibrationReport;
+use crate::decisions::gains::Gains;
+use crate::decisions::profit::{Economics, ProfitCurve};
 use crate::error::{Error, Result};
-use crate::gains::Gains;
-use crate::plots::Png;
-use crate::profit::{Economics, ProfitCurve};
 use serde::{Deserialize, Serialize};
 
 /// How the evaluation's threshold was chosen.
@@ -171,7 +171,7 @@ impl Decisions {
         Ok(DecisionCharts {
             gains: match &self.gains {
                 Some(g) => g.gains_chart()?,
-                None => crate::plots::line_chart(
+                None => crate::charts::render::line_chart(
                     "Cumulative gains: undefined, no churner among these rows",
                     "Share of customers targeted",
                     "Share of churners captured",
@@ -180,7 +180,7 @@ impl Decisions {
             },
             lift: match &self.gains {
                 Some(g) => g.lift_chart()?,
-                None => crate::plots::line_chart(
+                None => crate::charts::render::line_chart(
                     "Lift: undefined, no churner among these rows",
                     "Score group",
                     "Lift",

@@ -11,11 +11,11 @@
 //! train on (out-of-bag scores, or a validation split) and report it on the test rows: picking
 //! it on the test rows would overstate the profit.
 
-use crate::error::{Error, Result};
-use crate::evaluate::binary_clf_curve;
-use crate::plots::{
+use crate::charts::render::{
     caption_font, draw_legend, render, segments, thin, xy_mesh, Png, CLASS_COLOURS,
 };
+use crate::error::{Error, Result};
+use crate::metrics::classification::binary_clf_curve;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -234,7 +234,7 @@ impl ProfitCurve {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::{labels, Confusion};
+    use crate::metrics::classification::{labels, Confusion};
 
     #[test]
     fn profit_matches_the_confusion_matrix_at_every_threshold() {

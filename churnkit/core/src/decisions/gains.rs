@@ -6,11 +6,11 @@
 //! lift (a group's churn rate over the overall rate), as H2O's gains/lift table and PyCaret's
 //! lift and gain plots show it.
 
-use crate::error::{Error, Result};
-use crate::evaluate::binary_clf_curve;
-use crate::plots::{
+use crate::charts::render::{
     caption_font, draw_legend, render, segments, thin, unit_chart, xy_mesh, Png, CLASS_COLOURS,
 };
+use crate::error::{Error, Result};
+use crate::metrics::classification::binary_clf_curve;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 

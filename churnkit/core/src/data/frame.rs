@@ -4,8 +4,8 @@
 //! gives linfa's ndarray 0.16 view when a linfa algorithm needs it, [`Frame::to_data_frame`] a
 //! polars frame for display.
 
+use crate::data::table::Table;
 use crate::error::{Error, Result};
-use crate::table::Table;
 use polars::prelude::{Column, DataFrame};
 use std::io::{self, Write};
 

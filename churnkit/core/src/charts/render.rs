@@ -4,13 +4,12 @@
 //! same in a slim container with no fontconfig and no system fonts.
 
 use crate::error::{Error, Result};
-use crate::evaluate::{Confusion, PrCurve, RocCurve};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::sync::Once;
 
 /// The bundled font (DejaVu Sans, Bitstream Vera licence; see assets/fonts/LICENSE).
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub(crate) const FAMILY: &str = "sans-serif";
 
 /// An encoded PNG image.
@@ -200,11 +199,11 @@ pub(crate) fn blues(t: f64) -> RGBColor {
     RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
 }
 
-/// Confusion-matrix heatmap with counts and row percentages; rows are actual classes.
-pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png> {
-    let cells = [[c.tn, c.fp], [c.fn_, c.tp]];
+/// Confusion-matrix heatmap with counts and row percentages; rows are actual classes:
+/// `cells` is `[[tn, fp], [fn, tp]]`.
+pub fn confusion_matrix_chart(cells: [[usize; 2]; 2], labels: [&str; 2]) -> Result<Png> {
     let max = cells.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
-    let total = c.total().max(1) as f64;
+    let total = cells.iter().flatten().sum::<usize>().max(1) as f64;
     render(640, 560, |root| {
         let mut chart = ChartBuilder::on(&root)
             .caption("Confusion matrix", (FAMILY, 26))
@@ -260,9 +259,9 @@ pub fn confusion_matrix_chart(c: &Confusion, labels: [&str; 2]) -> Result<Png> {
 }
 
 /// ROC curve with its AUC in the legend and the chance diagonal.
-/// An undefined curve (one class only) draws the baseline and says so in the legend.
-pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png> {
-    let (fpr, tpr) = curve.map_or((vec![], vec![]), |c| (c.fpr.clone(), c.tpr.clone()));
+/// An undefined curve (one class only: empty `fpr` and `tpr`) draws the baseline and says so in
+/// the legend.
+pub fn roc_chart(fpr: &[f64], tpr: &[f64], auc: Option<f64>) -> Result<Png> {
     let legend = auc.map_or("Model (AUC undefined: one class)".to_string(), |a| {
         format!("Model (AUC = {a:.3})")
     });
@@ -277,7 +276,13 @@ pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png> {
         let blue = RGBColor(31, 119, 180);
         chart
             .draw_series(segments(
-                thin(&fpr.into_iter().zip(tpr).collect::<Vec<_>>(), 1e-3),
+                thin(
+                    &fpr.iter()
+                        .copied()
+                        .zip(tpr.iter().copied())
+                        .collect::<Vec<_>>(),
+                    1e-3,
+                ),
                 blue.stroke_width(3),
             ))?
             .label(legend)
@@ -302,18 +307,14 @@ pub fn roc_chart(curve: Option<&RocCurve>, auc: Option<f64>) -> Result<Png> {
 
 /// Precision-recall curve (as a step function) with average precision in the legend and the
 /// prevalence baseline.
-/// An undefined curve (no positive row) draws the baseline and says so in the legend.
+/// An undefined curve (no positive row: empty `precision` and `recall`) draws the baseline and
+/// says so in the legend.
 pub fn pr_chart(
-    curve: Option<&PrCurve>,
+    precision: &[f64],
+    recall: &[f64],
     average_precision: Option<f64>,
     prevalence: f64,
 ) -> Result<Png> {
-    let empty = PrCurve {
-        precision: vec![],
-        recall: vec![],
-        thresholds: vec![],
-    };
-    let curve = curve.unwrap_or(&empty);
     let legend = average_precision.map_or("Model (AP undefined: no positives)".to_string(), |a| {
         format!("Model (AP = {a:.3})")
     });
@@ -327,9 +328,8 @@ pub fn pr_chart(
         )?;
         // Step "post" in recall order, as scikit-learn's PrecisionRecallDisplay draws it.
         let mut pts: Vec<(f64, f64)> = Vec::new();
-        let n = curve.recall.len();
-        for i in (0..n).rev() {
-            let (r, p) = (curve.recall[i], curve.precision[i]);
+        for i in (0..recall.len()).rev() {
+            let (r, p) = (recall[i], precision[i]);
             if let Some(&(_, last_p)) = pts.last() {
                 pts.push((r, last_p));
             }
@@ -772,13 +772,8 @@ mod tests {
 
     #[test]
     fn charts_are_valid_pngs_with_ink_and_text() {
-        let c = Confusion {
-            tn: 50,
-            fp: 10,
-            fn_: 5,
-            tp: 15,
-        };
-        let png = confusion_matrix_chart(&c, ["No churn", "Churn"]).unwrap();
+        let c = [[50, 10], [5, 15]];
+        let png = confusion_matrix_chart(c, ["No churn", "Churn"]).unwrap();
         let (w, h, px) = decode(&png);
         assert_eq!((w, h), (640, 560));
         let dark = px.chunks(3).filter(|p| p.iter().all(|&v| v < 60)).count();
@@ -786,7 +781,7 @@ mod tests {
             dark > 500,
             "text and axes should draw dark pixels, got {dark}"
         );
-        let same = confusion_matrix_chart(&c, ["No churn", "Churn"]).unwrap();
+        let same = confusion_matrix_chart(c, ["No churn", "Churn"]).unwrap();
         assert_eq!(png, same, "charts are deterministic");
     }
 }

@@ -18,9 +18,11 @@
 //! Both run over rows in parallel; a row's sum is taken over trees in order, so the result does
 //! not depend on the thread count.
 
+use crate::charts::render::Png;
+use crate::data::frame::Frame;
 use crate::error::{Error, Result};
 use crate::forest::Tree;
-use crate::plots::Png;
+use crate::model::Model;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -85,7 +87,7 @@ pub fn waterfall_chart(
     base: f64,
     k: usize,
 ) -> Result<Png> {
-    use crate::plots::{render, CLASS_COLOURS, FAMILY};
+    use crate::charts::render::{render, CLASS_COLOURS, FAMILY};
     use plotters::prelude::*;
     let mut order: Vec<usize> = (0..contributions.len()).collect();
     order.sort_by(|&a, &b| {
@@ -267,7 +269,7 @@ pub fn beeswarm_chart(
     x: &ArrayView2<f64>,
     k: usize,
 ) -> Result<Png> {
-    use crate::plots::{render, FAMILY};
+    use crate::charts::render::{render, FAMILY};
     use plotters::prelude::*;
     if names.len() != c.n_features || x.ncols() != c.n_features || x.nrows() != c.n_rows() {
         return Err(Error::data(format!(
@@ -855,6 +857,16 @@ impl Recurse<'_> {
             0.0,
             f as i64,
         );
+    }
+}
+
+impl Model {
+    /// Exact TreeSHAP contributions of each feature to each row's score (before any
+    /// calibration): the base value plus a row's contributions is its uncalibrated score.
+    /// See [`crate::explain`].
+    pub fn explain(&self, x: &Frame) -> Result<Contributions> {
+        self.check_features(&x.names)?;
+        tree_shap(&self.trees, self.feature_names.len(), &x.to_array2().view())
     }
 }
 

@@ -7,8 +7,8 @@
 //! expected calibration error, and fits isotonic or Platt (sigmoid) calibration maps, as
 //! `CalibratedClassifierCV` does, to be fitted on out-of-bag scores (never on the test rows).
 
+use crate::charts::render::{draw_legend, render, segments, unit_chart, Png, CLASS_COLOURS};
 use crate::error::{Error, Result};
-use crate::plots::{draw_legend, render, segments, unit_chart, Png, CLASS_COLOURS};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 

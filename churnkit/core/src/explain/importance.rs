@@ -3,11 +3,11 @@
 //! `permutation_importance`, with ROC AUC as the score). Unlike the Gini importance it is measured
 //! on rows the model did not train on, and it does not favour features with many split points.
 
+use crate::charts::render::{ranked_bars, Png};
+use crate::data::frame::Frame;
 use crate::error::{Error, Result};
-use crate::evaluate::roc_auc;
-use crate::frame::Frame;
+use crate::metrics::classification::roc_auc;
 use crate::model::Model;
-use crate::plots::{ranked_bars, Png};
 use crate::rng::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -23,12 +23,12 @@
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
 
+use crate::data::frame::Frame;
+use crate::data::schema::{target_classes, MissingNumeric, Schema};
+use crate::data::table::{FastHash, Table};
 use crate::error::{few, Error, Result};
-use crate::frame::Frame;
 use crate::rng::Rng;
-use crate::schema::{target_classes, MissingNumeric, Schema};
 use crate::stats::{mean_std, quantile};
-use crate::table::{FastHash, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -128,7 +128,7 @@ pub enum FeatureTransform {
         name: String,
         /// Values outside are missing.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        valid: Option<crate::schema::ValidRange>,
+        valid: Option<crate::data::schema::ValidRange>,
         /// Missing-value handling.
         fill: NumericFill,
         /// Outlier bounds (absent when clipping is off or the IQR is 0).
@@ -782,7 +782,7 @@ impl Preprocessor {
     /// Parse and validate preprocessor JSON. Errors are of kind
     /// [`Model`](crate::error::ErrorKind::Model).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let (v, _) = crate::format::parse_versioned(
+        let (v, _) = crate::data::format::parse_versioned(
             bytes,
             FORMAT,
             &[FORMAT_VERSION],
@@ -1057,7 +1057,7 @@ mod tests {
     }
 
     fn sample(rows: usize, seed: u64) -> Table {
-        let (bytes, _) = crate::generate::generate_rows(rows, seed);
+        let (bytes, _) = crate::data::generate::generate_rows(rows, seed);
         Table::from_csv_bytes(bytes, "gen.csv").unwrap()
     }
 
@@ -1186,7 +1186,7 @@ mod tests {
 
     #[test]
     fn a_data_frame_and_its_csv_give_the_same_features() {
-        let (bytes, _) = crate::generate::generate_rows(300, 4);
+        let (bytes, _) = crate::data::generate::generate_rows(300, 4);
         let from_csv = Table::from_csv_bytes(bytes.clone(), "gen.csv").unwrap();
         let df = polars::prelude::CsvReadOptions::default()
             .into_reader_with_file_handle(std::io::Cursor::new(bytes))

@@ -7,8 +7,8 @@
 //! The dirt the guide's preprocessing cleans is included on purpose: ~1% blank TotalCharges,
 //! a few impossible ages, ~1% exact duplicate rows.
 
+use crate::data::io::StagedFiles;
 use crate::error::Result;
-use crate::io::StagedFiles;
 use crate::rng::Rng;
 use std::collections::BTreeSet;
 use std::io::Write;

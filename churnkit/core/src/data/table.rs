@@ -12,8 +12,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::data::io::Fingerprint;
 use crate::error::{few, Error, ErrorKind, Position, Result};
-use crate::io::Fingerprint;
 use polars::prelude::*;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
@@ -114,7 +114,7 @@ impl Table {
         let name = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| Error::io(path, e).with_kind(ErrorKind::Data))?;
-        let sha = crate::io::sha256_bytes(&bytes);
+        let sha = crate::data::io::sha256_bytes(&bytes);
         let df = ParquetReader::new(Cursor::new(bytes))
             .finish()
             .map_err(|e| {
@@ -150,7 +150,7 @@ impl Table {
 
     /// Parse CSV bytes (with a header); `name` is how errors refer to them (a file path).
     pub fn from_csv_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
-        let sha = crate::io::sha256_bytes(&bytes);
+        let sha = crate::data::io::sha256_bytes(&bytes);
         let t = Self::parse_csv(bytes, name)?;
         t.sha256.set(sha).expect("a new table has no hash yet");
         Ok(t)
@@ -636,6 +636,6 @@ mod tests {
     fn csv_hash_is_the_hash_of_the_bytes() {
         let text = "a,b\n1,2\n";
         let t = csv(text).unwrap();
-        assert_eq!(t.sha256(), crate::io::sha256_bytes(text.as_bytes()));
+        assert_eq!(t.sha256(), crate::data::io::sha256_bytes(text.as_bytes()));
     }
 }

@@ -5,8 +5,8 @@
 //! [`Schema::infer`] decides all of that from the table and says why for every column it does
 //! not use; the rules are on [`Schema::infer_with`].
 
+use crate::data::table::Table;
 use crate::error::{few, Error, Result};
-use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -715,7 +715,8 @@ pub(crate) fn target_classes(table: &Table, target: &str, schema: &Schema) -> Re
         ));
     }
     // Through a hash set (no ordered insert per row), then in order.
-    let distinct: HashSet<&str, crate::table::FastHash> = raw.iter().flatten().copied().collect();
+    let distinct: HashSet<&str, crate::data::table::FastHash> =
+        raw.iter().flatten().copied().collect();
     let distinct: BTreeSet<&str> = distinct.into_iter().collect();
     if distinct.len() != 2 {
         let shown: Vec<&str> = distinct.iter().copied().collect();

@@ -1,8 +1,8 @@
 //! Classification metrics, curves and reports, computed as scikit-learn computes them (and
 //! tested against its values on fixed inputs, ties and degenerate cases included).
 
+use crate::charts::render::{self as plots, Png};
 use crate::error::Result;
-use crate::plots::{self, Png};
 use crate::preprocess::TargetEncoding;
 use serde::{Deserialize, Serialize};
 
@@ -456,17 +456,26 @@ impl Evaluation {
     /// Confusion-matrix heatmap.
     pub fn confusion_chart(&self) -> Result<Png> {
         let [a, b] = &self.class_names;
-        plots::confusion_matrix_chart(&self.confusion, [a, b])
+        let c = &self.confusion;
+        plots::confusion_matrix_chart([[c.tn, c.fp], [c.fn_, c.tp]], [a, b])
     }
 
     /// ROC curve.
     pub fn roc_chart(&self) -> Result<Png> {
-        plots::roc_chart(self.roc.as_ref(), self.metrics.roc_auc)
+        let (fpr, tpr) = self
+            .roc
+            .as_ref()
+            .map_or((&[][..], &[][..]), |c| (&c.fpr[..], &c.tpr[..]));
+        plots::roc_chart(fpr, tpr, self.metrics.roc_auc)
     }
 
     /// Precision-recall curve.
     pub fn pr_chart(&self) -> Result<Png> {
-        plots::pr_chart(self.pr.as_ref(), self.average_precision, self.prevalence())
+        let (precision, recall) = self
+            .pr
+            .as_ref()
+            .map_or((&[][..], &[][..]), |c| (&c.precision[..], &c.recall[..]));
+        plots::pr_chart(precision, recall, self.average_precision, self.prevalence())
     }
 }
 

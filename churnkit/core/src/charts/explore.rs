@@ -1,5 +1,5 @@
 //! A small chart builder for any columns of a table: histogram, scatter, bar and line, coloured
-//! (grouped) by any column, with a title and axis labels. Built on [`crate::plots`]' renderer
+//! (grouped) by any column, with a title and axis labels. Built on [`crate::charts::render`]' renderer
 //! (plotters, the bundled font), so it draws the same in a notebook and in a slim container.
 //!
 //! Axis ranges resist outliers: a histogram spans the middle 99% of the values and puts the rest
@@ -19,10 +19,10 @@
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
 
+use crate::charts::render::{draw_legend, render, Png, FAMILY};
+use crate::data::schema::DEFAULT_NA_VALUES;
+use crate::data::table::Table;
 use crate::error::{Error, Result};
-use crate::plots::{draw_legend, render, Png, FAMILY};
-use crate::schema::DEFAULT_NA_VALUES;
-use crate::table::Table;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
@@ -703,7 +703,7 @@ mod tests {
     use super::*;
 
     fn table() -> Table {
-        let (csv, _) = crate::generate::generate_rows(500, 3);
+        let (csv, _) = crate::data::generate::generate_rows(500, 3);
         Table::from_csv_bytes(csv, "g.csv").unwrap()
     }
 

@@ -11,9 +11,9 @@
 //! assert!(m.p_value < 0.05 && m.effect_size < 0.0);
 //! ```
 
+use crate::data::schema::Schema;
+use crate::data::table::Table;
 use crate::error::Result;
-use crate::schema::Schema;
-use crate::table::Table;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

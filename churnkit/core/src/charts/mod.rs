@@ -1,0 +1,7 @@
+//! Charts as PNG bytes: the plotters renderer with its bundled font and the evaluation and
+//! summary charts ([`render`]), and a chart builder for any columns of a table ([`explore`]).
+//! Charts take plain numbers (slices, counts, names), never a metric or model type, so every
+//! other part may draw and this one depends on none of them.
+
+pub mod explore;
+pub mod render;

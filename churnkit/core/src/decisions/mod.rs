@@ -1,0 +1,10 @@
+//! What a retention team decides from an evaluation: whom to target ([`gains`] and lift), at
+//! which threshold ([`profit`]), how far the probabilities can be trusted ([`calibration`]),
+//! and all three as one [`Decisions`] value with its tables and charts ([`report`]).
+
+pub mod calibration;
+pub mod gains;
+pub mod profit;
+pub mod report;
+
+pub use report::*;

@@ -1,0 +1,61 @@
+//! The names of the workflow's directories and files, in one leaf module: the workflow lists
+//! its artifacts by these names, the [`crate::layout`] writes them, and neither needs the other
+//! for it. (Re-exported from `layout`, where they were first defined.)
+
+/// Processed data, relative to the project root.
+pub const PROCESSED_DIR: &str = "data/processed";
+/// Models, relative to the project root.
+pub const MODELS_DIR: &str = "models";
+/// Reports and charts, relative to the project root.
+pub const METRICS_DIR: &str = "metrics";
+
+/// Training features (in `data/processed/`).
+pub const X_TRAIN: &str = "X_train.csv";
+/// Test features.
+pub const X_TEST: &str = "X_test.csv";
+/// Training labels.
+pub const Y_TRAIN: &str = "y_train.csv";
+/// Test labels.
+pub const Y_TEST: &str = "y_test.csv";
+/// The fitted preprocessor.
+pub const PREPROCESSOR: &str = "preprocessor.json";
+/// The four split files as one binary columnar file ([`churnkit_core::columnar`]), read in
+/// their place while they are unchanged.
+pub const SPLIT_CACHE: &str = "split.bin";
+/// The model (in `models/`).
+pub const MODEL: &str = "churn_model.json";
+/// With `--final`: the model fitted on the training rows, the one the metrics describe
+/// (`churn_model.json` is then the final model, fitted on every kept row).
+pub const HOLDOUT_MODEL: &str = "holdout_model.json";
+/// The importance table.
+pub const IMPORTANCE: &str = "feature_importance.csv";
+/// The training run record.
+pub const TRAIN_RUN: &str = "train_run.json";
+/// Confusion-matrix chart (in `metrics/`).
+pub const CONFUSION_MATRIX: &str = "confusion_matrix.png";
+/// ROC chart.
+pub const ROC_CURVE: &str = "roc_curve.png";
+/// Precision-recall chart.
+pub const PR_CURVE: &str = "precision_recall_curve.png";
+/// scikit-learn-shaped classification report.
+pub const CLASSIFICATION_REPORT: &str = "classification_report.json";
+/// The guide's business figures.
+pub const BUSINESS_METRICS: &str = "business_metrics.json";
+/// Cumulative gains chart (metrics/).
+pub const GAINS_CHART: &str = "cumulative_gains.png";
+/// Lift per score decile (metrics/).
+pub const LIFT_CHART: &str = "lift_chart.png";
+/// Reliability curve (metrics/).
+pub const CALIBRATION_CHART: &str = "calibration_curve.png";
+/// Expected campaign profit over thresholds (metrics/).
+pub const PROFIT_CHART: &str = "profit_curve.png";
+/// Permutation importance: test ROC AUC drop per shuffled feature, mean and sd (metrics/).
+pub const PERMUTATION_TABLE: &str = "permutation_importance.csv";
+/// Its chart (metrics/).
+pub const PERMUTATION_CHART: &str = "permutation_importance.png";
+/// The decile table (metrics/).
+pub const GAINS_TABLE: &str = "gains_table.csv";
+/// Threshold choice, economics, profits, calibration figures and the gains table (metrics/).
+pub const DECISIONS: &str = "decisions.json";
+/// The evaluation run record.
+pub const EVALUATE_RUN: &str = "evaluate_run.json";

@@ -33,7 +33,7 @@ fn run(data: &str, target: &str) -> churnkit::Result<()> {
     let state = Preprocessor::fit(&table, &schema, &split)?;
     let prepared = Processed::from_split(&table, &split, state)?;
     let params = RandomForestParams::new().check()?;
-    let trained = train(&prepared, ModelKind::RandomForest, &params)?;
+    let trained = train(&prepared, &params)?;
     let evaluated = trained.evaluate(&prepared, 0.5)?; // evaluate(&model, ..) for any model
     let run = evaluated.run_record(&prepared, "in-memory"); // ready for Tracker::log
     let m = &evaluated.evaluation.metrics;

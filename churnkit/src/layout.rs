@@ -218,7 +218,7 @@ impl Layout {
         }
         let p = self.models.join(HOLDOUT_MODEL);
         let why = format!(
-            "{MODEL} is a final model fitted on every row, test rows included, so it cannot be evaluated on them; its held-out twin is missing (re-run `churnkit train --final`)"
+            "{MODEL} is a final model fitted on every row, test rows included, so it cannot be evaluated on them; its held-out twin is missing (train again with the `final` option)"
         );
         let bytes = read(&p, &why, ErrorKind::Model)?;
         let (m, sha) = self.model_from_bytes(&p, &bytes, expected_features)?;
@@ -233,7 +233,7 @@ impl Layout {
         let p = self.metrics.join(DECISIONS);
         let bytes = read(
             &p,
-            "run `churnkit evaluate --threshold optimal` first, or give --threshold a probability",
+            "evaluate with the profit-optimal threshold first (it is kept in decisions.json), or give the `threshold` option a probability",
             ErrorKind::Model,
         )?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)

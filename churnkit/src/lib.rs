@@ -14,7 +14,7 @@
 //! let schema = Schema::infer(&table, "Churn", None)?;
 //! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
 //! let params = RandomForestParams::new().n_estimators(50).check()?;
-//! let trained = train(&data, ModelKind::RandomForest, &params)?;
+//! let trained = train(&data, params)?;                      // or TrainSpec::new(params).model(..)
 //! let evaluated = trained.evaluate(&data, 0.5)?;
 //! assert!(evaluated.evaluation.metrics.roc_auc.unwrap() > 0.7);
 //! # Ok::<(), churnkit::Error>(())
@@ -44,9 +44,8 @@ pub mod prelude {
     pub use crate::layout::Layout;
     pub use crate::tracking::{RunRecord, RunSource, Tracker};
     pub use crate::workflow::{
-        evaluate, evaluate_with, evaluate_with_hash, predict, train, train_grid, train_observed,
-        train_with, EvaluateOptions, Evaluated, Grid, PredictOptions, Scores, Threshold,
-        TrainOptions, Trained,
+        evaluate, predict, train, train_grid, EvaluateOptions, Evaluated, Grid, PredictOptions,
+        Scores, Threshold, TrainSpec, Trained,
     };
     pub use churnkit_core::evaluate::Evaluation;
     pub use churnkit_core::forest::{MaxFeatures, RandomForestParams};

@@ -9,7 +9,7 @@
 //! let schema = Schema::infer(&table, "Churn", None)?;
 //! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
 //! let params = RandomForestParams::new().n_estimators(20).check()?;
-//! let trained = train(&data, ModelKind::RandomForest, &params)?;
+//! let trained = train(&data, TrainSpec::new(params))?;
 //! let evaluated = trained.evaluate(&data, 0.5)?; // or evaluate(&model, &data, 0.5) for any model
 //! let run = evaluated.run_record(&data, "churn-prediction");
 //! assert_eq!(run.metrics["test_f1"], Some(evaluated.evaluation.metrics.f1));
@@ -108,41 +108,104 @@ impl OutOfBag {
     }
 }
 
-/// Options of [`train_with`].
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct TrainOptions {
-    /// Fit a calibration map on the out-of-bag scores and store it in the model.
-    pub calibration: Option<CalibrationMethod>,
+/// How to train: which algorithm, its checked hyperparameters, an optional calibration map, and
+/// who to tell as each tree finishes. The one argument of [`train`]; checked params convert into
+/// a spec for a random forest (`train(&data, params)`), and the builder sets the rest.
+///
+/// ```
+/// use churnkit::prelude::*;
+/// use churnkit::calibration::CalibrationMethod;
+/// let params = RandomForestParams::new().n_estimators(20).seed(7).check()?;
+/// let spec = TrainSpec::new(params).calibration(CalibrationMethod::Isotonic);
+/// assert_eq!(spec.kind(), ModelKind::RandomForest);
+/// # Ok::<(), churnkit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TrainSpec<'a> {
+    kind: ModelKind,
+    params: RandomForestValidParams,
+    calibration: Option<CalibrationMethod>,
+    on_tree: Option<&'a (dyn Fn() + Sync)>,
 }
 
-/// Fit `kind` on the training rows of `data`, then score both sides.
-pub fn train(
-    data: &Processed,
-    kind: ModelKind,
-    params: &RandomForestValidParams,
-) -> Result<Trained> {
-    train_observed(data, kind, params, &|| {})
+impl std::fmt::Debug for TrainSpec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainSpec")
+            .field("kind", &self.kind)
+            .field("params", &self.params)
+            .field("calibration", &self.calibration)
+            .field("on_tree", &self.on_tree.map(|_| ".."))
+            .finish()
+    }
 }
 
-/// [`train`], calling `on_tree` as each tree of a forest finishes (from worker threads), e.g. to
-/// move a progress bar.
-pub fn train_observed(
-    data: &Processed,
-    kind: ModelKind,
-    params: &RandomForestValidParams,
-    on_tree: &(dyn Fn() + Sync),
-) -> Result<Trained> {
-    train_with(data, kind, params, TrainOptions::default(), on_tree)
+impl<'a> TrainSpec<'a> {
+    /// A random forest with `params`, uncalibrated, unobserved.
+    pub fn new(params: RandomForestValidParams) -> Self {
+        TrainSpec {
+            kind: ModelKind::RandomForest,
+            params,
+            calibration: None,
+            on_tree: None,
+        }
+    }
+
+    /// The algorithm (a random forest unless set; a decision tree uses `max_depth`,
+    /// `min_samples_split`, `min_samples_leaf` and the seed of the params).
+    pub fn model(mut self, kind: ModelKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Fit a calibration map on the out-of-bag scores of the training rows and keep it in the
+    /// model (a random forest with bootstrap only).
+    pub fn calibration(mut self, method: CalibrationMethod) -> Self {
+        self.calibration = Some(method);
+        self
+    }
+
+    /// [`TrainSpec::calibration`] when `method` is `Some`.
+    pub fn calibration_opt(mut self, method: Option<CalibrationMethod>) -> Self {
+        self.calibration = method;
+        self
+    }
+
+    /// Call `on_tree` as each tree of a forest finishes (from worker threads), e.g. to move a
+    /// progress bar.
+    pub fn on_tree(mut self, on_tree: &'a (dyn Fn() + Sync)) -> Self {
+        self.on_tree = Some(on_tree);
+        self
+    }
+
+    /// The algorithm.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The hyperparameters.
+    pub fn params(&self) -> &RandomForestValidParams {
+        &self.params
+    }
 }
 
-/// [`train_observed`] with options: a calibration map fitted on the out-of-bag scores.
-pub fn train_with(
-    data: &Processed,
-    kind: ModelKind,
-    params: &RandomForestValidParams,
-    options: TrainOptions,
-    on_tree: &(dyn Fn() + Sync),
-) -> Result<Trained> {
+impl From<RandomForestValidParams> for TrainSpec<'_> {
+    fn from(params: RandomForestValidParams) -> Self {
+        TrainSpec::new(params)
+    }
+}
+
+impl From<&RandomForestValidParams> for TrainSpec<'_> {
+    fn from(params: &RandomForestValidParams) -> Self {
+        TrainSpec::new(params.clone())
+    }
+}
+
+/// Fit the model `spec` describes on the training rows of `data`, then score both sides: the
+/// one way to train (the CLI, the notebooks and [`train_grid`] call it).
+pub fn train<'a>(data: &Processed, spec: impl Into<TrainSpec<'a>>) -> Result<Trained> {
+    let spec = spec.into();
+    let (kind, params) = (spec.kind, &spec.params);
+    let on_tree = spec.on_tree.unwrap_or(&|| {});
     let start = churnkit_tracking::now_ms();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
@@ -157,7 +220,7 @@ pub fn train_with(
         None => model.fitted_scores(&data.x_train)?,
     };
     let oob = oob_scores.map(|s| OutOfBag::new(s, &data.y_train));
-    let p_train = match options.calibration {
+    let p_train = match spec.calibration {
         Some(method) => {
             let Some(o) = &oob else {
                 return Err(churnkit_core::Error::params(
@@ -184,7 +247,7 @@ pub fn train_with(
         || train_m.f1 - test_m.f1 > 0.10)
         .then(|| {
             format!(
-                "possible overfitting: train accuracy {:.3} vs test {:.3}, train F1 {:.3} vs test {:.3}; try a smaller --max-depth or a larger --min-samples-leaf",
+                "possible overfitting: train accuracy {:.3} vs test {:.3}, train F1 {:.3} vs test {:.3}; try a smaller value of the `max_depth` option or a larger one of the `min_samples_leaf` option",
                 train_m.accuracy, test_m.accuracy, train_m.f1, test_m.f1
             )
         });
@@ -346,19 +409,18 @@ impl Trained {
             .map_or(&self.model_json, |(_, j)| j)
     }
 
-    /// [`evaluate`] this model, without serialising it again for its hash.
-    pub fn evaluate(&self, data: &Processed, threshold: f64) -> Result<Evaluated> {
-        evaluate_with_hash(
-            &self.model,
-            self.model_sha256(),
-            data,
-            &EvaluateOptions::fixed(threshold),
-        )
-    }
-
-    /// [`evaluate_with`] this model.
-    pub fn evaluate_with(&self, data: &Processed, options: &EvaluateOptions) -> Result<Evaluated> {
-        evaluate_with_hash(&self.model, self.model_sha256(), data, options)
+    /// [`evaluate`] this model (its hash is known: no serialising it again).
+    pub fn evaluate(
+        &self,
+        data: &Processed,
+        options: impl Into<EvaluateOptions>,
+    ) -> Result<Evaluated> {
+        let options = options.into();
+        let options = match options.model_sha256 {
+            Some(_) => options,
+            None => options.model_sha256(self.model_sha256()),
+        };
+        evaluate(&self.model, data, options)
     }
 
     /// The training run: hyperparameters, sizes, train and test metrics, timings, the AUC
@@ -491,13 +553,30 @@ impl std::str::FromStr for Threshold {
     }
 }
 
-/// Options of [`evaluate_with`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How to evaluate: the threshold (given, or profit-optimal on out-of-bag scores), the economics
+/// of an offer, and the SHA-256 the run record tags the model with. The one argument of
+/// [`evaluate`] besides the model and the data; a bare probability converts into a fixed
+/// threshold with the default economics.
+///
+/// ```
+/// use churnkit::prelude::*;
+/// use churnkit::profit::Economics;
+/// let options = EvaluateOptions::new()
+///     .threshold(Threshold::ProfitOptimal)
+///     .economics(Economics { offer_cost: 20.0, ..Economics::default() });
+/// assert_eq!(options.threshold, Threshold::ProfitOptimal);
+/// assert_eq!(EvaluateOptions::from(0.4).threshold, Threshold::Fixed(0.4));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 pub struct EvaluateOptions {
     /// The decision threshold.
     pub threshold: Threshold,
     /// The economics of a retention offer, for the profit curve and the optimal threshold.
     pub economics: Economics,
+    /// The model's SHA-256 for the run record, e.g. the hash of the file it was loaded from
+    /// ([`crate::layout::Layout::load_model_with_hash`]), which links the evaluation to the
+    /// training run that wrote that file. `None`: the hash of the model's JSON.
+    pub model_sha256: Option<String>,
 }
 
 impl Default for EvaluateOptions {
@@ -506,13 +585,49 @@ impl Default for EvaluateOptions {
     }
 }
 
+impl From<f64> for EvaluateOptions {
+    fn from(threshold: f64) -> Self {
+        EvaluateOptions::fixed(threshold)
+    }
+}
+
+impl From<&EvaluateOptions> for EvaluateOptions {
+    fn from(options: &EvaluateOptions) -> Self {
+        options.clone()
+    }
+}
+
 impl EvaluateOptions {
+    /// Threshold 0.5 and the default economics.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// A fixed threshold and the default economics.
     pub fn fixed(threshold: f64) -> Self {
         EvaluateOptions {
             threshold: Threshold::Fixed(threshold),
             economics: Economics::default(),
+            model_sha256: None,
         }
+    }
+
+    /// The decision threshold.
+    pub fn threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The economics of an offer.
+    pub fn economics(mut self, economics: Economics) -> Self {
+        self.economics = economics;
+        self
+    }
+
+    /// The model's SHA-256 for the run record (see the field).
+    pub fn model_sha256(mut self, sha256: String) -> Self {
+        self.model_sha256 = Some(sha256);
+        self
     }
 
     /// Pick the threshold of `model` on `data`: the given one, or the profit-optimal one on
@@ -526,9 +641,9 @@ impl EvaluateOptions {
                         "the optimal threshold is chosen on the out-of-bag scores of the training rows: evaluate the held-out model",
                     ));
                 }
-                let oob = model
-                    .oob_scores(&data.x_train)
-                    .map_err(|e| e.prefixed("--threshold optimal needs out-of-bag scores"))?;
+                let oob = model.oob_scores(&data.x_train).map_err(|e| {
+                    e.prefixed("the profit-optimal threshold needs out-of-bag scores")
+                })?;
                 let oob = match &model.calibration {
                     Some(c) => oob.iter().map(|&s| c.apply(s)).collect(),
                     None => oob,
@@ -563,31 +678,19 @@ pub struct Evaluated {
     pub time_ms: (u64, u64),
 }
 
-/// Score the test rows of `data` with `model` and evaluate at `threshold`: metrics, curves,
-/// the classification report, the business figures and the charts.
-pub fn evaluate(model: &Model, data: &Processed, threshold: f64) -> Result<Evaluated> {
-    evaluate_with(model, data, &EvaluateOptions::fixed(threshold))
-}
-
-/// [`evaluate`] with options: the threshold (given, or profit-optimal on out-of-bag scores)
-/// and the economics of an offer.
-pub fn evaluate_with(
+/// Score the test rows of `data` with `model` and evaluate them as `options` say: metrics,
+/// curves, the classification report, the business figures, the decisions and the charts. The
+/// one way to evaluate (`options` may be a bare threshold: `evaluate(&model, &data, 0.5)`).
+pub fn evaluate(
     model: &Model,
     data: &Processed,
-    options: &EvaluateOptions,
+    options: impl Into<EvaluateOptions>,
 ) -> Result<Evaluated> {
-    evaluate_with_hash(model, sha256_bytes(&model.to_json()), data, options)
-}
-
-/// [`evaluate`] with the SHA-256 the run record tags the model with given, e.g. the hash of the
-/// file it was loaded from ([`crate::layout::Layout::load_model_with_hash`]), which links the
-/// evaluation to the training run that wrote that file.
-pub fn evaluate_with_hash(
-    model: &Model,
-    model_sha256: String,
-    data: &Processed,
-    options: &EvaluateOptions,
-) -> Result<Evaluated> {
+    let options = options.into();
+    let model_sha256 = options
+        .model_sha256
+        .clone()
+        .unwrap_or_else(|| sha256_bytes(&model.to_json()));
     let start = churnkit_tracking::now_ms();
     let choice = options.choose(model, data)?;
     let proba = model.predict(&data.x_test)?;
@@ -1101,5 +1204,8 @@ pub fn train_grid(
     params: &[RandomForestValidParams],
 ) -> Result<Vec<Trained>> {
     use rayon::prelude::*;
-    params.par_iter().map(|p| train(data, kind, p)).collect()
+    params
+        .par_iter()
+        .map(|p| train(data, TrainSpec::new(p.clone()).model(kind)))
+        .collect()
 }

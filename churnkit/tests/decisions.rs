@@ -7,7 +7,7 @@ use churnkit::calibration::CalibrationMethod;
 use churnkit::decisions::ThresholdChoice;
 use churnkit::prelude::*;
 use churnkit::profit::{Economics, ProfitCurve};
-use churnkit::workflow::{EvaluateOptions, Threshold, TrainOptions};
+use churnkit::workflow::{EvaluateOptions, Threshold, TrainSpec};
 
 fn generated(rows: usize, seed: u64) -> Table {
     let (csv, _) = churnkit::generate::generate_rows(rows, seed);
@@ -51,7 +51,7 @@ fn forest(trees: usize) -> churnkit::forest::RandomForestValidParams {
 #[test]
 fn out_of_bag_scores_estimate_the_test_metrics() {
     let data = processed(&generated(6000, 4), "Churn");
-    let t = train(&data, ModelKind::RandomForest, &forest(100)).unwrap();
+    let t = train(&data, forest(100)).unwrap();
     let oob = t
         .oob
         .as_ref()
@@ -72,17 +72,16 @@ fn out_of_bag_scores_estimate_the_test_metrics() {
 #[test]
 fn the_optimal_threshold_is_chosen_on_out_of_bag_scores() {
     let data = processed(&generated(5000, 9), "Churn");
-    let t = train(&data, ModelKind::RandomForest, &forest(60)).unwrap();
+    let t = train(&data, forest(60)).unwrap();
     let e = Economics {
         offer_cost: 30.0,
         retained_value: 400.0,
         success_rate: 0.35,
     };
-    let opts = EvaluateOptions {
-        threshold: Threshold::ProfitOptimal,
-        economics: e,
-    };
-    let ev = t.evaluate_with(&data, &opts).unwrap();
+    let opts = EvaluateOptions::new()
+        .threshold(Threshold::ProfitOptimal)
+        .economics(e);
+    let ev = t.evaluate(&data, &opts).unwrap();
     let ThresholdChoice::ProfitOptimal {
         threshold,
         oob_profit,
@@ -121,26 +120,21 @@ fn the_optimal_threshold_is_chosen_on_out_of_bag_scores() {
         assert!(run.artifacts.iter().any(|a| a.path == f), "{f} is logged");
     }
     // A decision tree has no out-of-bag rows: a clear error, not a threshold from test rows.
-    let dt = train(&data, ModelKind::DecisionTree, &forest(1)).unwrap();
-    let err = dt.evaluate_with(&data, &opts).unwrap_err().to_string();
+    let dt = train(
+        &data,
+        TrainSpec::new(forest(1)).model(ModelKind::DecisionTree),
+    )
+    .unwrap();
+    let err = dt.evaluate(&data, &opts).unwrap_err().to_string();
     assert!(err.contains("out-of-bag"), "{err}");
 }
 
 #[test]
 fn calibration_is_fitted_out_of_bag_stored_and_applied() {
     let data = processed(&generated(8000, 2), "Churn");
-    let raw = train(&data, ModelKind::RandomForest, &forest(60)).unwrap();
-    let options = TrainOptions {
-        calibration: Some(CalibrationMethod::Isotonic),
-    };
-    let cal = churnkit::workflow::train_with(
-        &data,
-        ModelKind::RandomForest,
-        &forest(60),
-        options,
-        &|| {},
-    )
-    .unwrap();
+    let raw = train(&data, forest(60)).unwrap();
+    let spec = TrainSpec::new(forest(60)).calibration(CalibrationMethod::Isotonic);
+    let cal = train(&data, spec).unwrap();
     let back = Model::from_json(cal.model_json()).unwrap();
     assert_eq!(back, *cal.model(), "the map is saved in the model file");
     assert!(back.calibration.is_some());
@@ -159,7 +153,7 @@ fn calibration_is_fitted_out_of_bag_stored_and_applied() {
 }
 
 fn check_reasons(data: &Processed, table: &Table, trees: usize) {
-    let t = train(data, ModelKind::RandomForest, &forest(trees)).unwrap();
+    let t = train(data, forest(trees)).unwrap();
     let model = t.model();
     let k = model.feature_names.len();
     let scores = predict(

@@ -74,7 +74,7 @@ fn a_data_frame_goes_to_a_tracked_compared_run_without_the_cli_layout() {
             .max_depth(Some(depth))
             .check()
             .unwrap();
-        let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
+        let trained = train(&data, &params).unwrap();
         let train_run = tracker
             .log(&trained.run_record(&data, "frame-sweep"))
             .unwrap();
@@ -124,7 +124,7 @@ fn the_same_data_gives_the_same_model_bytes_on_any_thread_count() {
             .n_threads(Some(threads))
             .check()
             .unwrap();
-        train(&data, ModelKind::RandomForest, &p).unwrap()
+        train(&data, &p).unwrap()
     };
     let (a, b) = (fit(1), fit(2));
     assert!(a.model_json() == b.model_json(), "model JSON differs");
@@ -141,7 +141,7 @@ fn saving_is_a_separate_exact_step() {
     let df = customers(400);
     let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(10).check().unwrap();
-    let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
+    let trained = train(&data, &params).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::under(dir.path());
     layout.save_processed(&data).unwrap();
@@ -172,7 +172,7 @@ fn predictions_for_new_rows_use_the_fitted_state() {
     let df = customers(600);
     let data = prepared(&df);
     let params = RandomForestParams::new().n_estimators(20).check().unwrap();
-    let trained = train(&data, ModelKind::RandomForest, &params).unwrap();
+    let trained = train(&data, &params).unwrap();
     let new = Table::from_frame(&df.head(Some(5)).drop("Churn").unwrap()).unwrap();
     let scores = predict(
         &data.state,

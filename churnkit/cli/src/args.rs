@@ -1,13 +1,14 @@
 //! From flags to library values: the schema source, checked hyperparameters, the file layout.
 
 use crate::flags::{
-    CalibrationArg, DataArgs, EconomicsArgs, HyperArgs, InferArgs, ModelArg, UnknownArg,
+    CalibrationArg, DataArgs, EconomicsArgs, HyperArgs, InferArgs, LayoutArgs, ModelArg,
+    TrainSpecArgs, UnknownArg,
 };
 use churnkit::calibration::CalibrationMethod;
 use churnkit::prelude::*;
 use churnkit::profit::Economics;
 use churnkit::schema::InferOptions;
-use churnkit::workflow::{EvaluateOptions, Threshold};
+use churnkit::workflow::{EvaluateOptions, Threshold, TrainSpec};
 use std::path::Path;
 
 impl InferArgs {
@@ -64,6 +65,27 @@ impl HyperArgs {
     }
 }
 
+impl TrainSpecArgs {
+    /// What to train, with `seed`, telling `on_tree` as each tree finishes.
+    pub(crate) fn spec<'a>(
+        &self,
+        seed: u64,
+        on_tree: &'a (dyn Fn() + Sync),
+    ) -> Result<TrainSpec<'a>> {
+        Ok(TrainSpec::new(self.hyper.params(seed)?)
+            .model(self.hyper.kind())
+            .calibration_opt(self.calibrate.map(CalibrationArg::method))
+            .on_tree(on_tree))
+    }
+}
+
+impl LayoutArgs {
+    /// The layout the three directory flags give.
+    pub(crate) fn layout(&self) -> Layout {
+        layout(&self.processed_dir, &self.models_dir, &self.metrics_dir)
+    }
+}
+
 impl UnknownArg {
     pub(crate) fn policy(self) -> UnknownCategory {
         match self {
@@ -94,14 +116,13 @@ impl EconomicsArgs {
 
     /// Evaluation options with `threshold`.
     pub(crate) fn options(&self, threshold: Threshold) -> EvaluateOptions {
-        EvaluateOptions {
-            threshold,
-            economics: self.economics(),
-        }
+        EvaluateOptions::new()
+            .threshold(threshold)
+            .economics(self.economics())
     }
 }
 
-/// A layout from the three directory flags (any may be unused by a command).
+/// A layout from three directories (any may be unused by a command).
 pub(crate) fn layout(processed: &Path, models: &Path, metrics: &Path) -> Layout {
     Layout {
         processed: processed.to_path_buf(),

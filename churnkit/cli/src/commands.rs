@@ -4,8 +4,8 @@
 use crate::args;
 use crate::exit::Failure;
 use crate::flags::{
-    CalibrationArg, Command, EvaluateArgs, HyperArgs, ModelsCommand, PipelineArgs, PredictArgs,
-    PreprocessArgs, RunsArgs,
+    Command, EvaluateArgs, ExperimentArgs, ModelsCommand, PipelineArgs, PredictArgs,
+    PreprocessArgs, RunsArgs, TrainSpecArgs,
 };
 use crate::print;
 use churnkit::prelude::*;
@@ -89,17 +89,9 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
             preprocess(&a, ctx)?;
         }
         Command::Train(a) => {
-            let layout = args::layout(&a.processed_dir, &a.models_dir, Path::new(""));
+            let layout = a.layout.layout();
             let data = layout.load_processed()?;
-            train(
-                &data,
-                &a.hyper,
-                a.seed,
-                a.final_model,
-                a.calibrate,
-                &layout,
-                ctx,
-            )?;
+            train(&data, &a.spec, a.seed, &a.experiment, &layout, ctx)?;
         }
         Command::Evaluate(a) => evaluate_saved(&a, ctx)?,
         Command::Predict(a) => predict_file(&a, ctx)?,
@@ -156,18 +148,17 @@ fn log(what: &str, record: &RunRecord, ctx: &Ctx) -> Result<Option<Logged>> {
     Ok(Some(logged))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Train what `spec` says with `seed`, save the model and its run, log the run.
 fn train(
     data: &Processed,
-    hyper: &HyperArgs,
+    spec: &TrainSpecArgs,
     seed: u64,
-    final_model: bool,
-    calibrate: Option<CalibrationArg>,
+    experiment: &ExperimentArgs,
     layout: &Layout,
     ctx: &Ctx,
 ) -> Result<(Trained, Option<Logged>)> {
-    let params = hyper.params(seed)?;
-    let kind = hyper.kind();
+    let params = spec.hyper.params(seed)?;
+    let kind = spec.hyper.kind();
     // A bar only for fits long enough to watch, and only on a terminal.
     let work = data.x_train.n_rows() as u64 * params.n_estimators() as u64;
     let bar = (!ctx.quiet
@@ -189,11 +180,8 @@ fn train(
             b.inc(1);
         }
     };
-    let options = churnkit::workflow::TrainOptions {
-        calibration: calibrate.map(CalibrationArg::method),
-    };
-    let mut trained = churnkit::workflow::train_with(data, kind, &params, options, &tick)?;
-    if final_model {
+    let mut trained = churnkit::workflow::train(data, spec.spec(seed, &tick)?)?;
+    if spec.final_model {
         if let Some(b) = &bar {
             b.set_position(0);
         }
@@ -202,7 +190,7 @@ fn train(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let record = trained.run_record(data, &hyper.experiment_name);
+    let record = trained.run_record(data, &experiment.experiment_name);
     let files = layout.save_training(&trained, &record)?;
     print::train(&trained, &files, ctx.quiet);
     let logged = log("training", &record, ctx)?;
@@ -235,7 +223,7 @@ fn evaluate(
 }
 
 fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
-    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
+    let layout = a.layout.layout();
     let data = layout.load_processed()?;
     // The file's hash is the training run's model.sha256 tag: it links the two runs.
     let (model, sha256, path) = layout.load_evaluable_model(&data.state.feature_names())?;
@@ -246,35 +234,23 @@ fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
             path.display()
         );
     }
-    let ev = churnkit::workflow::evaluate_with_hash(
-        &model,
-        sha256,
-        &data,
-        &a.economics.options(a.threshold),
-    )?;
-    evaluate(ev, &data, &a.experiment_name, &layout, None, ctx)?;
+    let options = a.economics.options(a.threshold).model_sha256(sha256);
+    let ev = churnkit::workflow::evaluate(&model, &data, options)?;
+    evaluate(ev, &data, &a.experiment.experiment_name, &layout, None, ctx)?;
     Ok(())
 }
 
 fn pipeline(a: &PipelineArgs, ctx: &Ctx) -> Result<()> {
-    let layout = args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir);
+    let layout = a.layout.layout();
     let t0 = Instant::now();
     let data = preprocess_into(&a.data, a.seed, &layout, ctx)?;
     let t1 = Instant::now();
-    let (trained, logged) = train(
-        &data,
-        &a.hyper,
-        a.seed,
-        a.final_model,
-        a.calibrate,
-        &layout,
-        ctx,
-    )?;
+    let (trained, logged) = train(&data, &a.spec, a.seed, &a.experiment, &layout, ctx)?;
     let t2 = Instant::now();
     let ev = evaluate(
-        trained.evaluate_with(&data, &a.economics.options(a.threshold))?,
+        trained.evaluate(&data, a.economics.options(a.threshold))?,
         &data,
-        &a.hyper.experiment_name,
+        &a.experiment.experiment_name,
         &layout,
         logged.as_ref(),
         ctx,
@@ -304,9 +280,9 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
                     version.version, version.name, version.run_id
                 );
             }
-            args::layout(&dir, &dir, &a.metrics_dir)
+            args::layout(&dir, &dir, &a.layout.metrics_dir)
         }
-        None => args::layout(&a.processed_dir, &a.models_dir, &a.metrics_dir),
+        None => a.layout.layout(),
     };
     let pre = layout.load_preprocessor()?;
     let (model, sha) = layout.load_model_with_hash(&pre.feature_names())?;

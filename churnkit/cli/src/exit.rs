@@ -38,7 +38,7 @@ impl Failure {
     pub(crate) fn report(&self) -> ExitCode {
         let msg = match self {
             Failure::Usage(m) => m.clone(),
-            Failure::Step(e) => e.to_string(),
+            Failure::Step(e) => flag_words(&e.to_string()),
         };
         // One line: the first line of the message, whatever a dependency put after it.
         eprintln!("churnkit: error: {}", msg.lines().next().unwrap_or(&msg));
@@ -46,9 +46,49 @@ impl Failure {
     }
 }
 
+/// A library message in the command line's words: the library names its options ("the `keep`
+/// option", "the `max_depth` option"), the CLI their flags (`--keep`, `--max-depth`).
+pub(crate) fn flag_words(msg: &str) -> String {
+    const OPEN: &str = "the `";
+    const CLOSE: &str = "` option";
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(OPEN) {
+        let after = &rest[i + OPEN.len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 && after[name_len..].starts_with(CLOSE) {
+            out.push_str(&rest[..i]);
+            out.push_str("--");
+            out.push_str(&after[..name_len].replace('_', "-"));
+            rest = &after[name_len + CLOSE.len()..];
+        } else {
+            out.push_str(&rest[..i + OPEN.len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn library_options_become_flags() {
+        assert_eq!(
+            flag_words("to use it, give the `keep` option Surname"),
+            "to use it, give --keep Surname"
+        );
+        assert_eq!(
+            flag_words("try a smaller value of the `max_depth` option or a larger one of the `min_samples_leaf` option"),
+            "try a smaller value of --max-depth or a larger one of --min-samples-leaf"
+        );
+        // Anything else is left as it is.
+        assert_eq!(flag_words("the `x` column, the `"), "the `x` column, the `");
+    }
 
     #[test]
     fn kinds_map_to_the_documented_codes() {

@@ -184,7 +184,7 @@ after the held-out evaluation (the reported metrics stay the held-out model's)."
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
     /// Experiment name (also --experiment-name, as train and evaluate spell it).
-    #[arg(long, alias = "experiment-name", default_value = "churn-prediction")]
+    #[arg(long, alias = "experiment-name", default_value = DEFAULT_EXPERIMENT)]
     pub(crate) experiment: String,
     /// Sort by this metric, best (highest) first; default newest first.
     #[arg(long)]
@@ -213,7 +213,7 @@ pub(crate) enum ModelsCommand {
         #[arg(long)]
         alias: Option<String>,
         /// Experiment to look the run prefix up in.
-        #[arg(long, alias = "experiment-name", default_value = "churn-prediction")]
+        #[arg(long, alias = "experiment-name", default_value = DEFAULT_EXPERIMENT)]
         experiment: String,
     },
     /// Point an alias (champion, challenger, ...) at a version, moving it if it pointed elsewhere.
@@ -319,9 +319,45 @@ pub(crate) struct HyperArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+}
+
+/// The experiment a run is tracked in, when none is named.
+pub(crate) const DEFAULT_EXPERIMENT: &str = "churn-prediction";
+
+/// Where train, evaluate and pipeline track their runs.
+#[derive(Debug, Args)]
+pub(crate) struct ExperimentArgs {
     /// Experiment name for tracking.
-    #[arg(long, default_value = "churn-prediction")]
+    #[arg(long, default_value = DEFAULT_EXPERIMENT)]
     pub(crate) experiment_name: String,
+}
+
+/// Where the workflow's files are: every command that reads or writes them takes these three.
+#[derive(Debug, Args)]
+pub(crate) struct LayoutArgs {
+    /// Processed-data directory (the split and preprocessor.json).
+    #[arg(long, default_value = "data/processed")]
+    pub(crate) processed_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+    /// Metrics directory: charts, reports, and the decisions.json `--threshold optimal` reads.
+    #[arg(long, default_value = "metrics")]
+    pub(crate) metrics_dir: PathBuf,
+}
+
+/// What to train (train and pipeline): the algorithm and its hyperparameters, calibration, and
+/// whether to refit a final model on every row.
+#[derive(Debug, Args)]
+pub(crate) struct TrainSpecArgs {
+    #[command(flatten)]
+    pub(crate) hyper: HyperArgs,
+    /// After evaluating on the held-out rows, refit on every row: the model to deploy.
+    #[arg(long = "final")]
+    pub(crate) final_model: bool,
+    /// Calibrate the probabilities on the out-of-bag scores (stored in the model).
+    #[arg(long, value_enum)]
+    pub(crate) calibrate: Option<CalibrationArg>,
 }
 
 /// A depth limit: an integer, or "none" for unlimited.
@@ -343,22 +379,14 @@ impl std::str::FromStr for Depth {
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
     #[command(flatten)]
-    pub(crate) hyper: HyperArgs,
+    pub(crate) spec: TrainSpecArgs,
     /// Forest seed.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
-    /// After evaluating on the held-out rows, refit on every row: the model to deploy.
-    #[arg(long = "final")]
-    pub(crate) final_model: bool,
-    /// Calibrate the probabilities on the out-of-bag scores (stored in the model).
-    #[arg(long, value_enum)]
-    pub(crate) calibrate: Option<CalibrationArg>,
-    /// Processed-data directory.
-    #[arg(long, default_value = "data/processed")]
-    pub(crate) processed_dir: PathBuf,
-    /// Models directory.
-    #[arg(long, default_value = "models")]
-    pub(crate) models_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
 }
 
 /// The economics of a retention offer (expected profit, `--threshold optimal`).
@@ -391,18 +419,10 @@ pub(crate) struct EvaluateArgs {
     pub(crate) threshold: churnkit::workflow::Threshold,
     #[command(flatten)]
     pub(crate) economics: EconomicsArgs,
-    /// Processed-data directory.
-    #[arg(long, default_value = "data/processed")]
-    pub(crate) processed_dir: PathBuf,
-    /// Models directory.
-    #[arg(long, default_value = "models")]
-    pub(crate) models_dir: PathBuf,
-    /// Output directory for charts and reports.
-    #[arg(long, default_value = "metrics")]
-    pub(crate) metrics_dir: PathBuf,
-    /// Experiment name for tracking.
-    #[arg(long, default_value = "churn-prediction")]
-    pub(crate) experiment_name: String,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -436,15 +456,8 @@ pub(crate) struct PredictArgs {
     /// Add each customer's K largest reasons (feature, value, contribution; exact TreeSHAP).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub(crate) explain: usize,
-    /// Directory holding preprocessor.json.
-    #[arg(long, default_value = "data/processed")]
-    pub(crate) processed_dir: PathBuf,
-    /// Models directory.
-    #[arg(long, default_value = "models")]
-    pub(crate) models_dir: PathBuf,
-    /// Metrics directory (where `--threshold optimal` reads decisions.json).
-    #[arg(long, default_value = "metrics")]
-    pub(crate) metrics_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
     /// Score with a registered model instead of models/ and data/processed/:
     /// models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest (downloaded once into
     /// the cache, ~/.cache/churnkit/models or CHURNKIT_MODEL_CACHE).
@@ -457,31 +470,20 @@ pub(crate) struct PipelineArgs {
     #[command(flatten)]
     pub(crate) data: DataArgs,
     #[command(flatten)]
-    pub(crate) hyper: HyperArgs,
+    pub(crate) spec: TrainSpecArgs,
     /// Seed of both the split and the forest.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
-    /// After evaluating on the held-out rows, refit on every row: the model to deploy.
-    #[arg(long = "final")]
-    pub(crate) final_model: bool,
-    /// Calibrate the probabilities on the out-of-bag scores (stored in the model).
-    #[arg(long, value_enum)]
-    pub(crate) calibrate: Option<CalibrationArg>,
     /// Probability above which a customer is flagged, or `optimal` (profit-optimal on the
     /// out-of-bag scores of the training rows).
     #[arg(long, default_value = "0.5")]
     pub(crate) threshold: churnkit::workflow::Threshold,
     #[command(flatten)]
     pub(crate) economics: EconomicsArgs,
-    /// Processed-data directory.
-    #[arg(long, default_value = "data/processed")]
-    pub(crate) processed_dir: PathBuf,
-    /// Models directory.
-    #[arg(long, default_value = "models")]
-    pub(crate) models_dir: PathBuf,
-    /// Metrics directory.
-    #[arg(long, default_value = "metrics")]
-    pub(crate) metrics_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
 }
 
 fn number(s: &str) -> churnkit::Result<f64> {

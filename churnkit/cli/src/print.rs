@@ -34,7 +34,7 @@ fn paths(files: &[PathBuf]) -> String {
 }
 
 pub(crate) fn warn(msg: &str) {
-    eprintln!("churnkit: warning: {msg}");
+    eprintln!("churnkit: warning: {}", crate::exit::flag_words(msg));
 }
 
 /// The preprocessing summary. `inferred` is the data file when the schema was inferred.

@@ -50,7 +50,7 @@ fn inference_excludes_each_trap_with_one_warning_line_and_records_why() {
             .find(|l| l.contains(&format!("'{col}'")))
             .unwrap_or_else(|| panic!("no warning for {col}: {err}"));
         assert!(line.contains(why), "{line}");
-        assert!(line.contains(&format!("pass --keep {col}")), "{line}");
+        assert!(line.contains(&format!("give --keep {col}")), "{line}");
     }
     // The summary says what was decided: missing markers, impossible ages, nothing clipped.
     assert!(out.contains("impossible values:  Age "), "{out}");

@@ -431,11 +431,10 @@ pub fn handle(req: &Value) -> Res<Value> {
                 Some(t) => Threshold::Fixed(t),
                 None => Threshold::ProfitOptimal,
             };
-            let opts = EvaluateOptions {
-                threshold,
-                economics: economics(req),
-            };
-            evaluated_value(evaluate_with(model(&m), data(&d), &opts).map_err(e)?)
+            let opts = EvaluateOptions::new()
+                .threshold(threshold)
+                .economics(economics(req));
+            evaluated_value(evaluate(model(&m), data(&d), opts).map_err(e)?)
         }
         "eval_chart" => {
             let o = eval_obj(req, "eval")?;

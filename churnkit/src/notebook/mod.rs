@@ -365,7 +365,7 @@ pub fn prepare(df: &DataFrame, target: &str) -> Result<Processed> {
 
 /// Train churnkit's forest with `params` on the training rows of `data`.
 pub fn fit(data: &Processed, params: RandomForestParams) -> Result<Trained> {
-    train(data, ModelKind::RandomForest, &params.check()?)
+    train(data, params.check()?)
 }
 
 /// `model` on the test rows of `data`, at threshold 0.5: metrics, curves, reports, charts.
@@ -377,13 +377,12 @@ pub fn evaluation(model: &Model, data: &Processed) -> Result<Evaluation> {
 /// the highest expected profit on the out-of-bag scores of the training rows, gains and lift,
 /// calibration and the profit curve (see [`Evaluated::decisions`] and its charts).
 pub fn decide(model: &Model, data: &Processed, economics: Economics) -> Result<Evaluated> {
-    evaluate_with(
+    evaluate(
         model,
         data,
-        &EvaluateOptions {
-            threshold: Threshold::ProfitOptimal,
-            economics,
-        },
+        EvaluateOptions::new()
+            .threshold(Threshold::ProfitOptimal)
+            .economics(economics),
     )
 }
 

@@ -352,7 +352,9 @@ impl Schema {
         self.excluded
             .iter()
             .map(|(c, why)| {
-                format!("'{c}' is not used as a feature: {why}; to use it, pass --keep {c}")
+                format!(
+                    "'{c}' is not used as a feature: {why}; to use it, give the `keep` option {c}"
+                )
             })
             .collect()
     }
@@ -490,7 +492,7 @@ impl Schema {
             table.column(k)?;
             if k == target {
                 return Err(Error::schema(format!(
-                    "--keep {k}: '{k}' is the target, not a feature"
+                    "the `keep` option names '{k}', the target, not a feature"
                 )));
             }
         }
@@ -512,7 +514,7 @@ impl Schema {
                 table.bad_column(
                     target,
                     format!(
-                        "cannot tell which of '{}' and '{}' is the positive class: pass --positive",
+                        "cannot tell which of '{}' and '{}' is the positive class: give the `positive` option",
                         classes[0], classes[1]
                     ),
                 )
@@ -576,7 +578,7 @@ impl Schema {
             if !schema.excluded.is_empty() {
                 let names: Vec<&String> = schema.excluded.keys().collect();
                 msg.push_str(&format!(
-                    " (excluded: {}; use one with --keep COLUMN)",
+                    " (excluded: {}; use one with the `keep` option)",
                     few(&names, 10)
                 ));
             }
@@ -835,7 +837,7 @@ mod tests {
         assert!(toml.contains("#   Surname: free text or a name"), "{toml}");
         assert_eq!(Schema::from_toml_str(&toml).unwrap(), s);
         assert_eq!(s.exclusion_warnings().len(), 8);
-        assert!(s.exclusion_warnings()[0].contains("pass --keep"));
+        assert!(s.exclusion_warnings()[0].contains("give the `keep` option"));
     }
 
     #[test]

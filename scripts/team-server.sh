@@ -17,7 +17,7 @@
 #
 # DIR once started (uri is written last: its presence means "up"; the suite exports team.env):
 #   uri        the tracking URI (http://127.0.0.1:PORT)
-#   team.env   every CHURNKIT_TEST_* variable churnkit/tests/python/test_team_server.py reads
+#   team.env   every CHURNKIT_TEST_* variable tests/test_team_server.py reads
 #   s3.env     the S3 endpoint, bucket and keys, for a direct look into the bucket (MLflow clients
 #              need none of it); pg.dsn the backend store's DSN (postgresql://mlflow:...)
 #   pg/ s3/ mlflow/   each server's data, log and pid file; secrets.env the generated passwords

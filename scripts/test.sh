@@ -78,7 +78,7 @@ source "$services/team/team.env"
 set +a
 export CHURNKIT_REQUIRE_TEAM=1
 job_run env CHURNKIT_TEST_MLFLOW_URI="$CHURNKIT_TEST_MLFLOW_TEAM_URI" cargo test --release --locked \
-  --all-features --test mlflow --test registry
+  --all-features --test cli -- mlflow:: registry::
 
 step "waiting for the Jupyter/evcxr set-up"
 job_wait "$jupyter_setup" || { cat "$services/jupyter-setup.out"; exit 1; }
@@ -86,6 +86,6 @@ tail -3 "$services/jupyter-setup.out"
 export CHURNKIT_REQUIRE_NOTEBOOKS=1
 
 step "python tests (scikit-learn parity, MLflow's own client, notebooks on the evcxr kernel, Lab in a browser)"
-job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA --durations=15 churnkit/tests/python
+job_run "$CHURNKIT_VENV/bin/python" -m pytest -q -rA --durations=15 tests
 
 step "all tests passed"

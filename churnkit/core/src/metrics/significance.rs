@@ -1,7 +1,7 @@
 //! Does a feature relate to churn? A chi-square test of independence for each categorical and a
 //! Mann-Whitney U test for each numeric (churners against the others), with p-values and effect
 //! sizes in one table. The numbers are scipy's (`chi2_contingency`, `mannwhitneyu` with the
-//! asymptotic method), checked against it in `churnkit/tests/significance_vs_scipy.rs`.
+//! asymptotic method), checked against it in `churnkit/core/tests/parity/significance.rs`.
 //!
 //! ```
 //! use churnkit_core::significance::{chi_square, mann_whitney_u};

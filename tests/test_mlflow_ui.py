@@ -8,32 +8,17 @@ datasets, metrics and model. Screenshots go to ~/.cache/churnkit/browser/.
 import os
 import pathlib
 import re
-import shutil
 import time
 
 import pytest
-from conftest import run_churnkit
+from conftest import headless_chromium, run_churnkit
 
 SHOTS = pathlib.Path.home() / ".cache/churnkit/browser"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_bin = shutil.which("chromedriver")
-    if not (chromium and driver_bin):
-        if os.environ.get("CHURNKIT_REQUIRE_BROWSER"):
-            pytest.fail("CHURNKIT_REQUIRE_BROWSER is set but chromium/chromedriver are missing")
-        pytest.skip("no chromium + chromedriver (scripts/test.sh installs Debian's)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1500,1000"]:
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    driver = headless_chromium("1500,1000")
     yield driver
     driver.quit()
 

@@ -3,7 +3,6 @@ its source may mention. churnkit-core is the machine-learning core: no network, 
 processes or file layout. churnkit-tracking builds on the core's types only. The `churnkit`
 library that notebooks load carries neither clap nor indicatif.
 """
-import pathlib
 import re
 import shutil
 import subprocess
@@ -116,3 +115,15 @@ def test_the_cycle_check_can_fail(tmp_path):
     (src / "layout.rs").write_text("use crate::{evaluate::RocCurve, workflow::{Trained}};\n")
     (src / "workflow.rs").write_text("fn f() -> &'static str { super::layout::MODEL }\n")
     assert module_graph.cycles(module_graph.graph(src)) == [["layout", "workflow"]]
+
+
+def test_one_integration_test_binary_per_crate():
+    # Every file directly under a crate's tests/ is a binary that links polars: each crate keeps
+    # its integration tests as modules of one binary (tests/NAME/main.rs).
+    for manifest in (REPO / "churnkit").rglob("Cargo.toml"):
+        tests = manifest.parent / "tests"
+        if not tests.is_dir():
+            continue
+        loose = sorted(p.name for p in tests.glob("*.rs"))
+        binaries = sorted(p.parent.name for p in tests.glob("*/main.rs"))
+        assert not loose and len(binaries) <= 1, (str(tests.relative_to(REPO)), loose, binaries)

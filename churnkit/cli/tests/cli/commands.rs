@@ -1,8 +1,6 @@
 //! The `churnkit` binary end to end: the sample, the Telco file, every bad input, determinism.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::path::Path;
 

@@ -2,8 +2,7 @@
 //! missing markers, impossible values, `--keep`, `--na-values`, a final model, and predict's
 //! output on new customers of the same table.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 
 fn messy(d: &std::path::Path, rows: &str) {

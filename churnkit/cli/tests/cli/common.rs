@@ -2,7 +2,6 @@
 //! test ends), the binary run with a clean tracking environment, and the optional inputs
 //! (`../shared`'s Telco file, the MLflow test servers), which skip with a reason on a plain
 //! clone and are required where scripts/test.sh says so.
-#![allow(dead_code)] // each test file uses its own subset
 
 use std::fs;
 use std::ops::Deref;

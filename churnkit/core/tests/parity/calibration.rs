@@ -4,9 +4,8 @@
 //! (`CalibratedClassifierCV`'s `_sigmoid_calibration`). The fixture is made by
 //! `fixtures/make_sklearn_decision_fixtures.py`.
 
-use churnkit::calibration::{brier_score, reliability_curve, CalibrationMethod, Calibrator};
-mod common;
-use common::floats;
+use crate::common::floats;
+use churnkit_core::calibration::{brier_score, reliability_curve, CalibrationMethod, Calibrator};
 
 fn labels(v: &serde_json::Value) -> Vec<u8> {
     v.as_array()
@@ -34,7 +33,7 @@ fn close_all(a: &[f64], b: &[f64], tol: f64, what: &str) {
 
 #[test]
 fn calibration_matches_scikit_learn() {
-    let f = common::fixture("sklearn_decisions.json");
+    let f = crate::common::fixture("sklearn_decisions.json");
     let grid = floats(&f["grid"]);
     let cases = f["cases"].as_object().unwrap();
     assert!(cases.len() >= 4);

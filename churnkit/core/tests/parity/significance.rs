@@ -2,13 +2,12 @@
 //! (2x2 with Yates' correction, larger tables, ties, shifted and identical samples). The
 //! fixture is made by `fixtures/make_scipy_fixtures.py`.
 
-use churnkit::significance::{chi_square, feature_tests, mann_whitney_u};
-mod common;
-use common::floats;
+use crate::common::floats;
+use churnkit_core::significance::{chi_square, feature_tests, mann_whitney_u};
 use serde_json::Value;
 
 fn fixture() -> Value {
-    common::fixture("scipy_tests.json")
+    crate::common::fixture("scipy_tests.json")
 }
 
 /// Relative agreement, absolute for values near 0.
@@ -65,9 +64,9 @@ fn mann_whitney_u_matches_scipy() {
 
 #[test]
 fn every_feature_of_the_sample_gets_one_row() {
-    let (csv, _) = churnkit::generate::generate_rows(2000, 4);
-    let table = churnkit::table::Table::from_csv_bytes(csv, "g.csv").unwrap();
-    let schema = churnkit::schema::Schema::infer(&table, "Churn", None).unwrap();
+    let (csv, _) = churnkit_core::generate::generate_rows(2000, 4);
+    let table = churnkit_core::table::Table::from_csv_bytes(csv, "g.csv").unwrap();
+    let schema = churnkit_core::schema::Schema::infer(&table, "Churn", None).unwrap();
     let rows = feature_tests(&table, &schema).unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r.feature.as_str()).collect();
     assert_eq!(rows.len(), 6, "{names:?}");

@@ -2,14 +2,12 @@
 //! CHURNKIT_TEST_MLFLOW_URI, CHURNKIT_TEST_MLFLOW_AUTH_URI and CHURNKIT_REQUIRE_MLFLOW=1).
 //! Without those variables the tests say so and pass only when MLflow is not required.
 
-mod common;
-
+use crate::common::{command, error_line, workdir};
 use churnkit::tracking::client::Method;
 use churnkit::tracking::{
     best_run, search_runs, Artifact, Auth, Delivery, LocalStore, Metric, MlflowClient, RunKind,
     RunRecord, RunSource, RunStatus, Tracker,
 };
-use common::{command, error_line, workdir};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -20,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn server(var: &str) -> Option<String> {
-    common::mlflow(var)
+    crate::common::mlflow(var)
 }
 
 /// An experiment name no other test run uses.

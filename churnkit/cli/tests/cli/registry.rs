@@ -1,11 +1,9 @@
 //! The model registry and concurrent logging, through the CLI: against the real MLflow server
 //! scripts/test.sh starts (CHURNKIT_TEST_MLFLOW_URI) and against the local store.
 
-mod common;
-
+use crate::common::{command, fails, ok, workdir};
 use churnkit::tracking::client::Method;
 use churnkit::tracking::{Auth, LocalStore, MlflowClient};
-use common::{command, fails, ok, workdir};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
@@ -199,7 +197,7 @@ fn the_local_registry_resolves_aliases_for_predict_and_sync_delivers_it() {
 
     // sync delivers the runs, then the versions (pointing at the runs' logged models) and the
     // aliases; a second sync delivers nothing again.
-    let Some(uri) = common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
+    let Some(uri) = crate::common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
         return;
     };
     let name = unique("churn-synced");
@@ -276,7 +274,7 @@ fn the_local_registry_resolves_aliases_for_predict_and_sync_delivers_it() {
 
 #[test]
 fn the_server_registry_serves_predict_from_a_cache_fetched_once() {
-    let Some(uri) = common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
+    let Some(uri) = crate::common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
         return;
     };
     let d = workdir("registry-server");
@@ -481,7 +479,7 @@ fn eight_processes_logging_at_once_to_the_local_store_lose_nothing() {
 
 #[test]
 fn eight_processes_logging_at_once_to_one_server_lose_nothing() {
-    let Some(uri) = common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
+    let Some(uri) = crate::common::mlflow("CHURNKIT_TEST_MLFLOW_URI") else {
         return;
     };
     let d = workdir("eight-server");

@@ -1,6 +1,5 @@
 //! Helpers shared by the tests that compare churnkit with Python's answers on fixed inputs
 //! (`fixtures/*.json`, made by the `fixtures/make_*.py` scripts).
-#![allow(dead_code)] // each test file uses its own subset
 
 use serde_json::Value;
 

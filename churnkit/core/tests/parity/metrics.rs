@@ -2,16 +2,15 @@
 //! perfect and inverted rankings, collinear ROC points). The fixture is made by
 //! `fixtures/make_sklearn_fixtures.py`.
 
-use churnkit::evaluate::{
+use crate::common::floats;
+use churnkit_core::evaluate::{
     average_precision, precision_recall_curve, roc_auc, roc_curve, BinaryMetrics,
     ClassificationReport,
 };
-mod common;
-use common::floats;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    common::fixture("sklearn_metrics.json")
+    crate::common::fixture("sklearn_metrics.json")
 }
 
 fn close(a: &[f64], b: &[f64], what: &str, case: &str) {

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _optional(what, require_var):
@@ -116,3 +116,25 @@ def port_open(port):
     """Whether something accepts connections on 127.0.0.1:`port`."""
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def headless_chromium(window="1500,1000"):
+    """A Selenium driver for Debian's chromium, headless (the one set-up both browser tests
+    use). Skips without chromium and chromedriver, fails instead when CHURNKIT_REQUIRE_BROWSER
+    is set (scripts/test.sh installs them). The caller quits it."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_bin = shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        if os.environ.get("CHURNKIT_REQUIRE_BROWSER"):
+            pytest.fail("CHURNKIT_REQUIRE_BROWSER is set but chromium/chromedriver are missing")
+        pytest.skip("no chromium + chromedriver (scripts/test.sh installs Debian's)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update", "--no-first-run",
+              f"--window-size={window}"]:
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service(driver_bin), options=opts)

@@ -248,25 +248,11 @@ def test_the_kernelspec_survives_its_kernels(tmp_path):
         assert kernel_json.read_text() == before, f"kernel {i + 1} rewrote {kernel_json}"
 
 
-def _browser():
-    """Debian's chromium and its driver, or None."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (chromium, driver) if chromium and driver else None
-
-
 def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
     """Jupyter Lab started the way the README says (scripts/lab.sh, in a copy of this checkout),
     opened in headless Chromium: the executed exploration notebook's tables and charts are
     rendered in the page (HTML tables laid out, PNGs decoded), not only present in the JSON."""
-    found = _browser()
-    if not found:
-        if os.environ.get("CHURNKIT_REQUIRE_BROWSER"):
-            pytest.fail("CHURNKIT_REQUIRE_BROWSER is set but chromium/chromedriver are missing")
-        pytest.skip("no chromium + chromedriver (scripts/test.sh installs Debian's)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from conftest import copy_checkout, free_port
+    from conftest import copy_checkout, free_port, headless_chromium
 
     root, env = project
     executed = CACHE / "notebooks-executed" / "exploration.ipynb"
@@ -291,13 +277,7 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
                 break
         else:
             pytest.fail("lab.sh ended before Lab was ready:\n" + "".join(out))
-        chromium, chromedriver = found
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--window-size=1400,1800"]:
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+        driver = headless_chromium("1400,1800")
         driver.get(f"http://127.0.0.1:{lab_port}/lab/tree/executed-exploration.ipynb?token={token}")
         count = """return {
             tables: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => t.getBoundingClientRect().width > 100).length,

@@ -27,7 +27,8 @@ export EVCXR_TMPDIR="${CHURNKIT_EVCXR_TMPDIR:-/var/tmp/churnkit-evcxr-$(id -u)}"
 
 scripts/venv.sh
 
-# The engine: cargo builds incrementally (seconds when nothing changed).
+# The engine: cargo builds incrementally (seconds when nothing changed). Built beside the CLI, so
+# that both resolve their dependencies' features alike and share one build of polars.
 engine_dir="$CHURNKIT_CACHE/engine"
 mkdir -p "$engine_dir"
 built="$CARGO_TARGET_DIR/release/libchurnkit_engine.so"
@@ -44,13 +45,13 @@ check_engine() {
     return 1
   fi
 }
-cargo build --release --locked --quiet -p churnkit-engine
+cargo build --release --locked --quiet -p churnkit-engine -p churnkit-cli
 # A damaged build output (cargo takes a file it did not write for up to date) is removed and
 # built once more; an engine that still does not load is refused before a kernelspec names it.
 if ! check_engine; then
   echo "jupyter-setup: rebuilding the engine" >&2
   rm -f "$built" "$CARGO_TARGET_DIR"/release/deps/libchurnkit_engine*.so
-  cargo build --release --locked --quiet -p churnkit-engine
+  cargo build --release --locked --quiet -p churnkit-engine -p churnkit-cli
   check_engine || exit 1
 fi
 tmp=$(mktemp "$engine_dir/.engine.XXXXXX")
@@ -64,7 +65,8 @@ ls -1t "$engine_dir"/libchurnkit_engine-*.so 2>/dev/null | tail -n +6 | xargs -r
 install() {
   if ! [ -x "$evcxr_bin" ] || ! grep -qs "^$EVCXR_VERSION\$" "$evcxr_root/.version"; then
     echo "jupyter-setup: installing evcxr_jupyter $EVCXR_VERSION (about 20 CPU-minutes, once per machine)"
-    CARGO_TARGET_DIR="$CHURNKIT_CACHE/evcxr-install-target" \
+    # (No clippy wrapper, should the caller use one for its own crates: evcxr is not ours.)
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_TARGET_DIR="$CHURNKIT_CACHE/evcxr-install-target" \
       cargo install --quiet --locked --root "$evcxr_root" --version "$EVCXR_VERSION" evcxr_jupyter
     echo "$EVCXR_VERSION" > "$evcxr_root/.version"
     rm -rf "$CHURNKIT_CACHE/evcxr-install-target"

@@ -30,8 +30,15 @@ if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   export CHURNKIT_REQUIRE_BROWSER=1
 fi
 
+# One compile gives the lints and the build: cargo runs clippy-driver as the compiler of
+# churnkit's own crates (what `cargo clippy` does, but there in check mode, so every dependency
+# was compiled twice: checked for clippy, then built). Every cargo step below that builds
+# churnkit's crates uses it, so none recompiles them; kernels and evcxr never see it.
+clippy_driver=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+lint=(env RUSTC_WORKSPACE_WRAPPER="$clippy_driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+
 step "Jupyter + evcxr Rust kernel (background; evcxr_jupyter builds once per machine)"
-job_start scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1
+job_start "${lint[@]}" scripts/jupyter-setup.sh > "$services/jupyter-setup.out" 2>&1
 jupyter_setup=$!
 
 step "MLflow servers (plain and basic-auth), started in the background"
@@ -49,11 +56,8 @@ job_run cargo fmt --all -- --check
 step "compose stack: static validation (Compose config, compose-spec schema, hadolint, paths)"
 job_run scripts/validate-compose.sh
 
-step "cargo clippy -D warnings"
-job_run cargo clippy --release --locked --all-targets --all-features -- -D warnings
-
-step "build"
-job_run cargo build --release --locked --all-targets --all-features
+step "build, with clippy -D warnings on churnkit's crates in the same compile"
+job_run "${lint[@]}" cargo build --release --locked --all-targets --all-features
 
 step "waiting for MLflow"
 job_wait "$plain" || { cat "$services/mlflow.out"; exit 1; }
@@ -68,7 +72,7 @@ CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD=$(cat "$services/mlflow-auth/admin_password"
 export CHURNKIT_TEST_MLFLOW_URI CHURNKIT_TEST_MLFLOW_AUTH_URI CHURNKIT_TEST_MLFLOW_ADMIN_PASSWORD
 
 step "cargo test (unit, integration, doc, real MLflow)"
-job_run cargo test --release --locked --all-features
+job_run "${lint[@]}" cargo test --release --locked --all-features
 
 step "waiting for the team server; the tracking and registry tests again, against it"
 job_wait "$team" || { cat "$services/team.out"; exit 1; }
@@ -77,7 +81,7 @@ set -a
 source "$services/team/team.env"
 set +a
 export CHURNKIT_REQUIRE_TEAM=1
-job_run env CHURNKIT_TEST_MLFLOW_URI="$CHURNKIT_TEST_MLFLOW_TEAM_URI" cargo test --release --locked \
+job_run "${lint[@]}" CHURNKIT_TEST_MLFLOW_URI="$CHURNKIT_TEST_MLFLOW_TEAM_URI" cargo test --release --locked \
   --all-features --test cli -- mlflow:: registry::
 
 step "waiting for the Jupyter/evcxr set-up"

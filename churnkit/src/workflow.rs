@@ -29,6 +29,7 @@ use churnkit_core::preprocess::{Preprocessor, Processed, TransformReport, Unknow
 use churnkit_core::profit::Economics;
 use churnkit_core::table::Table;
 use churnkit_core::Result;
+use churnkit_core::{bail, ensure};
 use churnkit_tracking::record::{
     keys::{metrics as m, params as p, tags as t},
     reproducibility_tags, Artifact, MetricPoint, ModelFlavor, RunKind, RunRecord, MODEL_DIR,
@@ -223,9 +224,7 @@ pub fn train<'a>(data: &Processed, spec: impl Into<TrainSpec<'a>>) -> Result<Tra
     let p_train = match spec.calibration {
         Some(method) => {
             let Some(o) = &oob else {
-                return Err(churnkit_core::Error::params(
-                    "calibration is fitted on out-of-bag scores: it needs a random forest with bootstrap",
-                ));
+                bail!(params, "calibration is fitted on out-of-bag scores: it needs a random forest with bootstrap",);
             };
             model.calibrate_on(method, &o.scores, &data.y_train)?;
             let c = model.calibration.as_ref().expect("just fitted");
@@ -636,11 +635,7 @@ impl EvaluateOptions {
         match self.threshold {
             Threshold::Fixed(threshold) => Ok(ThresholdChoice::Fixed { threshold }),
             Threshold::ProfitOptimal => {
-                if model.fitted_on != FittedOn::TrainingRows {
-                    return Err(churnkit_core::Error::model(
-                        "the optimal threshold is chosen on the out-of-bag scores of the training rows: evaluate the held-out model",
-                    ));
-                }
+                ensure!(model.fitted_on == FittedOn::TrainingRows, model, "the optimal threshold is chosen on the out-of-bag scores of the training rows: evaluate the held-out model",);
                 let oob = model.oob_scores(&data.x_train).map_err(|e| {
                     e.prefixed("the profit-optimal threshold needs out-of-bag scores")
                 })?;
@@ -1187,11 +1182,11 @@ impl Grid {
                 }
             }
         }
-        if out.is_empty() {
-            return Err(churnkit_core::Error::params(
-                "the grid is empty: every hyperparameter needs at least one value",
-            ));
-        }
+        ensure!(
+            !out.is_empty(),
+            params,
+            "the grid is empty: every hyperparameter needs at least one value",
+        );
         Ok(out)
     }
 }

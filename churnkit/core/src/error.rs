@@ -66,6 +66,50 @@ struct Inner {
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
+/// Return early with an [`Error`] of one kind: `bail!(params, "max_depth {d} is not positive")`
+/// is `return Err(Error::params(format!(..)))`. The kind is one of the message-only constructors
+/// (`data`, `schema`, `params`, `model`, `plot`, `transient`, `rejected`); after the kind come
+/// `format!`'s arguments, or one expression that is the message.
+///
+/// ```
+/// use churnkit_core::{bail, Result};
+/// fn trees(n: usize) -> Result<usize> {
+///     if n == 0 {
+///         bail!(params, "n_estimators must be at least 1, got {n}");
+///     }
+///     Ok(n)
+/// }
+/// assert_eq!(trees(0).unwrap_err().to_string(), "n_estimators must be at least 1, got 0");
+/// ```
+#[macro_export]
+macro_rules! bail {
+    ($kind:ident, $fmt:literal $(, $arg:expr)* $(,)?) => {
+        return ::std::result::Result::Err($crate::Error::$kind(::std::format!($fmt $(, $arg)*)))
+    };
+    ($kind:ident, $message:expr $(,)?) => {
+        return ::std::result::Result::Err($crate::Error::$kind($message))
+    };
+}
+
+/// [`bail!`] unless `cond` holds: `ensure!(n > 0, params, "n_estimators must be positive")`.
+///
+/// ```
+/// use churnkit_core::{ensure, ErrorKind, Result};
+/// fn share(v: f64) -> Result<f64> {
+///     ensure!((0.0..=1.0).contains(&v), params, "{v} is not a share");
+///     Ok(v)
+/// }
+/// assert_eq!(share(2.0).unwrap_err().kind(), ErrorKind::Params);
+/// ```
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $kind:ident, $($rest:tt)+) => {
+        if !$cond {
+            $crate::bail!($kind, $($rest)+);
+        }
+    };
+}
+
 /// `Result` with churnkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

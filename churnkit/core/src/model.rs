@@ -16,6 +16,7 @@
 
 use crate::data::frame::Frame;
 use crate::decisions::calibration::{CalibrationMethod, Calibrator};
+use crate::ensure;
 use crate::error::{few, Error, Result};
 use crate::forest::{
     predict_proba_trees, predict_rows, predict_rows_by_trees, predict_rows_with_oob, Columns,
@@ -165,13 +166,13 @@ impl Model {
 
     /// Class-1 probability per row of a row-major matrix in the model's column order.
     pub fn predict_array(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
-        if x.ncols() != self.feature_names.len() {
-            return Err(Error::model(format!(
-                "the model takes {} feature columns, the matrix has {}",
-                self.feature_names.len(),
-                x.ncols()
-            )));
-        }
+        ensure!(
+            x.ncols() == self.feature_names.len(),
+            model,
+            "the model takes {} feature columns, the matrix has {}",
+            self.feature_names.len(),
+            x.ncols()
+        );
         let scores = predict_proba_trees(&self.trees, x);
         Ok(match &self.calibration {
             Some(c) => c.apply_all(&scores),
@@ -181,13 +182,13 @@ impl Model {
 
     /// The uncalibrated score (the mean leaf probability) per row of a row-major matrix.
     pub fn score_array(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
-        if x.ncols() != self.feature_names.len() {
-            return Err(Error::model(format!(
-                "the model takes {} feature columns, the matrix has {}",
-                self.feature_names.len(),
-                x.ncols()
-            )));
-        }
+        ensure!(
+            x.ncols() == self.feature_names.len(),
+            model,
+            "the model takes {} feature columns, the matrix has {}",
+            self.feature_names.len(),
+            x.ncols()
+        );
         Ok(predict_proba_trees(&self.trees, x))
     }
 
@@ -196,19 +197,19 @@ impl Model {
     /// row every tree drew. Errors for a model without bootstrap (a decision tree).
     pub fn oob_scores(&self, x: &Frame) -> Result<Vec<f64>> {
         self.check_features(&x.names)?;
-        if self.kind != ModelKind::RandomForest {
-            return Err(Error::model(format!(
-                "a {} has no out-of-bag rows",
-                self.kind
-            )));
-        }
-        if x.n_rows() != self.fitted_rows {
-            return Err(Error::model(format!(
-                "out-of-bag scores need the {} rows the model was fitted on, got {}",
-                self.fitted_rows,
-                x.n_rows()
-            )));
-        }
+        ensure!(
+            self.kind == ModelKind::RandomForest,
+            model,
+            "a {} has no out-of-bag rows",
+            self.kind
+        );
+        ensure!(
+            x.n_rows() == self.fitted_rows,
+            model,
+            "out-of-bag scores need the {} rows the model was fitted on, got {}",
+            self.fitted_rows,
+            x.n_rows()
+        );
         // The columns in place, no row-major copy.
         Ok(predict_rows_with_oob(&self.params, &self.trees, &Columns(&x.columns))?.1)
     }
@@ -223,13 +224,13 @@ impl Model {
 
     /// [`Model::calibrate`] from out-of-bag scores already computed ([`Model::oob_scores`]).
     pub fn calibrate_on(&mut self, method: CalibrationMethod, oob: &[f64], y: &[u8]) -> Result<()> {
-        if oob.len() != y.len() {
-            return Err(Error::data(format!(
-                "calibration: {} out-of-bag scores for {} labels",
-                oob.len(),
-                y.len()
-            )));
-        }
+        ensure!(
+            oob.len() == y.len(),
+            data,
+            "calibration: {} out-of-bag scores for {} labels",
+            oob.len(),
+            y.len()
+        );
         let (s, t) = crate::forest::scored_rows(oob, y);
         self.calibration = Some(Calibrator::fit(method, &s, &t)?);
         Ok(())
@@ -262,13 +263,13 @@ impl Model {
         if self.kind != ModelKind::RandomForest || !self.params.bootstrap() {
             return Ok((self.predict_frame(x)?, None));
         }
-        if x.n_rows() != self.fitted_rows {
-            return Err(Error::model(format!(
-                "out-of-bag scores need the {} rows the model was fitted on, got {}",
-                self.fitted_rows,
-                x.n_rows()
-            )));
-        }
+        ensure!(
+            x.n_rows() == self.fitted_rows,
+            model,
+            "out-of-bag scores need the {} rows the model was fitted on, got {}",
+            self.fitted_rows,
+            x.n_rows()
+        );
         let (all, oob) = predict_rows_with_oob(&self.params, &self.trees, &Columns(&x.columns))?;
         Ok((self.calibrated(all), Some(oob)))
     }
@@ -355,15 +356,13 @@ impl Model {
         let m: Model =
             serde_json::from_value(v).map_err(|e| Error::model(format!("invalid model: {e}")))?;
         let nf = m.feature_names.len();
-        if m.trees.is_empty() {
-            return Err(Error::model("the model has no trees"));
-        }
-        if m.feature_importances.len() != nf {
-            return Err(Error::model(format!(
-                "{} importances for {nf} features",
-                m.feature_importances.len()
-            )));
-        }
+        ensure!(!m.trees.is_empty(), model, "the model has no trees");
+        ensure!(
+            m.feature_importances.len() == nf,
+            model,
+            "{} importances for {nf} features",
+            m.feature_importances.len()
+        );
         for (i, t) in m.trees.iter().enumerate() {
             t.validate(nf)
                 .map_err(|e| e.prefixed(format_args!("tree {i}")))?;

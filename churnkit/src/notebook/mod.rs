@@ -34,6 +34,7 @@ pub use polars::prelude::{Column, DataFrame, DataType};
 
 use churnkit_core::plots;
 use churnkit_core::stats::quantile;
+use churnkit_core::{bail, ensure};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -124,13 +125,13 @@ pub fn numbers(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
 /// # Ok::<(), churnkit::Error>(())
 /// ```
 pub fn with_column(df: &DataFrame, name: &str, values: Vec<Option<f64>>) -> Result<DataFrame> {
-    if values.len() != df.height() {
-        return Err(churnkit_core::Error::data(format!(
-            "column '{name}' has {} values for {} rows",
-            values.len(),
-            df.height()
-        )));
-    }
+    ensure!(
+        values.len() == df.height(),
+        data,
+        "column '{name}' has {} values for {} rows",
+        values.len(),
+        df.height()
+    );
     let mut out = df.clone();
     out.with_column(Column::new(name.into(), values))?;
     Ok(out)
@@ -389,9 +390,10 @@ pub fn decide(model: &Model, data: &Processed, economics: Economics) -> Result<E
 /// The gains table (one row per score decile) as a DataFrame.
 pub fn gains_table(d: &Decisions) -> Result<DataFrame> {
     let Some(g) = &d.gains else {
-        return Err(churnkit_core::Error::data(
+        bail!(
+            data,
             "no churner among the test rows: the gains table is undefined",
-        ));
+        );
     };
     let r = &g.rows;
     let f = |g: fn(&churnkit_core::gains::GainsRow) -> f64| r.iter().map(g).collect::<Vec<f64>>();
@@ -439,10 +441,7 @@ pub fn contributions(model: &Model, data: &Processed, df: &DataFrame) -> Result<
 /// contributions, from the base value to the customer's score.
 pub fn reasons_chart(model: &Model, data: &Processed, df: &DataFrame, row: usize) -> Result<Png> {
     if row >= df.height() {
-        return Err(churnkit_core::Error::data(format!(
-            "row {row} is beyond the table's {} rows",
-            df.height()
-        )));
+        bail!(data, "row {row} is beyond the table's {} rows", df.height());
     }
     let (table, x) = features_of(data, df)?;
     let c = model.explain(&x.take(&[row]))?;
@@ -561,12 +560,12 @@ impl Project {
     /// Open the project at `root` (it must hold `data/`).
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
-        if !root.join("data").is_dir() {
-            return Err(Error::data(format!(
-                "{} has no data/ directory: not a churnkit project",
-                root.display()
-            )));
-        }
+        ensure!(
+            root.join("data").is_dir(),
+            data,
+            "{} has no data/ directory: not a churnkit project",
+            root.display()
+        );
         Ok(Project { root })
     }
 

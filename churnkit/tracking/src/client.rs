@@ -7,6 +7,7 @@
 //! and 5xx responses are retried with exponential backoff, 4xx never.
 
 use crate::record::{keys::tags, ModelFlavor, RunStatus};
+use churnkit_core::{bail, ensure};
 use churnkit_core::{Error, Result};
 use reqwest::blocking::Client;
 /// HTTP methods for [`MlflowClient::call`].
@@ -428,12 +429,12 @@ impl MlflowClient {
         let info = &v["info"];
         let s = |k: &str| info[k].as_str().unwrap_or_default().to_string();
         let run_id = s("run_id");
-        if run_id.is_empty() {
-            return Err(Error::rejected(format!(
-                "unexpected answer from {}: a run without run_id",
-                self.base
-            )));
-        }
+        ensure!(
+            !run_id.is_empty(),
+            rejected,
+            "unexpected answer from {}: a run without run_id",
+            self.base
+        );
         let metrics = v["data"]["metrics"]
             .as_array()
             .map(|a| {
@@ -516,10 +517,11 @@ impl MlflowClient {
         tags: &[(String, String)],
     ) -> Result<()> {
         if let Some((k, v)) = params.iter().find(|(_, v)| v.len() > MAX_PARAM_VALUE_LEN) {
-            return Err(Error::rejected(format!(
+            bail!(
+                rejected,
                 "param '{k}' is {} characters long; MLflow keeps at most {MAX_PARAM_VALUE_LEN}",
                 v.len()
-            )));
+            );
         }
         let (mut p, mut m, mut t) = (0, 0, 0);
         while p < params.len() || m < metrics.len() || t < tags.len() {

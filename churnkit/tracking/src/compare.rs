@@ -5,6 +5,7 @@
 
 use crate::query::{list_runs, RunRow, RunSource, Where};
 use crate::{LocalStore, MlflowClient};
+use churnkit_core::{bail, ensure};
 use churnkit_core::{Error, Result};
 use std::collections::BTreeSet;
 
@@ -67,10 +68,11 @@ impl Comparison {
     /// Compare `runs` (at least two).
     pub fn new(runs: Vec<RunRow>) -> Result<Self> {
         if runs.len() < 2 {
-            return Err(Error::params(format!(
+            bail!(
+                params,
                 "compare needs at least two runs, got {}",
                 runs.len()
-            )));
+            );
         }
         let param_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
         let params = param_keys
@@ -162,9 +164,7 @@ pub fn find_runs<S: AsRef<str>>(
     ids.iter()
         .map(|id| {
             let id = id.as_ref();
-            if id.is_empty() {
-                return Err(Error::params("an empty run id"));
-            }
+            ensure!(!id.is_empty(), params, "an empty run id");
             let hits: Vec<&RunRow> = candidates
                 .iter()
                 .filter(|(keys, _)| keys.iter().any(|k| k.starts_with(id)))

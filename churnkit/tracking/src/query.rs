@@ -2,6 +2,7 @@
 
 use crate::record::{MetricPoint, RunStatus};
 use crate::{LocalStore, MlflowClient};
+use churnkit_core::bail;
 use churnkit_core::{Error, Result};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -275,9 +276,7 @@ fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<()> {
             Some(d) if d == "ASC" => false,
             Some(d) if d == "DESC" => true,
             Some(d) => {
-                return Err(Error::params(format!(
-                    "order_by '{o}': '{d}' is not ASC or DESC"
-                )))
+                bail!(params, "order_by '{o}': '{d}' is not ASC or DESC")
             }
         };
         keys.push((split_ident(ident), desc));

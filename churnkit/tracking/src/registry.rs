@@ -10,6 +10,7 @@ use crate::client::{as_i64, Method, MlflowClient};
 use crate::local::LocalStore;
 use crate::record::{keys::tags, MODEL_DIR};
 use churnkit_core::io::write_atomic;
+use churnkit_core::{bail, ensure};
 use churnkit_core::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -385,11 +386,11 @@ fn registry_dir(store: &LocalStore) -> PathBuf {
 /// Register run `run_id` of the local store (a local id, or the server id it was delivered as).
 fn local_register(store: &LocalStore, name: &str, run_id: &str) -> Result<ModelVersion> {
     let run = local_run(store, run_id)?;
-    if run.record.model.is_none() {
-        return Err(Error::model(format!(
-            "run {run_id} has no churnkit model (a training run has one under model/)"
-        )));
-    }
+    ensure!(
+        run.record.model.is_some(),
+        model,
+        "run {run_id} has no churnkit model (a training run has one under model/)"
+    );
     let dir = registry_dir(store).join(name).join("versions");
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut next = local_versions(store, name)?
@@ -537,9 +538,10 @@ fn server_register(
     let run = c.get_run(run_id)?;
     let model_id = run.tags.get(tags::MODEL_ID).cloned();
     if model_id.is_none() && !run.tags.contains_key(tags::MLFLOW_LOG_MODEL_HISTORY) {
-        return Err(Error::model(format!(
+        bail!(
+            model,
             "run {run_id} has no logged model (a training run has one)"
-        )));
+        );
     }
     match c.call(
         Method::POST,

@@ -19,10 +19,11 @@
 //! # Ok::<(), churnkit_core::Error>(())
 //! ```
 
+use crate::bail;
 use crate::charts::render::{draw_legend, render, Png, FAMILY};
 use crate::data::schema::DEFAULT_NA_VALUES;
 use crate::data::table::Table;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
@@ -220,7 +221,7 @@ impl Columns {
         let y = match (&chart.y, chart.kind) {
             (Some(y), _) => numbers(table, y)?,
             (None, Kind::Scatter | Kind::Line) => {
-                return Err(Error::params("a scatter or line chart needs a y column"))
+                bail!(params, "a scatter or line chart needs a y column")
             }
             (None, _) => vec![None; table.n_rows()],
         };
@@ -550,11 +551,12 @@ impl Chart {
             }
         }
         if cats.len() > 40 {
-            return Err(Error::params(format!(
+            bail!(
+                params,
                 "'{}' has {} categories: a bar chart shows at most 40 (try a histogram)",
                 self.x,
                 cats.len()
-            )));
+            );
         }
         let means = self.y.is_some();
         let value = |(s, n): (f64, usize)| if means { s / n.max(1) as f64 } else { s };

@@ -18,6 +18,7 @@
 //! sizes add up to the file's and that labels are 0 or 1.
 
 use crate::data::frame::Frame;
+use crate::ensure;
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
@@ -105,12 +106,12 @@ pub fn header(bytes: &[u8]) -> Result<Value> {
     if h["format"] != FORMAT {
         return Err(bad("header format is not churnkit-split"));
     }
-    if h["format_version"] != FORMAT_VERSION {
-        return Err(Error::model(format!(
-            "split file format_version {} is not supported (this churnkit reads {FORMAT_VERSION})",
-            h["format_version"]
-        )));
-    }
+    ensure!(
+        h["format_version"] == FORMAT_VERSION,
+        model,
+        "split file format_version {} is not supported (this churnkit reads {FORMAT_VERSION})",
+        h["format_version"]
+    );
     Ok(h)
 }
 

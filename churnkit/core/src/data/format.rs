@@ -1,6 +1,7 @@
 //! The header every churnkit file carries (`format` and `format_version`), checked in one place
 //! before the rest of a file is trusted.
 
+use crate::ensure;
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -24,11 +25,11 @@ pub fn parse_versioned(
 ) -> Result<(Value, u32)> {
     let v: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::model(format!("not valid JSON (corrupt or truncated file?): {e}")))?;
-    if v.get("format").and_then(Value::as_str) != Some(format) {
-        return Err(Error::model(format!(
-            "not a churnkit {what} file (format is not '{format}')"
-        )));
-    }
+    ensure!(
+        v.get("format").and_then(Value::as_str) == Some(format),
+        model,
+        "not a churnkit {what} file (format is not '{format}')"
+    );
     let version = v.get("format_version").and_then(Value::as_u64);
     match version.and_then(|n| u32::try_from(n).ok()) {
         Some(n) if supported.contains(&n) => Ok((v, n)),

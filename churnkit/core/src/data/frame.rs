@@ -5,6 +5,7 @@
 //! polars frame for display.
 
 use crate::data::table::Table;
+use crate::ensure;
 use crate::error::{Error, Result};
 use polars::prelude::{Column, DataFrame};
 use std::io::{self, Write};
@@ -58,11 +59,11 @@ impl Frame {
 
     /// The rows of `self`, then those of `other` (same columns).
     pub fn concat(&self, other: &Frame) -> Result<Frame> {
-        if self.names != other.names {
-            return Err(Error::data(
-                "frames with different columns cannot be stacked",
-            ));
-        }
+        ensure!(
+            self.names == other.names,
+            data,
+            "frames with different columns cannot be stacked",
+        );
         Ok(Frame {
             names: self.names.clone(),
             columns: self

@@ -7,6 +7,7 @@
 
 use crate::data::table::Table;
 use crate::error::{few, Error, Result};
+use crate::{bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -367,51 +368,53 @@ impl Schema {
             .chain(&self.numeric)
             .chain(&self.categorical)
         {
-            if !seen.insert(c.as_str()) {
-                return Err(Error::schema(format!(
-                    "invalid schema: column '{c}' is listed in more than one role"
-                )));
-            }
+            ensure!(
+                seen.insert(c.as_str()),
+                schema,
+                "invalid schema: column '{c}' is listed in more than one role"
+            );
         }
         if self.numeric.is_empty() && self.categorical.is_empty() {
-            return Err(Error::schema("invalid schema: no feature columns"));
+            bail!(schema, "invalid schema: no feature columns");
         }
         for c in self.excluded.keys() {
             if self.features().contains(&c.as_str()) || *c == self.target {
-                return Err(Error::schema(format!(
+                bail!(
+                    schema,
                     "invalid schema: column '{c}' is both excluded and used"
-                )));
+                );
             }
         }
         for (col, [a, b]) in &self.fill_from_product {
             for c in [col, a, b] {
-                if !self.numeric.contains(c) {
-                    return Err(Error::schema(format!(
-                        "invalid schema: fill_from_product uses '{c}', which is not a numeric column"
-                    )));
-                }
+                ensure!(
+                    self.numeric.contains(c),
+                    schema,
+                    "invalid schema: fill_from_product uses '{c}', which is not a numeric column"
+                );
             }
         }
         for (c, r) in &self.valid_ranges {
-            if !self.numeric.contains(c) {
-                return Err(Error::schema(format!(
-                    "invalid schema: valid_ranges names '{c}', which is not a numeric column"
-                )));
-            }
+            ensure!(
+                self.numeric.contains(c),
+                schema,
+                "invalid schema: valid_ranges names '{c}', which is not a numeric column"
+            );
             if let (Some(a), Some(b)) = (r.min, r.max) {
                 if a > b {
-                    return Err(Error::schema(format!(
+                    bail!(
+                        schema,
                         "invalid schema: valid range of '{c}' has min {a} above max {b}"
-                    )));
+                    );
                 }
             }
         }
         self.check_markers()?;
-        if !(self.outlier_iqr_k >= 0.0 && self.outlier_iqr_k.is_finite()) {
-            return Err(Error::schema(
-                "invalid schema: outlier_iqr_k must be a finite number >= 0",
-            ));
-        }
+        ensure!(
+            (self.outlier_iqr_k >= 0.0 && self.outlier_iqr_k.is_finite()),
+            schema,
+            "invalid schema: outlier_iqr_k must be a finite number >= 0",
+        );
         Ok(())
     }
 
@@ -490,11 +493,11 @@ impl Schema {
         schema.check_markers()?;
         for k in &options.keep {
             table.column(k)?;
-            if k == target {
-                return Err(Error::schema(format!(
-                    "the `keep` option names '{k}', the target, not a feature"
-                )));
-            }
+            ensure!(
+                k != target,
+                schema,
+                "the `keep` option names '{k}', the target, not a feature"
+            );
         }
         let classes = target_classes(table, target, &schema)?;
         schema.positive = match options.positive.as_deref() {
@@ -588,11 +591,11 @@ impl Schema {
     }
 
     fn check_markers(&self) -> Result<()> {
-        if self.na_values.iter().any(|m| m.trim() != m || m.is_empty()) {
-            return Err(Error::schema(
-                "invalid schema: na_values must be non-empty and without surrounding spaces",
-            ));
-        }
+        ensure!(
+            !self.na_values.iter().any(|m| m.trim() != m || m.is_empty()),
+            schema,
+            "invalid schema: na_values must be non-empty and without surrounding spaces",
+        );
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 //! ```
 
 use crate::data::io::Fingerprint;
+use crate::ensure;
 use crate::error::{few, Error, ErrorKind, Position, Result};
 use polars::prelude::*;
 use std::collections::HashSet;
@@ -207,9 +208,7 @@ impl Table {
     /// A table from an in-memory DataFrame of any column types: text stays text, numbers become
     /// their shortest exact text, NaN and null are missing. Column names are trimmed.
     pub fn from_frame(df: &DataFrame) -> Result<Self> {
-        if df.height() == 0 {
-            return Err(Error::data("the DataFrame has no rows"));
-        }
+        ensure!(df.height() != 0, data, "the DataFrame has no rows");
         let headers: Vec<String> = df
             .columns()
             .iter()

@@ -9,6 +9,7 @@
 
 use crate::charts::render::{draw_legend, render, segments, unit_chart, Png, CLASS_COLOURS};
 use crate::error::{Error, Result};
+use crate::{bail, ensure};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -33,21 +34,20 @@ fn bin_of(p: f64, bins: usize) -> usize {
 }
 
 fn check(y: &[u8], p: &[f64]) -> Result<()> {
-    if y.len() != p.len() {
-        return Err(Error::data(format!(
-            "calibration: {} labels but {} probabilities",
-            y.len(),
-            p.len()
-        )));
-    }
-    if y.is_empty() {
-        return Err(Error::data("calibration: no rows"));
-    }
+    ensure!(
+        y.len() == p.len(),
+        data,
+        "calibration: {} labels but {} probabilities",
+        y.len(),
+        p.len()
+    );
+    ensure!(!y.is_empty(), data, "calibration: no rows");
     if let Some(i) = p.iter().position(|v| !(0.0..=1.0).contains(v)) {
-        return Err(Error::data(format!(
+        bail!(
+            data,
             "calibration: probability {} at row {i} is outside [0, 1]",
             p[i]
-        )));
+        );
     }
     Ok(())
 }
@@ -62,9 +62,7 @@ fn check(y: &[u8], p: &[f64]) -> Result<()> {
 /// ```
 pub fn reliability_curve(y: &[u8], p: &[f64], bins: usize) -> Result<ReliabilityCurve> {
     check(y, p)?;
-    if bins == 0 {
-        return Err(Error::params("calibration: bins must be at least 1"));
-    }
+    ensure!(bins != 0, params, "calibration: bins must be at least 1");
     let (mut sum, mut pos, mut n) = (vec![0.0; bins], vec![0.0; bins], vec![0usize; bins]);
     for (&yi, &pi) in y.iter().zip(p) {
         let b = bin_of(pi, bins);
@@ -236,9 +234,7 @@ impl Calibrator {
         check(y, scores)?;
         let pos = y.iter().filter(|&&v| v == 1).count();
         if pos == 0 || pos == y.len() {
-            return Err(Error::data(
-                "calibration needs both churners and non-churners",
-            ));
+            bail!(data, "calibration needs both churners and non-churners",);
         }
         Ok(match method {
             CalibrationMethod::Isotonic => isotonic(scores, y),
@@ -290,17 +286,15 @@ impl Calibrator {
                     && x.windows(2).all(|w| w[0] < w[1])
                     && y.windows(2).all(|w| w[0] <= w[1])
                     && y.iter().all(|v| (0.0..=1.0).contains(v));
-                if !ok {
-                    return Err(Error::model(
-                        "the isotonic calibration map is not increasing within [0, 1]",
-                    ));
-                }
+                ensure!(
+                    ok,
+                    model,
+                    "the isotonic calibration map is not increasing within [0, 1]",
+                );
             }
             Calibrator::Platt { a, b } => {
                 if !a.is_finite() || !b.is_finite() {
-                    return Err(Error::model(
-                        "the Platt calibration has a non-finite parameter",
-                    ));
+                    bail!(model, "the Platt calibration has a non-finite parameter",);
                 }
             }
         }

@@ -9,8 +9,9 @@
 use crate::charts::render::{
     caption_font, draw_legend, render, segments, thin, unit_chart, xy_mesh, Png, CLASS_COLOURS,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::classification::binary_clf_curve;
+use crate::{bail, ensure};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -68,27 +69,25 @@ impl Gains {
     /// assert_eq!(g.capture_at(0.2), 2.0 / 3.0); // the top 20% hold two of the three churners
     /// ```
     pub fn new(y: &[u8], scores: &[f64], groups: usize) -> Result<Self> {
-        if y.len() != scores.len() {
-            return Err(Error::data(format!(
-                "gains: {} labels but {} scores",
-                y.len(),
-                scores.len()
-            )));
-        }
-        if groups == 0 {
-            return Err(Error::data(
-                "gains: the number of groups must be at least 1",
-            ));
-        }
+        ensure!(
+            y.len() == scores.len(),
+            data,
+            "gains: {} labels but {} scores",
+            y.len(),
+            scores.len()
+        );
+        ensure!(
+            groups != 0,
+            data,
+            "gains: the number of groups must be at least 1",
+        );
         let n = y.len();
         let churners = y.iter().filter(|&&v| v == 1).count();
         if n == 0 || churners == 0 {
-            return Err(Error::data(
-                "gains: need at least one scored row and one churner",
-            ));
+            bail!(data, "gains: need at least one scored row and one churner",);
         }
         if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(Error::data(format!("gains: score {i} is not finite")));
+            bail!(data, "gains: score {i} is not finite");
         }
         let overall = churners as f64 / n as f64;
         let mut order: Vec<usize> = (0..n).collect();

@@ -14,8 +14,9 @@
 use crate::charts::render::{
     caption_font, draw_legend, render, segments, thin, xy_mesh, Png, CLASS_COLOURS,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::classification::binary_clf_curve;
+use crate::{bail, ensure};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -49,17 +50,15 @@ impl Economics {
             ("retained value", self.retained_value),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(Error::params(format!(
-                    "{name} must be a non-negative number, got {v}"
-                )));
+                bail!(params, "{name} must be a non-negative number, got {v}");
             }
         }
-        if !(0.0..=1.0).contains(&self.success_rate) {
-            return Err(Error::params(format!(
-                "success rate must be within [0, 1], got {}",
-                self.success_rate
-            )));
-        }
+        ensure!(
+            (0.0..=1.0).contains(&self.success_rate),
+            params,
+            "success rate must be within [0, 1], got {}",
+            self.success_rate
+        );
         Ok(())
     }
 
@@ -111,16 +110,15 @@ impl ProfitCurve {
     pub fn new(y: &[u8], scores: &[f64], economics: Economics) -> Result<Self> {
         economics.validate()?;
         if y.len() != scores.len() || y.is_empty() {
-            return Err(Error::data(format!(
+            bail!(
+                data,
                 "profit curve: {} labels and {} scores (need the same, at least one)",
                 y.len(),
                 scores.len()
-            )));
+            );
         }
         if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(Error::data(format!(
-                "profit curve: score {i} is not finite"
-            )));
+            bail!(data, "profit curve: score {i} is not finite");
         }
         // binary_clf_curve gives cumulative counts at each distinct score, highest first; the
         // rows "above the threshold" of labels() are those with a strictly larger score, so the

@@ -6,7 +6,8 @@ use crate::charts::render::Png;
 use crate::decisions::calibration::CalibrationReport;
 use crate::decisions::gains::Gains;
 use crate::decisions::profit::{Economics, ProfitCurve};
-use crate::error::{Error, Result};
+use crate::ensure;
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
 /// How the evaluation's threshold was chosen.
@@ -50,11 +51,11 @@ impl ThresholdChoice {
     /// the training rows with labels `y`.
     pub fn profit_optimal(y: &[u8], oob: &[f64], economics: Economics) -> Result<Self> {
         let (s, t) = crate::forest::scored_rows(oob, y);
-        if s.is_empty() {
-            return Err(Error::data(
-                "no training row has an out-of-bag score: use more trees",
-            ));
-        }
+        ensure!(
+            !s.is_empty(),
+            data,
+            "no training row has an out-of-bag score: use more trees",
+        );
         let curve = ProfitCurve::new(&t, &s, economics)?;
         let (threshold, oob_profit) = curve.best();
         Ok(ThresholdChoice::ProfitOptimal {

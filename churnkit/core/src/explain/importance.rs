@@ -5,6 +5,7 @@
 
 use crate::charts::render::{ranked_bars, Png};
 use crate::data::frame::Frame;
+use crate::ensure;
 use crate::error::{Error, Result};
 use crate::metrics::classification::roc_auc;
 use crate::model::Model;
@@ -42,11 +43,11 @@ impl PermutationImportance {
     /// shuffles on any thread count) and measure the drop of `model`'s ROC AUC on labels `y`.
     pub fn compute(model: &Model, x: &Frame, y: &[u8], repeats: usize, seed: u64) -> Result<Self> {
         model.check_features(&x.names)?;
-        if repeats == 0 {
-            return Err(Error::params(
-                "permutation importance needs at least one repeat",
-            ));
-        }
+        ensure!(
+            repeats != 0,
+            params,
+            "permutation importance needs at least one repeat",
+        );
         let sampled;
         let (x, y) = if x.n_rows() > MAX_ROWS {
             let mut rows: Vec<usize> = (0..x.n_rows()).collect();

@@ -20,9 +20,10 @@
 
 use crate::charts::render::Png;
 use crate::data::frame::Frame;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::forest::Tree;
 use crate::model::Model;
+use crate::{bail, ensure};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -272,18 +273,17 @@ pub fn beeswarm_chart(
     use crate::charts::render::{render, FAMILY};
     use plotters::prelude::*;
     if names.len() != c.n_features || x.ncols() != c.n_features || x.nrows() != c.n_rows() {
-        return Err(Error::data(format!(
+        bail!(
+            data,
             "beeswarm: {} names, {} contributions per row over {} rows, but a {}x{} matrix",
             names.len(),
             c.n_features,
             c.n_rows(),
             x.nrows(),
             x.ncols()
-        )));
+        );
     }
-    if c.n_rows() == 0 {
-        return Err(Error::data("beeswarm: no rows to draw"));
-    }
+    ensure!(c.n_rows() != 0, data, "beeswarm: no rows to draw");
     let rows = beeswarm_rows(c.n_rows());
     let mean_abs = c.mean_abs();
     let mut order: Vec<usize> = (0..c.n_features).collect();
@@ -365,26 +365,20 @@ pub fn beeswarm_chart(
 /// # Ok::<(), churnkit_core::Error>(())
 /// ```
 pub fn tree_shap(trees: &[Tree], n_features: usize, x: &ArrayView2<f64>) -> Result<Contributions> {
-    if x.ncols() != n_features {
-        return Err(Error::model(format!(
-            "explain: {} feature columns, but the model has {n_features}",
-            x.ncols()
-        )));
-    }
-    if trees.is_empty() {
-        return Err(Error::model("explain: the model has no trees"));
-    }
+    ensure!(
+        x.ncols() == n_features,
+        model,
+        "explain: {} feature columns, but the model has {n_features}",
+        x.ncols()
+    );
+    ensure!(!trees.is_empty(), model, "explain: the model has no trees");
     for (t, tree) in trees.iter().enumerate() {
-        if tree.cover.len() != tree.n_nodes() {
-            return Err(Error::model(format!(
-                "explain: tree {t} has no node covers (a model file before format 3); retrain to explain"
-            )));
-        }
-        if (0..tree.n_nodes()).any(|n| tree.feature[n] >= 0 && tree.cover[n] == 0) {
-            return Err(Error::model(format!(
-                "explain: tree {t} has a split that no training row reached"
-            )));
-        }
+        ensure!(tree.cover.len() == tree.n_nodes(), model, "explain: tree {t} has no node covers (a model file before format 3); retrain to explain");
+        ensure!(
+            !(0..tree.n_nodes()).any(|n| tree.feature[n] >= 0 && tree.cover[n] == 0),
+            model,
+            "explain: tree {t} has a split that no training row reached"
+        );
     }
     let n = x.nrows();
     let m = n_features;

@@ -1,9 +1,10 @@
 //! One fitted tree in flat arrays: how a row finds its leaf, and the structural checks a tree
 //! read from a file must pass.
 
+use crate::{bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One tree in flat arrays. Node 0 is the root; `feature < 0` marks a leaf. An internal node
 /// sends `x[feature] <= threshold` to `left`, else to `right`, and a missing value (NaN) to
@@ -76,9 +77,7 @@ impl Tree {
     /// Structural checks for a tree read from a file.
     pub fn validate(&self, n_features: usize) -> Result<()> {
         let n = self.feature.len();
-        if n == 0 {
-            return Err(Error::model("a tree has no nodes"));
-        }
+        ensure!(n != 0, model, "a tree has no nodes");
         if [
             self.threshold.len(),
             self.left.len(),
@@ -90,42 +89,44 @@ impl Tree {
         .any(|&l| l != n)
             || !(self.cover.is_empty() || self.cover.len() == n)
         {
-            return Err(Error::model("a tree's node arrays have different lengths"));
+            bail!(model, "a tree's node arrays have different lengths");
         }
         let mut parents = vec![0u8; n];
         for i in 0..n {
             let f = self.feature[i];
             if f >= 0 {
                 if f as usize >= n_features {
-                    return Err(Error::model(format!(
+                    bail!(
+                        model,
                         "node {i} splits on feature {f}, but the model has {n_features} features"
-                    )));
+                    );
                 }
-                if !self.threshold[i].is_finite() {
-                    return Err(Error::model(format!("node {i} has a non-finite threshold")));
-                }
+                ensure!(
+                    self.threshold[i].is_finite(),
+                    model,
+                    "node {i} has a non-finite threshold"
+                );
                 for c in [self.left[i] as usize, self.right[i] as usize] {
                     if c <= i || c >= n {
-                        return Err(Error::model(format!(
-                            "node {i} has an invalid child index {c}"
-                        )));
+                        bail!(model, "node {i} has an invalid child index {c}");
                     }
                     parents[c] += 1;
                 }
             } else if f != -1 {
-                return Err(Error::model(format!(
-                    "node {i} has feature {f} (leaves use -1)"
-                )));
+                bail!(model, "node {i} has feature {f} (leaves use -1)");
             } else if !(0.0..=1.0).contains(&self.value[i]) {
-                return Err(Error::model(format!(
+                bail!(
+                    model,
                     "leaf {i} has probability {} outside [0, 1]",
                     self.value[i]
-                )));
+                );
             }
         }
-        if parents[1..].iter().any(|&p| p != 1) {
-            return Err(Error::model("a tree's nodes do not form a tree"));
-        }
+        ensure!(
+            !parents[1..].iter().any(|&p| p != 1),
+            model,
+            "a tree's nodes do not form a tree"
+        );
         Ok(())
     }
 }

@@ -1,0 +1,30 @@
+//! The workflow's steps on values: train a model on [`Processed`] data, evaluate it, score new
+//! customers, and turn each result into the [`RunRecord`] tracking logs (artifacts in memory).
+//! The CLI and the notebooks call exactly these; saving files is [`crate::layout`]'s job.
+//!
+//! ```
+//! use churnkit::prelude::*;
+//! let (csv, _) = churnkit::generate::generate_rows(300, 1);
+//! let table = Table::from_csv_bytes(csv, "customers.csv")?;
+//! let schema = Schema::infer(&table, "Churn", None)?;
+//! let data = Processed::fit(&table, &schema, SplitOptions::default())?;
+//! let params = RandomForestParams::new().n_estimators(20).check()?;
+//! let trained = train(&data, TrainSpec::new(params))?;
+//! let evaluated = trained.evaluate(&data, 0.5)?; // or evaluate(&model, &data, 0.5) for any model
+//! let run = evaluated.run_record(&data, "churn-prediction");
+//! assert_eq!(run.metrics["test_f1"], Some(evaluated.evaluation.metrics.f1));
+//! assert!(run.artifacts.iter().any(|a| a.path == "roc_curve.png"));
+//! # Ok::<(), churnkit::Error>(())
+//! ```
+
+mod evaluate;
+mod grid;
+mod predict;
+mod records;
+mod train;
+
+pub use evaluate::{evaluate, EvaluateOptions, Evaluated, Threshold};
+pub use grid::{train_grid, Grid};
+pub use predict::{predict, PredictOptions, Reason, Scores, SCORE_COLUMNS};
+pub use records::dataset_inputs;
+pub use train::{train, OutOfBag, TrainSpec, Trained};

@@ -127,3 +127,31 @@ def test_one_integration_test_binary_per_crate():
         loose = sorted(p.name for p in tests.glob("*.rs"))
         binaries = sorted(p.parent.name for p in tests.glob("*/main.rs"))
         assert not loose and len(binaries) <= 1, (str(tests.relative_to(REPO)), loose, binaries)
+
+
+def readme_tree():
+    """The paths the README's Layout picture names (indentation is nesting, two spaces a level)."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    paths, stack = [], []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        names = line.strip().split("   ")[0].split()[0] if ", " not in line else line.strip().split("   ")[0]
+        stack = stack[:depth]
+        for name in [n.strip() for n in names.split(",")]:
+            paths.append("/".join(stack + [name.rstrip("/")]))
+        stack.append(names.split(",")[0].strip().rstrip("/"))
+    return paths
+
+
+def test_the_readme_layout_is_a_picture_of_the_tree():
+    paths = readme_tree()
+    assert len(paths) > 20, paths
+    missing = [p for p in paths if not (REPO / p).exists()]
+    assert not missing, f"the README's Layout names paths that do not exist: {missing}"
+    # Every crate and every part of the core is in the picture.
+    crates = {str(m.parent.relative_to(REPO)) for m in (REPO / "churnkit").rglob("Cargo.toml")}
+    parts = {f"churnkit/core/src/{p.name}" for p in (REPO / "churnkit/core/src").iterdir() if p.is_dir()}
+    assert not (crates | parts) - set(paths), sorted((crates | parts) - set(paths))

@@ -166,14 +166,7 @@ impl Model {
 
     /// Class-1 probability per row of a row-major matrix in the model's column order.
     pub fn predict_array(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>> {
-        ensure!(
-            x.ncols() == self.feature_names.len(),
-            model,
-            "the model takes {} feature columns, the matrix has {}",
-            self.feature_names.len(),
-            x.ncols()
-        );
-        let scores = predict_proba_trees(&self.trees, x);
+        let scores = self.score_array(x)?;
         Ok(match &self.calibration {
             Some(c) => c.apply_all(&scores),
             None => scores,

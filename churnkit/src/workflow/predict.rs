@@ -104,7 +104,7 @@ pub const SCORE_COLUMNS: [&str; 2] = ["churn_probability", "churn_prediction"];
 /// let table = Table::from_csv_bytes(csv, "sample.csv")?;
 /// let data = Processed::fit(&table, &Schema::infer(&table, "Churn", None)?, SplitOptions::default())?;
 /// let params = RandomForestParams::new().n_estimators(10).check()?;
-/// let trained = train(&data, ModelKind::RandomForest, &params)?;
+/// let trained = train(&data, params)?;
 /// let new = Table::from_csv_bytes(b"Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod\n40,2,80,160,Weekly,Mailed check\n".to_vec(), "new.csv")?;
 /// let scores = predict(&data.state, trained.model(), &new, PredictOptions::default())?;
 /// assert_eq!(scores.report.unseen["Contract"].count, 1);      // scored as a missing contract

@@ -36,7 +36,13 @@ pub mod stats;
 // The flat paths of earlier releases (`churnkit::table`, `churnkit::evaluate`, ...), which the
 // notebooks, the README and users' code name.
 pub use charts::{explore as chart, render as plots};
-pub use data::{columnar, format, frame, generate, io, schema, table};
+pub use data::{columnar, format, frame, generate, io, table};
+
+/// The schema and its inference under one path, as earlier releases had them.
+pub mod schema {
+    pub use crate::data::infer::*;
+    pub use crate::data::schema::*;
+}
 pub use decisions::{calibration, gains, profit};
 pub use explain::importance;
 pub use metrics::{classification as evaluate, significance};

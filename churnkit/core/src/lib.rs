@@ -35,7 +35,14 @@ pub mod stats;
 
 // The flat paths of earlier releases (`churnkit::table`, `churnkit::evaluate`, ...), which the
 // notebooks, the README and users' code name.
-pub use charts::{explore as chart, render as plots};
+pub use charts::explore as chart;
+
+/// Every chart function under one path, as earlier releases had them.
+pub mod plots {
+    pub use crate::charts::classifier::*;
+    pub use crate::charts::render::*;
+    pub use crate::charts::summary::*;
+}
 pub use data::{columnar, format, frame, generate, io, table};
 
 /// The schema and its inference under one path, as earlier releases had them.

@@ -172,7 +172,7 @@ impl Decisions {
         Ok(DecisionCharts {
             gains: match &self.gains {
                 Some(g) => g.gains_chart()?,
-                None => crate::charts::render::line_chart(
+                None => crate::charts::summary::line_chart(
                     "Cumulative gains: undefined, no churner among these rows",
                     "Share of customers targeted",
                     "Share of churners captured",
@@ -181,7 +181,7 @@ impl Decisions {
             },
             lift: match &self.gains {
                 Some(g) => g.lift_chart()?,
-                None => crate::charts::render::line_chart(
+                None => crate::charts::summary::line_chart(
                     "Lift: undefined, no churner among these rows",
                     "Score group",
                     "Lift",

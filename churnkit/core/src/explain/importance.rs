@@ -3,7 +3,8 @@
 //! `permutation_importance`, with ROC AUC as the score). Unlike the Gini importance it is measured
 //! on rows the model did not train on, and it does not favour features with many split points.
 
-use crate::charts::render::{ranked_bars, Png};
+use crate::charts::render::Png;
+use crate::charts::summary::ranked_bars;
 use crate::data::frame::Frame;
 use crate::ensure;
 use crate::error::{Error, Result};

@@ -1,7 +1,8 @@
 //! Classification metrics, curves and reports, computed as scikit-learn computes them (and
 //! tested against its values on fixed inputs, ties and degenerate cases included).
 
-use crate::charts::render::{self as plots, Png};
+use crate::charts::classifier as plots;
+use crate::charts::render::Png;
 use crate::error::Result;
 use crate::preprocess::TargetEncoding;
 use serde::{Deserialize, Serialize};

@@ -59,3 +59,25 @@ pub const GAINS_TABLE: &str = "gains_table.csv";
 pub const DECISIONS: &str = "decisions.json";
 /// The evaluation run record.
 pub const EVALUATE_RUN: &str = "evaluate_run.json";
+
+/// Every file an evaluation may write into `metrics/`: saving one removes those of the set it
+/// did not write this time, so no output of an earlier run sits beside the new ones.
+pub const EVALUATION_FILES: [&str; 14] = [
+    CONFUSION_MATRIX,
+    ROC_CURVE,
+    PR_CURVE,
+    CLASSIFICATION_REPORT,
+    BUSINESS_METRICS,
+    GAINS_CHART,
+    LIFT_CHART,
+    CALIBRATION_CHART,
+    PROFIT_CHART,
+    GAINS_TABLE,
+    DECISIONS,
+    PERMUTATION_TABLE,
+    PERMUTATION_CHART,
+    EVALUATE_RUN,
+];
+
+/// Every file training may write into `models/` (the held-out model only with a final model).
+pub const TRAINING_FILES: [&str; 4] = [MODEL, HOLDOUT_MODEL, IMPORTANCE, TRAIN_RUN];

@@ -184,17 +184,8 @@ impl Layout {
             trained.model().importance_csv().as_bytes(),
         )?;
         staged.write_bytes(d.join(TRAIN_RUN), &record_json(record))?;
-        let written = staged.commit()?;
-        if trained.final_model().is_none() {
-            // A held-out model of an earlier --final run no longer matches churn_model.json.
-            match std::fs::remove_file(d.join(HOLDOUT_MODEL)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(d.join(HOLDOUT_MODEL), e))
-                }
-                _ => {}
-            }
-        }
-        Ok(written)
+        // (A held-out model of an earlier final run no longer matches churn_model.json.)
+        commit_set(staged, d, &TRAINING_FILES)
     }
 
     /// The saved model, checked against the features it will be given.
@@ -302,8 +293,25 @@ impl Layout {
             staged.write_bytes(d.join(name), &bytes)?;
         }
         staged.write_bytes(d.join(EVALUATE_RUN), &record_json(record))?;
-        staged.commit()
+        commit_set(staged, d, &EVALUATION_FILES)
     }
+}
+
+/// Commit a step's staged files into `dir`, then remove the files of the step's set (`all`) that
+/// this run did not write: the directory then holds exactly this run's outputs of the step.
+fn commit_set(staged: StagedFiles, dir: &Path, all: &[&str]) -> Result<Vec<PathBuf>> {
+    let written = staged.commit()?;
+    for name in all {
+        let path = dir.join(name);
+        if written.contains(&path) {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+            _ => {}
+        }
+    }
+    Ok(written)
 }
 
 /// A run record as the JSON file beside a step's outputs (artifacts by name).

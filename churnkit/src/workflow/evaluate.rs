@@ -10,6 +10,7 @@ use churnkit_core::evaluate::{class_names, Charts, Evaluation};
 use churnkit_core::importance::PermutationImportance;
 use churnkit_core::io::sha256_bytes;
 use churnkit_core::model::{FittedOn, Model, ModelKind};
+use churnkit_core::plots::Png;
 use churnkit_core::preprocess::Processed;
 use churnkit_core::profit::Economics;
 use churnkit_core::Result;
@@ -154,6 +155,9 @@ pub struct Evaluated {
     /// Permutation importance on the test rows (5 shuffles per feature; `None` when the test
     /// rows hold one class only, so ROC AUC is undefined).
     pub permutation: Option<PermutationImportance>,
+    /// Its chart, drawn with the others (a chart that cannot be drawn fails the evaluation
+    /// rather than leaving an older one beside new results).
+    pub permutation_chart: Option<Png>,
     /// What was evaluated.
     pub model_kind: ModelKind,
     /// Its seed.
@@ -199,10 +203,12 @@ pub fn evaluate(
     } else {
         None
     };
+    let permutation_chart = permutation.as_ref().map(|p| p.chart()).transpose()?;
     Ok(Evaluated {
         evaluation,
         charts,
         permutation,
+        permutation_chart,
         decision_charts: decisions.charts()?,
         decisions,
         model_kind: model.kind,
@@ -259,8 +265,8 @@ impl Evaluated {
         ];
         if let Some(p) = &self.permutation {
             files.push((artifacts::PERMUTATION_TABLE, p.to_csv().into_bytes()));
-            if let Ok(png) = p.chart() {
-                files.push((artifacts::PERMUTATION_CHART, png.bytes));
+            if let Some(png) = &self.permutation_chart {
+                files.push((artifacts::PERMUTATION_CHART, png.bytes.clone()));
             }
         }
         files

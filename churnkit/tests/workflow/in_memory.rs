@@ -188,3 +188,55 @@ fn predictions_for_new_rows_use_the_fitted_state() {
     assert!(csv.starts_with("CustomerID,churn_probability,churn_prediction\n"));
     assert_eq!(csv.lines().count(), 6);
 }
+
+#[test]
+fn saving_an_evaluation_leaves_exactly_its_own_files() {
+    // Two evaluations into one directory with different options: the first with permutation
+    // importance, the second without (as when the test rows hold one class, where it is
+    // undefined) and at another threshold. After each, the directory holds exactly that run's
+    // files: no table or chart of the first sits beside the second's results.
+    let data = prepared(&customers(400));
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::under(dir.path());
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&layout.metrics)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let params = RandomForestParams::new().n_estimators(10).check().unwrap();
+    let trained = train(&data, &params).unwrap();
+    let mut runs = Vec::new();
+    for (threshold, permutation) in [(0.5, true), (0.3, false)] {
+        let mut evaluated = trained.evaluate(&data, threshold).unwrap();
+        if !permutation {
+            evaluated.permutation = None;
+            evaluated.permutation_chart = None;
+        }
+        let record = evaluated.run_record(&data, "stale");
+        let written = layout.save_evaluation(&evaluated, &record).unwrap();
+        let mut names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            listing(),
+            names,
+            "the directory holds exactly this run's files"
+        );
+        runs.push(names);
+    }
+    assert!(runs[0].contains(&"permutation_importance.png".to_string()));
+    assert!(runs[0].contains(&"permutation_importance.csv".to_string()));
+    assert_eq!(runs[0].len(), runs[1].len() + 2, "{runs:?}");
+    // The set the save step cleans is every file an evaluation writes.
+    for name in &runs[0] {
+        assert!(
+            churnkit::artifacts::EVALUATION_FILES.contains(&name.as_str()),
+            "{name}"
+        );
+    }
+}

@@ -45,13 +45,14 @@ check_engine() {
     return 1
   fi
 }
-cargo build --release --locked --quiet -p churnkit-engine -p churnkit-cli
+build_engine() { cargo build --release --locked --quiet -p churnkit-engine -p churnkit-cli; }
+build_engine
 # A damaged build output (cargo takes a file it did not write for up to date) is removed and
 # built once more; an engine that still does not load is refused before a kernelspec names it.
 if ! check_engine; then
   echo "jupyter-setup: rebuilding the engine" >&2
   rm -f "$built" "$CARGO_TARGET_DIR"/release/deps/libchurnkit_engine*.so
-  cargo build --release --locked --quiet -p churnkit-engine -p churnkit-cli
+  build_engine
   check_engine || exit 1
 fi
 tmp=$(mktemp "$engine_dir/.engine.XXXXXX")

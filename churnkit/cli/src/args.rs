@@ -66,16 +66,17 @@ impl HyperArgs {
 }
 
 impl TrainSpecArgs {
-    /// What to train, with `seed`, telling `on_tree` as each tree finishes.
+    /// What to train with `params` (checked from these flags), telling `on_tree` as each tree
+    /// finishes.
     pub(crate) fn spec<'a>(
         &self,
-        seed: u64,
+        params: churnkit::forest::RandomForestValidParams,
         on_tree: &'a (dyn Fn() + Sync),
-    ) -> Result<TrainSpec<'a>> {
-        Ok(TrainSpec::new(self.hyper.params(seed)?)
+    ) -> TrainSpec<'a> {
+        TrainSpec::new(params)
             .model(self.hyper.kind())
             .calibration_opt(self.calibrate.map(CalibrationArg::method))
-            .on_tree(on_tree))
+            .on_tree(on_tree)
     }
 }
 

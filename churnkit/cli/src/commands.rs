@@ -180,7 +180,7 @@ fn train(
             b.inc(1);
         }
     };
-    let mut trained = churnkit::workflow::train(data, spec.spec(seed, &tick)?)?;
+    let mut trained = churnkit::workflow::train(data, spec.spec(params, &tick))?;
     if spec.final_model {
         if let Some(b) = &bar {
             b.set_position(0);

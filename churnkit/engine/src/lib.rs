@@ -448,11 +448,9 @@ pub fn handle(req: &Value) -> Res<Value> {
                 "calibration" => ev.decision_charts.calibration.clone(),
                 "profit" => ev.decision_charts.profit.clone(),
                 "permutation" => ev
-                    .permutation
-                    .as_ref()
-                    .ok_or("permutation importance is undefined: the test rows hold one class")?
-                    .chart()
-                    .map_err(e)?,
+                    .permutation_chart
+                    .clone()
+                    .ok_or("permutation importance is undefined: the test rows hold one class")?,
                 w => return Err(format!("no chart `{w}`")),
             };
             png_value(png)

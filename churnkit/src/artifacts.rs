@@ -81,3 +81,32 @@ pub const EVALUATION_FILES: [&str; 14] = [
 
 /// Every file training may write into `models/` (the held-out model only with a final model).
 pub const TRAINING_FILES: [&str; 4] = [MODEL, HOLDOUT_MODEL, IMPORTANCE, TRAIN_RUN];
+
+/// The survival step's directory under the metrics directory.
+pub const SURVIVAL_DIR: &str = "survival";
+/// The Kaplan-Meier curves, every customer then each group.
+pub const SURVIVAL_KAPLAN_MEIER: &str = "kaplan_meier.csv";
+/// The log-rank test between the groups.
+pub const SURVIVAL_LOGRANK: &str = "logrank.json";
+/// The Cox model's coefficients, hazard ratios, standard errors and p-values.
+pub const SURVIVAL_COX: &str = "cox.csv";
+/// Sizes, medians, S(t) at report times, the Cox fit and lifetime values.
+pub const SURVIVAL_SUMMARY: &str = "summary.json";
+/// The survival curves chart.
+pub const SURVIVAL_CURVES_CHART: &str = "survival_curves.png";
+/// The hazard ratios chart.
+pub const SURVIVAL_HAZARD_CHART: &str = "hazard_ratios.png";
+/// The survival step's run record.
+pub const SURVIVAL_RUN: &str = "survival_run.json";
+/// Every file the survival step may write under `metrics/survival/`.
+pub const SURVIVAL_FILES: [&str; 7] = [
+    SURVIVAL_KAPLAN_MEIER,
+    SURVIVAL_LOGRANK,
+    SURVIVAL_COX,
+    SURVIVAL_SUMMARY,
+    SURVIVAL_CURVES_CHART,
+    SURVIVAL_HAZARD_CHART,
+    SURVIVAL_RUN,
+];
+/// The Cox model with its design, in the models directory.
+pub const SURVIVAL_MODEL: &str = "survival_model.json";

@@ -297,6 +297,35 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Writes the survival step: its files under `metrics/survival/` (exactly this run's) and
+    /// the model as `models/survival_model.json`, all or nothing.
+    pub fn save_survival(
+        &self,
+        survival: &crate::workflow::Survival,
+        record: &RunRecord,
+    ) -> Result<Vec<PathBuf>> {
+        let d = self.metrics.join(SURVIVAL_DIR);
+        let mut staged = StagedFiles::new();
+        for (name, bytes) in survival.files()? {
+            staged.write_bytes(d.join(name), &bytes)?;
+        }
+        staged.write_bytes(d.join(SURVIVAL_RUN), &record_json(record))?;
+        staged.write_bytes(self.models.join(SURVIVAL_MODEL), &survival.model.to_json())?;
+        commit_set(staged, &d, &SURVIVAL_FILES)
+    }
+
+    /// Loads `models/survival_model.json` (or `path`), validated.
+    pub fn load_survival_model(path: &Path) -> Result<churnkit_core::survival::SurvivalModel> {
+        let bytes = read(
+            path,
+            "run `churnkit survival --data FILE` first",
+            ErrorKind::Model,
+        )?;
+        churnkit_core::survival::SurvivalModel::from_json(&bytes, &path.display().to_string())
+    }
+}
+
 /// Commit a step's staged files into `dir`, then remove the files of the step's set (`all`) that
 /// this run did not write: the directory then holds exactly this run's outputs of the step.
 fn commit_set(staged: StagedFiles, dir: &Path, all: &[&str]) -> Result<Vec<PathBuf>> {

@@ -26,10 +26,11 @@
 //! (this facade: the workflow on values, the file layout, the notebook layer) <- `churnkit-cli`.
 #![doc(html_root_url = "https://docs.rs/churnkit")]
 
+pub use churnkit_core::{bail, ensure};
 pub use churnkit_core::{
     calibration, chart, decisions, error, evaluate, explain, forest, format, frame, gains,
     generate, importance, io, model, plots, polars, preprocess, profit, rng, schema, significance,
-    stats, table, Error, ErrorKind, Result, Transience, VERSION,
+    stats, survival, table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 

@@ -5,7 +5,7 @@ use crate::args;
 use crate::exit::Failure;
 use crate::flags::{
     Command, EvaluateArgs, ExperimentArgs, ModelsCommand, PipelineArgs, PredictArgs,
-    PreprocessArgs, RunsArgs, TrainSpecArgs,
+    PreprocessArgs, RunsArgs, SurvivalArgs, TrainSpecArgs,
 };
 use crate::print;
 use churnkit::prelude::*;
@@ -99,6 +99,7 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         Command::Sync => sync(ctx)?,
         Command::Models(m) => models(m, ctx)?,
         Command::Pipeline(a) => pipeline(&a, ctx)?,
+        Command::Survival(a) => survival(&a, ctx)?,
     }
     Ok(())
 }
@@ -450,5 +451,79 @@ fn sync(ctx: &Ctx) -> Result<()> {
         let msg = format!("{} run(s) not delivered: {e}", r.failed.len());
         return Err(churnkit::Error::new(e.kind(), msg));
     }
+    Ok(())
+}
+
+fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
+    use churnkit::survival::{propose_duration, CoxParams, ValueParams};
+    use churnkit::workflow::SurvivalSpec;
+    let t0 = Instant::now();
+    let table = Table::read(&a.data)?;
+    let schema = match (&a.schema, &a.event) {
+        (Some(p), event) => {
+            let s = Schema::from_toml_file(p)?;
+            if let Some(e) = event {
+                churnkit::ensure!(
+                    *e == s.target,
+                    params,
+                    "--event {e} but the schema's target is {}: give one of them",
+                    s.target
+                );
+            }
+            s
+        }
+        (None, Some(e)) => {
+            let o = churnkit::schema::InferOptions::default()
+                .positive_opt(a.event_value.as_deref())
+                .keep(a.infer.keep.clone());
+            let o = match &a.infer.na_values {
+                Some(v) => o.na_values(v.iter().map(|s| s.trim().to_string())),
+                None => o,
+            };
+            let s = Schema::infer_with(&table, e, &o)?;
+            for w in s.exclusion_warnings() {
+                print::warn(&w);
+            }
+            s
+        }
+        (None, None) => Schema::default(),
+    };
+    let duration = match &a.duration {
+        Some(d) => d.clone(),
+        None => match propose_duration(&table, &schema)? {
+            Some((d, why)) => {
+                if !ctx.quiet {
+                    println!("duration: {d} ({why}; --duration to choose another)");
+                }
+                d
+            }
+            None => churnkit::bail!(
+                data,
+                "{}: no column looks like a duration (a never-negative number named like tenure, months or days): give --duration COLUMN",
+                a.data.display()
+            ),
+        },
+    };
+    let spec = SurvivalSpec {
+        duration,
+        by: a.by.clone(),
+        drop: a.drop.clone(),
+        cox: CoxParams {
+            penalizer: a.penalizer,
+            ..CoxParams::default()
+        },
+        charge: a.charge.clone(),
+        value: ValueParams {
+            horizon_months: a.horizon,
+            margin: a.margin,
+            annual_discount_rate: a.discount_rate,
+        },
+    };
+    let s = churnkit::workflow::survival(&table, &schema, &spec)?;
+    let record = s.run_record(&a.experiment.experiment_name)?;
+    let layout = args::layout(Path::new(""), &a.models_dir, &a.metrics_dir);
+    let files = layout.save_survival(&s, &record)?;
+    print::survival(&s, &files, t0.elapsed().as_secs_f64(), ctx.quiet);
+    log("survival", &record, ctx)?;
     Ok(())
 }

@@ -143,6 +143,24 @@ contribution to the score (the contributions and the base value add up to the sc
 this model (metrics/decisions.json, checked against the model's SHA-256)."
     )]
     Predict(PredictArgs),
+    /// When customers leave and what they are worth: survival curves, log-rank, Cox, lifetime value.
+    #[command(
+        after_help = "Examples:\n  churnkit survival                                  (sample data, tenure and Churn)\n  \
+churnkit survival --data telco.csv --event Churn --by Contract\n  \
+churnkit survival --data telco.csv --event Churn --duration tenure --drop TotalCharges --penalizer 0.01\n\n\
+Tenure and the churn flag are right-censored time-to-event data: a customer who has not left\n\
+is censored at their tenure. Writes metrics/survival/: kaplan_meier.csv (every customer as\n\
+group 'all', then one curve per --by value, with 95% log-log bands), logrank.json (with --by),\n\
+cox.csv (Cox proportional hazards on the schema's features, Efron ties: coef, hazard ratio,\n\
+se, z, p), summary.json (median lifetime per group, S(t) at 12..72, concordance, lifetime\n\
+value), survival_curves.png, hazard_ratios.png; and models/survival_model.json, which\n\
+`churnkit predict --survival-model` uses for lifetime_value, value_at_risk and expected_gain.\n\
+Without --duration, a numeric column named like tenure/months/days that is never negative is\n\
+used, and said. Lifetime value: expected months within --horizon from the customer's own\n\
+survival curve (given their tenure) x --margin x the --charge column, discounted at\n\
+--discount-rate a year (docs/survival.md has the formula and a worked example)."
+    )]
+    Survival(SurvivalArgs),
     /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
     #[command(
         after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n  \
@@ -523,4 +541,66 @@ fn fraction(s: &str) -> churnkit::Result<f64> {
     } else {
         Err(churnkit::Error::params(format!("{v} must be in [0, 1]")))
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SurvivalArgs {
+    /// Customer table: CSV, or Parquet (.parquet, .pq).
+    #[arg(long, default_value = "data/sample_data.csv")]
+    pub(crate) data: PathBuf,
+    /// Schema TOML (see `churnkit schema`); default: inferred with --event as the target, or the
+    /// guide's schema without it.
+    #[arg(long)]
+    pub(crate) schema: Option<PathBuf>,
+    /// The event column: the churn flag (its "churned" value is the event).
+    #[arg(long)]
+    pub(crate) event: Option<String>,
+    /// With --event: the value meaning "left", if not Yes/No, True/False or 1/0.
+    #[arg(long, requires = "event")]
+    pub(crate) event_value: Option<String>,
+    /// The duration column (tenure); proposed from the column names when absent.
+    #[arg(long)]
+    pub(crate) duration: Option<String>,
+    /// A categorical column: one curve per value and the log-rank test between them.
+    #[arg(long)]
+    pub(crate) by: Option<String>,
+    /// Columns to leave out of the Cox model, comma-separated.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    pub(crate) drop: Vec<String>,
+    /// L2 penalty on the standardised Cox coefficients (lifelines' penalizer).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) penalizer: f64,
+    /// The monthly charge column for lifetime value (proposed from the names when absent).
+    #[arg(long)]
+    pub(crate) charge: Option<String>,
+    /// Months of lifetime value to count.
+    #[arg(long, default_value_t = 36)]
+    pub(crate) horizon: u32,
+    /// Share of the monthly charge that is margin (a placeholder: set your own).
+    #[arg(long, default_value_t = 0.30)]
+    pub(crate) margin: f64,
+    /// Yearly discount rate, applied monthly.
+    #[arg(long, default_value_t = 0.10)]
+    pub(crate) discount_rate: f64,
+    #[command(flatten)]
+    pub(crate) infer: SurvivalInferArgs,
+    /// Metrics directory (the files go to its survival/ folder).
+    #[arg(long, default_value = "metrics")]
+    pub(crate) metrics_dir: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    pub(crate) models_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
+}
+
+/// Inference options of `survival` (the same as `preprocess`'s, keyed on --event).
+#[derive(Debug, Args)]
+pub(crate) struct SurvivalInferArgs {
+    /// With --event: use COLUMN as a feature even if inference would exclude it (repeatable).
+    #[arg(long, value_name = "COLUMN", requires = "event")]
+    pub(crate) keep: Vec<String>,
+    /// With --event: the cell texts that mean "missing", comma-separated.
+    #[arg(long, value_name = "LIST", requires = "event", value_delimiter = ',')]
+    pub(crate) na_values: Option<Vec<String>>,
 }

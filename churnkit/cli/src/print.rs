@@ -545,3 +545,86 @@ pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
             ))
     );
 }
+
+pub(crate) fn survival(
+    s: &churnkit::workflow::Survival,
+    files: &[PathBuf],
+    seconds: f64,
+    quiet: bool,
+) {
+    if quiet {
+        return;
+    }
+    let m = &s.model;
+    println!(
+        "survival: {} rows, {} left ({:.1}%), {} still customers (censored); duration {}, event {} = {}",
+        s.rows,
+        s.events,
+        100.0 * s.events as f64 / s.rows as f64,
+        s.rows - s.events,
+        m.duration,
+        m.event,
+        m.event_value
+    );
+    for (g, median) in s.medians() {
+        let km = &s
+            .curves
+            .iter()
+            .find(|c| c.0 == g)
+            .expect("a curve per group")
+            .1;
+        println!(
+            "  {g:<24} median lifetime {:>6}   S(12) {:.3}  S(24) {:.3}  S(36) {:.3}",
+            median.map_or("> max".to_string(), |v| format!("{v}")),
+            km.survival_at(12.0),
+            km.survival_at(24.0),
+            km.survival_at(36.0)
+        );
+    }
+    if let Some(l) = &s.logrank {
+        println!(
+            "log-rank between {} groups: chi2 {:.2} on {} df, p = {:.3e}",
+            l.groups.len(),
+            l.statistic,
+            l.df,
+            l.p_value
+        );
+    }
+    let mut terms = m.cox.summary();
+    terms.sort_by(|a, b| b.z.abs().total_cmp(&a.z.abs()));
+    println!(
+        "Cox model: {} covariates, concordance {:.4}; strongest (hazard ratio, p):",
+        terms.len(),
+        m.cox.concordance
+    );
+    for t in terms.iter().take(5) {
+        println!(
+            "  {:<40} {:>8.3}  p = {:.2e}",
+            t.feature, t.hazard_ratio, t.p
+        );
+    }
+    for n in m.design.notes.iter().take(4) {
+        println!("  note: {n}");
+    }
+    if m.design.notes.len() > 4 {
+        println!(
+            "  note: ... and {} more in summary.json",
+            m.design.notes.len() - 4
+        );
+    }
+    if let (Some(c), false) = (&s.charge, s.values.is_empty()) {
+        let n = s.values.len() as f64;
+        println!(
+            "lifetime value ({c} x margin {}, {} months, {}% a year): mean {:.2}, expected months {:.1}",
+            s.value_params.margin,
+            s.value_params.horizon_months,
+            100.0 * s.value_params.annual_discount_rate,
+            s.values.iter().map(|v| v.lifetime_value).sum::<f64>() / n,
+            s.values.iter().map(|v| v.expected_months).sum::<f64>() / n
+        );
+    }
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    println!("survival done in {seconds:.2}s");
+}

@@ -32,6 +32,7 @@ pub mod model;
 pub mod preprocess;
 pub mod rng;
 pub mod stats;
+pub mod survival;
 
 // The flat paths of earlier releases (`churnkit::table`, `churnkit::evaluate`, ...), which the
 // notebooks, the README and users' code name.
@@ -40,6 +41,7 @@ pub use charts::explore as chart;
 /// Every chart function under one path, as earlier releases had them.
 pub mod plots {
     pub use crate::charts::classifier::*;
+    pub use crate::charts::curves::*;
     pub use crate::charts::render::*;
     pub use crate::charts::summary::*;
 }

@@ -21,10 +21,12 @@ mod evaluate;
 mod grid;
 mod predict;
 mod records;
+mod survival;
 mod train;
 
 pub use evaluate::{evaluate, EvaluateOptions, Evaluated, Threshold};
 pub use grid::{train_grid, Grid};
 pub use predict::{predict, PredictOptions, Reason, Scores, SCORE_COLUMNS};
 pub use records::dataset_inputs;
+pub use survival::{survival, Survival, SurvivalSpec, MAX_GROUPS, REPORT_TIMES};
 pub use train::{train, OutOfBag, TrainSpec, Trained};

@@ -154,14 +154,17 @@ pub enum RunKind {
     Train,
     /// A model was scored on labelled rows.
     Evaluate,
+    /// Survival curves and a Cox model were fitted.
+    Survival,
 }
 
 impl RunKind {
-    /// `train` or `evaluate`.
+    /// `train`, `evaluate` or `survival`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Train => "train",
             RunKind::Evaluate => "evaluate",
+            RunKind::Survival => "survival",
         }
     }
 }

@@ -14,6 +14,9 @@
 use crate::data::schema::Schema;
 use crate::data::table::Table;
 use crate::error::Result;
+#[cfg(test)]
+use crate::stats::ln_gamma;
+use crate::stats::{gamma_q, normal_sf};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -212,89 +215,6 @@ pub fn feature_tests(table: &Table, schema: &Schema) -> Result<Vec<FeatureTest>>
     }
     out.sort_by(|a, b| a.p_value.total_cmp(&b.p_value));
     Ok(out)
-}
-
-/// Upper tail of the standard normal, from the regularized incomplete gamma function
-/// (erfc(x) = Q(1/2, x^2)), accurate to ~1e-15 relative.
-fn normal_sf(z: f64) -> f64 {
-    let x = z / std::f64::consts::SQRT_2;
-    if x >= 0.0 {
-        0.5 * gamma_q(0.5, x * x)
-    } else {
-        1.0 - 0.5 * gamma_q(0.5, x * x)
-    }
-}
-
-/// ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9).
-fn ln_gamma(x: f64) -> f64 {
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + 7.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
-/// The regularized upper incomplete gamma function Q(s, x): a series below `s + 1`, a
-/// continued fraction (modified Lentz) above.
-fn gamma_q(s: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 1.0;
-    }
-    let front = (s * x.ln() - x - ln_gamma(s)).exp();
-    if x < s + 1.0 {
-        let (mut sum, mut term, mut k) = (1.0 / s, 1.0 / s, s);
-        for _ in 0..10_000 {
-            k += 1.0;
-            term *= x / k;
-            sum += term;
-            if term.abs() < sum.abs() * 1e-17 {
-                break;
-            }
-        }
-        (1.0 - front * sum).max(0.0)
-    } else {
-        let tiny = 1e-300;
-        let mut b = x + 1.0 - s;
-        let mut c = 1.0 / tiny;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..10_000 {
-            let an = -(i as f64) * (i as f64 - s);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = b + an / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            let delta = d * c;
-            h *= delta;
-            if (delta - 1.0).abs() < 1e-16 {
-                break;
-            }
-        }
-        front * h
-    }
 }
 
 #[cfg(test)]

@@ -57,12 +57,14 @@ pub const PERMUTATION_CHART: &str = "permutation_importance.png";
 pub const GAINS_TABLE: &str = "gains_table.csv";
 /// Threshold choice, economics, profits, calibration figures and the gains table (metrics/).
 pub const DECISIONS: &str = "decisions.json";
-/// The evaluation run record.
+/// Value-aware targeting against the single threshold, with values (metrics/).
+pub const VALUE_TARGETING: &str = "value_targeting.json";
+/// The evaluation's run record.
 pub const EVALUATE_RUN: &str = "evaluate_run.json";
 
 /// Every file an evaluation may write into `metrics/`: saving one removes those of the set it
 /// did not write this time, so no output of an earlier run sits beside the new ones.
-pub const EVALUATION_FILES: [&str; 14] = [
+pub const EVALUATION_FILES: [&str; 15] = [
     CONFUSION_MATRIX,
     ROC_CURVE,
     PR_CURVE,
@@ -76,6 +78,7 @@ pub const EVALUATION_FILES: [&str; 14] = [
     DECISIONS,
     PERMUTATION_TABLE,
     PERMUTATION_CHART,
+    VALUE_TARGETING,
     EVALUATE_RUN,
 ];
 

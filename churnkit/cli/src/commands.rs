@@ -235,7 +235,25 @@ fn evaluate_saved(a: &EvaluateArgs, ctx: &Ctx) -> Result<()> {
             path.display()
         );
     }
-    let options = a.economics.options(a.threshold).model_sha256(sha256);
+    let mut options = a.economics.options(a.threshold).model_sha256(sha256);
+    if let Some(path) = &a.survival_model {
+        let survival = Layout::load_survival_model(path)?;
+        let raw = a
+            .data
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(&data.state.input.file));
+        let table = Table::read(&raw)?;
+        let charge = charge_column(a.charge.as_deref(), &survival)?;
+        let params = a.value.params();
+        let values = churnkit::workflow::test_row_values(&data, &table, |t| {
+            Ok(survival
+                .lifetime_values(t, &charge, &params)?
+                .iter()
+                .map(|v| v.lifetime_value)
+                .collect())
+        })?;
+        options = options.values(values);
+    }
     let ev = churnkit::workflow::evaluate(&model, &data, options)?;
     evaluate(ev, &data, &a.experiment.experiment_name, &layout, None, ctx)?;
     Ok(())
@@ -297,7 +315,22 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
         .threshold(threshold)
         .keep_columns(a.keep_columns)
         .explain(a.explain);
-    let scores = churnkit::workflow::predict(&pre, &model, &table, options)?;
+    let mut scores = churnkit::workflow::predict(&pre, &model, &table, options)?;
+    if let Some(path) = &a.survival_model {
+        let survival = Layout::load_survival_model(path)?;
+        let charge = charge_column(a.charge.as_deref(), &survival)?;
+        let values: Vec<f64> = survival
+            .lifetime_values(&table, &charge, &a.value.params())?
+            .iter()
+            .map(|v| v.lifetime_value)
+            .collect();
+        let economics = churnkit::profit::Economics {
+            offer_cost: a.offer_cost,
+            success_rate: a.success_rate,
+            ..Default::default()
+        };
+        scores.add_values(&values, &economics)?;
+    }
     churnkit::io::write_atomic(&a.output, &scores.to_csv())?;
     print::predict(&scores, &a.output, ctx.quiet);
     if a.explain > 0 && model.calibration.is_some() && !ctx.quiet {
@@ -455,7 +488,7 @@ fn sync(ctx: &Ctx) -> Result<()> {
 }
 
 fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
-    use churnkit::survival::{propose_duration, CoxParams, ValueParams};
+    use churnkit::survival::{propose_duration, CoxParams};
     use churnkit::workflow::SurvivalSpec;
     let t0 = Instant::now();
     let table = Table::read(&a.data)?;
@@ -513,11 +546,7 @@ fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
             ..CoxParams::default()
         },
         charge: a.charge.clone(),
-        value: ValueParams {
-            horizon_months: a.horizon,
-            margin: a.margin,
-            annual_discount_rate: a.discount_rate,
-        },
+        value: a.value.params(),
     };
     let s = churnkit::workflow::survival(&table, &schema, &spec)?;
     let record = s.run_record(&a.experiment.experiment_name)?;
@@ -526,4 +555,22 @@ fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
     print::survival(&s, &files, t0.elapsed().as_secs_f64(), ctx.quiet);
     log("survival", &record, ctx)?;
     Ok(())
+}
+
+/// The monthly charge column: the one given, else the one the survival model's schema names like
+/// a monthly charge.
+fn charge_column(
+    given: Option<&str>,
+    survival: &churnkit::survival::SurvivalModel,
+) -> Result<String> {
+    match given
+        .map(String::from)
+        .or_else(|| churnkit::survival::propose_charge(&survival.schema))
+    {
+        Some(c) => Ok(c),
+        None => churnkit::bail!(
+            params,
+            "no column looks like a monthly charge: give --charge COLUMN for the lifetime value"
+        ),
+    }
 }

@@ -437,6 +437,19 @@ pub(crate) struct EvaluateArgs {
     pub(crate) threshold: churnkit::workflow::Threshold,
     #[command(flatten)]
     pub(crate) economics: EconomicsArgs,
+    /// A survival model (models/survival_model.json): also compare value-aware targeting (offer
+    /// where p x success rate x lifetime value > offer cost) with the threshold, on the same
+    /// test rows, in value_targeting.json. Reads the raw file the processed data came from.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) survival_model: Option<PathBuf>,
+    /// With --survival-model: the raw file, if not where preprocessing read it.
+    #[arg(long, value_name = "FILE", requires = "survival_model")]
+    pub(crate) data: Option<PathBuf>,
+    /// With --survival-model: the monthly charge column (proposed from the names when absent).
+    #[arg(long, requires = "survival_model")]
+    pub(crate) charge: Option<String>,
+    #[command(flatten)]
+    pub(crate) value: ValueArgs,
     #[command(flatten)]
     pub(crate) experiment: ExperimentArgs,
     #[command(flatten)]
@@ -481,6 +494,21 @@ pub(crate) struct PredictArgs {
     /// the cache, ~/.cache/churnkit/models or CHURNKIT_MODEL_CACHE).
     #[arg(long, value_name = "URI", conflicts_with_all = ["processed_dir", "models_dir"])]
     pub(crate) model: Option<churnkit::tracking::ModelRef>,
+    /// A survival model (`churnkit survival` writes models/survival_model.json): adds
+    /// lifetime_value, value_at_risk and expected_gain (the input needs its tenure and charge).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) survival_model: Option<PathBuf>,
+    /// With --survival-model: the monthly charge column (proposed from the names when absent).
+    #[arg(long, requires = "survival_model")]
+    pub(crate) charge: Option<String>,
+    #[command(flatten)]
+    pub(crate) value: ValueArgs,
+    /// Cost of one retention offer (for expected_gain).
+    #[arg(long, default_value_t = 50.0, value_parser = non_negative)]
+    pub(crate) offer_cost: f64,
+    /// Share of churners offered who accept and stay (for expected_gain).
+    #[arg(long, default_value_t = 0.3, value_parser = fraction)]
+    pub(crate) success_rate: f64,
 }
 
 #[derive(Debug, Args)]
@@ -573,15 +601,8 @@ pub(crate) struct SurvivalArgs {
     /// The monthly charge column for lifetime value (proposed from the names when absent).
     #[arg(long)]
     pub(crate) charge: Option<String>,
-    /// Months of lifetime value to count.
-    #[arg(long, default_value_t = 36)]
-    pub(crate) horizon: u32,
-    /// Share of the monthly charge that is margin (a placeholder: set your own).
-    #[arg(long, default_value_t = 0.30)]
-    pub(crate) margin: f64,
-    /// Yearly discount rate, applied monthly.
-    #[arg(long, default_value_t = 0.10)]
-    pub(crate) discount_rate: f64,
+    #[command(flatten)]
+    pub(crate) value: ValueArgs,
     #[command(flatten)]
     pub(crate) infer: SurvivalInferArgs,
     /// Metrics directory (the files go to its survival/ folder).
@@ -603,4 +624,28 @@ pub(crate) struct SurvivalInferArgs {
     /// With --event: the cell texts that mean "missing", comma-separated.
     #[arg(long, value_name = "LIST", requires = "event", value_delimiter = ',')]
     pub(crate) na_values: Option<Vec<String>>,
+}
+
+/// Lifetime-value settings (`survival` and `predict --survival-model`).
+#[derive(Debug, Args)]
+pub(crate) struct ValueArgs {
+    /// Months of lifetime value to count.
+    #[arg(long, default_value_t = 36)]
+    pub(crate) horizon: u32,
+    /// Share of the monthly charge that is margin (a placeholder: set your own).
+    #[arg(long, default_value_t = 0.30)]
+    pub(crate) margin: f64,
+    /// Yearly discount rate, applied monthly.
+    #[arg(long, default_value_t = 0.10)]
+    pub(crate) discount_rate: f64,
+}
+
+impl ValueArgs {
+    pub(crate) fn params(&self) -> churnkit::survival::ValueParams {
+        churnkit::survival::ValueParams {
+            horizon_months: self.horizon,
+            margin: self.margin,
+            annual_discount_rate: self.discount_rate,
+        }
+    }
 }

@@ -277,6 +277,19 @@ pub(crate) fn evaluate(ev: &Evaluated, files: &[PathBuf], quiet: bool) {
         println!("  {line}");
     }
     println!("  wrote {}", paths(files));
+    if let Some(t) = &ev.targeting {
+        println!("value-aware targeting on the same test rows (profit counts each churner at their value):");
+        for x in [&t.single_threshold, &t.value_ranked, &t.expected_gain_rule] {
+            println!(
+                "  {:<28} {:>5} offers, {:>4} churners reached, expected profit {:>12.2}",
+                x.rule, x.offers, x.churners_reached, x.expected_profit
+            );
+        }
+        println!(
+            "  same number of offers, ranked by expected gain: {:+.2}",
+            t.gain_same_offers
+        );
+    }
 }
 
 /// Where a logged run went.

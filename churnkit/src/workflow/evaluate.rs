@@ -4,6 +4,7 @@
 use super::records::{dataset_inputs, insert_metrics};
 use super::train::Trained;
 use crate::artifacts;
+use churnkit_core::decisions::targeting::TargetingComparison;
 use churnkit_core::decisions::{DecisionCharts, Decisions, ThresholdChoice};
 use churnkit_core::ensure;
 use churnkit_core::evaluate::{class_names, Charts, Evaluation};
@@ -68,6 +69,9 @@ pub struct EvaluateOptions {
     /// ([`crate::layout::Layout::load_model_with_hash`]), which links the evaluation to the
     /// training run that wrote that file. `None`: the hash of the model's JSON.
     pub model_sha256: Option<String>,
+    /// Each test row's value (e.g. its lifetime value, [`test_row_values`]): the evaluation then
+    /// compares value-aware targeting with the single threshold on the same rows.
+    pub values: Option<Vec<f64>>,
 }
 
 impl Default for EvaluateOptions {
@@ -100,7 +104,14 @@ impl EvaluateOptions {
             threshold: Threshold::Fixed(threshold),
             economics: Economics::default(),
             model_sha256: None,
+            values: None,
         }
+    }
+
+    /// The decision threshold.
+    pub fn values(mut self, values: Vec<f64>) -> Self {
+        self.values = Some(values);
+        self
     }
 
     /// The decision threshold.
@@ -155,6 +166,8 @@ pub struct Evaluated {
     /// Permutation importance on the test rows (5 shuffles per feature; `None` when the test
     /// rows hold one class only, so ROC AUC is undefined).
     pub permutation: Option<PermutationImportance>,
+    /// Value-aware targeting against the single threshold on the test rows, with values.
+    pub targeting: Option<TargetingComparison>,
     /// Its chart, drawn with the others (a chart that cannot be drawn fails the evaluation
     /// rather than leaving an older one beside new results).
     pub permutation_chart: Option<Png>,
@@ -204,11 +217,25 @@ pub fn evaluate(
         None
     };
     let permutation_chart = permutation.as_ref().map(|p| p.chart()).transpose()?;
+    let targeting = options
+        .values
+        .as_ref()
+        .map(|v| {
+            churnkit_core::decisions::targeting::compare(
+                &data.y_test,
+                &evaluation.proba,
+                v,
+                choice.threshold(),
+                &options.economics,
+            )
+        })
+        .transpose()?;
     Ok(Evaluated {
         evaluation,
         charts,
         permutation,
         permutation_chart,
+        targeting,
         decision_charts: decisions.charts()?,
         decisions,
         model_kind: model.kind,
@@ -263,6 +290,11 @@ impl Evaluated {
                 self.decisions.to_json(&self.model_sha256),
             ),
         ];
+        if let Some(t) = &self.targeting {
+            let mut b = serde_json::to_vec_pretty(t).expect("serialises");
+            b.push(b'\n');
+            files.push((artifacts::VALUE_TARGETING, b));
+        }
         if let Some(p) = &self.permutation {
             files.push((artifacts::PERMUTATION_TABLE, p.to_csv().into_bytes()));
             if let Some(png) = &self.permutation_chart {
@@ -318,6 +350,25 @@ impl Evaluated {
                 (m::PROFIT_AT_HALF, Some(d.profit_at_half)),
             ],
         );
+        if let Some(t) = &self.targeting {
+            for (k, v) in [
+                (
+                    "value_profit_single_threshold",
+                    t.single_threshold.expected_profit,
+                ),
+                ("value_profit_value_ranked", t.value_ranked.expected_profit),
+                (
+                    "value_profit_expected_gain_rule",
+                    t.expected_gain_rule.expected_profit,
+                ),
+                (
+                    "value_offers_expected_gain_rule",
+                    t.expected_gain_rule.offers as f64,
+                ),
+            ] {
+                r.metrics.insert(k.into(), Some(v));
+            }
+        }
         r.tags = reproducibility_tags(self.model_seed, &data.state.input.sha256);
         r.tags
             .insert(t::MODEL_SHA256.into(), self.model_sha256.clone());
@@ -345,4 +396,33 @@ impl Trained {
         };
         evaluate(self.model(), data, options)
     }
+}
+
+/// The values of `data`'s test rows from `table`, the raw file it was preprocessed from: the
+/// split is made again (same schema, settings and seed) and checked against the test labels,
+/// then `value_of` gives one value per row of the whole table.
+pub fn test_row_values(
+    data: &Processed,
+    table: &churnkit_core::table::Table,
+    value_of: impl FnOnce(&churnkit_core::table::Table) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
+    let st = &data.state;
+    churnkit_core::ensure!(
+        table.sha256() == st.input.sha256,
+        data,
+        "{}: not the file the processed data was made from (SHA-256 {} , expected {})",
+        table.source_name(),
+        &table.sha256()[..12],
+        &st.input.sha256[..st.input.sha256.len().min(12)]
+    );
+    let split = churnkit_core::preprocess::Split::stratified(table, &st.schema, st.split.options)?;
+    let labels: Vec<u8> = split.test().iter().map(|&i| split.labels()[i]).collect();
+    churnkit_core::ensure!(
+        labels == data.y_test,
+        data,
+        "{}: the split made again does not give the processed test rows",
+        table.source_name()
+    );
+    let all = value_of(table)?;
+    Ok(split.test().iter().map(|&i| all[i]).collect())
 }

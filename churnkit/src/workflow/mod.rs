@@ -24,9 +24,11 @@ mod records;
 mod survival;
 mod train;
 
-pub use evaluate::{evaluate, EvaluateOptions, Evaluated, Threshold};
+pub use evaluate::{evaluate, test_row_values, EvaluateOptions, Evaluated, Threshold};
 pub use grid::{train_grid, Grid};
-pub use predict::{predict, PredictOptions, Reason, Scores, SCORE_COLUMNS};
+pub use predict::{
+    predict, CustomerValue, PredictOptions, Reason, Scores, SCORE_COLUMNS, VALUE_COLUMNS,
+};
 pub use records::dataset_inputs;
 pub use survival::{survival, Survival, SurvivalSpec, MAX_GROUPS, REPORT_TIMES};
 pub use train::{train, OutOfBag, TrainSpec, Trained};

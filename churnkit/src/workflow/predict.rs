@@ -26,7 +26,24 @@ pub struct Scores {
     pub reasons: Vec<Vec<Reason>>,
     /// With [`PredictOptions::explain`]: the base value the contributions add to.
     pub base_value: Option<f64>,
+    /// Per row, with a survival model: lifetime value, value at risk and expected gain of an
+    /// offer (see [`Scores::add_values`]); empty otherwise.
+    pub values: Vec<CustomerValue>,
 }
+
+/// What a customer is worth and what an offer to them is expected to gain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CustomerValue {
+    /// Discounted margin over the expected remaining months (churnkit_core::survival::value).
+    pub lifetime_value: f64,
+    /// churn_probability x lifetime_value: what leaving would cost.
+    pub value_at_risk: f64,
+    /// churn_probability x success_rate x lifetime_value - offer_cost.
+    pub expected_gain: f64,
+}
+
+/// The columns [`Scores::add_values`] adds after the scores.
+pub const VALUE_COLUMNS: [&str; 3] = ["lifetime_value", "value_at_risk", "expected_gain"];
 
 /// One reason for a customer's score: a feature, the customer's value, and how much it moved
 /// the score from the base value (exact TreeSHAP; positive raises the churn score).
@@ -182,6 +199,7 @@ pub fn predict(
         row_column,
         reasons,
         base_value,
+        values: Vec::new(),
     })
 }
 
@@ -194,6 +212,34 @@ pub(super) fn csv_escape(s: &str) -> String {
 }
 
 impl Scores {
+    /// Adds each row's lifetime value (one per row, from a survival model), value at risk and
+    /// the expected gain of an offer under `economics`.
+    pub fn add_values(
+        &mut self,
+        lifetime_values: &[f64],
+        economics: &churnkit_core::profit::Economics,
+    ) -> Result<()> {
+        economics.validate()?;
+        churnkit_core::ensure!(
+            lifetime_values.len() == self.probability.len(),
+            data,
+            "{} lifetime values for {} scored rows",
+            lifetime_values.len(),
+            self.probability.len()
+        );
+        self.values = self
+            .probability
+            .iter()
+            .zip(lifetime_values)
+            .map(|(&p, &v)| CustomerValue {
+                lifetime_value: v,
+                value_at_risk: p * v,
+                expected_gain: churnkit_core::decisions::targeting::expected_gain(p, v, economics),
+            })
+            .collect();
+        Ok(())
+    }
+
     /// 0/1 label per row: 1 when the probability is above the threshold.
     pub fn labels(&self) -> Vec<u8> {
         churnkit_core::evaluate::labels(&self.probability, self.threshold)
@@ -209,6 +255,9 @@ impl Scores {
         let mut out = String::new();
         let mut header: Vec<String> = self.columns.iter().map(|(c, _)| csv_escape(c)).collect();
         header.extend(SCORE_COLUMNS.map(String::from));
+        if !self.values.is_empty() {
+            header.extend(VALUE_COLUMNS.map(String::from));
+        }
         let k = self.reasons.iter().map(Vec::len).max().unwrap_or(0);
         for r in 1..=k {
             for part in ["feature", "value", "contribution"] {
@@ -223,6 +272,12 @@ impl Scores {
                 out.push(',');
             }
             out.push_str(&format!("{p},{label}"));
+            if let Some(v) = self.values.get(i) {
+                out.push_str(&format!(
+                    ",{},{},{}",
+                    v.lifetime_value, v.value_at_risk, v.expected_gain
+                ));
+            }
             if let Some(rs) = self.reasons.get(i) {
                 for r in 0..k {
                     match rs.get(r) {

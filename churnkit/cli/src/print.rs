@@ -639,5 +639,10 @@ pub(crate) fn survival(
     for f in files {
         println!("wrote {}", f.display());
     }
-    println!("survival done in {seconds:.2}s");
+    let phases: Vec<String> = s
+        .seconds
+        .iter()
+        .map(|(what, t)| format!("{what} {t:.3}s"))
+        .collect();
+    println!("survival done in {seconds:.2}s ({})", phases.join(", "));
 }

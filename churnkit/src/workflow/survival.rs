@@ -63,6 +63,8 @@ pub struct Survival {
     pub events: usize,
     /// Where the input came from.
     pub source: String,
+    /// Seconds per phase: curves and log-rank, the Cox model, lifetime values.
+    pub seconds: [(&'static str, f64); 3],
 }
 
 /// Runs the survival analysis on every row of `table`.
@@ -83,6 +85,7 @@ pub struct Survival {
 pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<Survival> {
     spec.value.validate()?;
     let (durations, events) = durations_and_events(table, schema, &spec.duration)?;
+    let t0 = std::time::Instant::now();
     let mut curves = vec![("all".to_string(), KaplanMeier::fit(&durations, &events)?)];
     let mut test = None;
     if let Some(by) = &spec.by {
@@ -129,7 +132,11 @@ pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<S
         }
         test = Some(logrank(&durations, &events, &groups, &names)?);
     }
+    let curves_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
     let model = SurvivalModel::fit(table, schema, &spec.duration, &spec.drop, spec.cox)?;
+    let cox_s = t1.elapsed().as_secs_f64();
+    let t2 = std::time::Instant::now();
     let charge = spec.charge.clone().or_else(|| propose_charge(schema));
     let values = match &charge {
         Some(c) => model.lifetime_values(table, c, &spec.value)?,
@@ -146,6 +153,11 @@ pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<S
         rows: durations.len(),
         events: events.iter().filter(|&&e| e).count(),
         source: table.source_name().to_string(),
+        seconds: [
+            ("Kaplan-Meier and log-rank", curves_s),
+            ("Cox model", cox_s),
+            ("lifetime values", t2.elapsed().as_secs_f64()),
+        ],
     })
 }
 
@@ -184,7 +196,7 @@ impl Survival {
                 t.hazard_ratio,
                 t.se,
                 t.z,
-                t.p
+                small(t.p)
             );
         }
         s.into_bytes()
@@ -401,5 +413,15 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+/// A number as Rust writes it, but in exponent form below 1e-4 (a p-value of 1e-80 as 80 zeros
+/// helps nobody).
+fn small(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-4 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }

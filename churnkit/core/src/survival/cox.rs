@@ -473,3 +473,55 @@ fn breslow(durations: &[f64], events: &[bool], lp: &[f64]) -> (Vec<f64>, Vec<f64
     }
     (times, cumulative)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn recovers_a_known_hazard() {
+        // Exponential lifetimes with log hazard ratios 0.7 and -0.5, censored uniformly.
+        let mut rng = Rng::new(11);
+        let n = 6000;
+        let (mut a, mut b, mut t, mut e) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..n {
+            let (x, y) = (rng.normal(), f64::from(u8::from(rng.uniform() < 0.4)));
+            let hazard = 0.05 * (0.7 * x - 0.5 * y).exp();
+            let life = -(1.0 - rng.uniform()).ln() / hazard;
+            let censor = rng.uniform() * 40.0;
+            a.push(x);
+            b.push(y);
+            t.push(life.min(censor));
+            e.push(life <= censor);
+        }
+        let m = CoxModel::fit(
+            &[a.clone(), b.clone()],
+            &["x".into(), "y".into()],
+            &t,
+            &e,
+            CoxParams::default(),
+        )
+        .unwrap();
+        for (j, truth) in [0.7, -0.5].into_iter().enumerate() {
+            assert!(
+                (m.coef[j] - truth).abs() < 4.0 * m.se[j],
+                "{} vs {truth}",
+                m.coef[j]
+            );
+        }
+        // A penalty shrinks the coefficients towards 0; no covariates is an error.
+        let (cols, names) = (
+            vec![a.clone(), b.clone()],
+            ["x".to_string(), "y".to_string()],
+        );
+        let params = CoxParams {
+            penalizer: 0.1,
+            ..CoxParams::default()
+        };
+        let shrunk = CoxModel::fit(&cols, &names, &t, &e, params).unwrap();
+        assert!(shrunk.coef[0].abs() < m.coef[0].abs() && shrunk.coef[1].abs() < m.coef[1].abs());
+        assert!(CoxModel::fit(&[], &[], &t, &e, CoxParams::default()).is_err());
+        assert!(m.concordance > 0.6 && m.log_likelihood > m.log_likelihood_null);
+    }
+}

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// // Four customers: two left (after 1 and 3 months), two are still here (at 2 and 3 months).
 /// let km = KaplanMeier::fit(&[1.0, 2.0, 3.0, 3.0], &[true, false, true, false]).unwrap();
 /// assert_eq!(km.times, [0.0, 1.0, 2.0, 3.0]);
-/// assert_eq!(km.survival_at(2.5), 0.75);
+/// assert!((km.survival_at(2.5) - 0.75).abs() < 1e-12);
 /// assert_eq!(km.median(), Some(3.0));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]

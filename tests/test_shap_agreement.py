@@ -52,8 +52,9 @@ def test_contributions_match_shap(churnkit_bin, tmp_path, shape, depth):
     subprocess.run([str(example), str(tmp_path / "models/churn_model.json"), str(x_path), str(tmp_path / "ours.csv")],
                    check=True, capture_output=True, text=True)
     model = json.loads((tmp_path / "models/churn_model.json").read_text())
-    x = pd.read_csv(x_path)
-    ours = pd.read_csv(tmp_path / "ours.csv")
+    # round_trip: exact parsing, so a value on a split threshold goes the way churnkit sent it.
+    x = pd.read_csv(x_path, float_precision="round_trip")
+    ours = pd.read_csv(tmp_path / "ours.csv", float_precision="round_trip")
     explainer = shap.TreeExplainer(shap_ensemble(model))
     theirs = np.asarray(explainer.shap_values(x.to_numpy(dtype=np.float64))).reshape(len(x), -1)
     mine = ours[list(x.columns)].to_numpy()

@@ -150,7 +150,8 @@ def code(nb):
 def check_exploration(nb, rows, cols, n_numeric, n_categorical):
     cells = code(nb)
     # cells: 0 :dep, 1 setup, 2 df, 3 summary, 4 churn, 5 schema + tests, 6 numeric charts,
-    # 7 churn rates + correlations, 8 importance, 9 evaluation, 10 runs, 11 compare
+    # 7 churn rates + correlations, 8 importance, 9 evaluation, 10 survival curves,
+    # 11 hazard ratios, 12 one customer's curve and reasons, 13 runs, 14 compare
     assert "<table" in html(cells[2]) and f"shape: ({rows}, {cols})" in html(cells[2])
     summary = html(cells[3])
     assert summary.count("<table") == 2 and "mean" in summary and "missing" in summary
@@ -162,9 +163,15 @@ def check_exploration(nb, rows, cols, n_numeric, n_categorical):
     assert images(cells[7]) == min(n_categorical, 4) + 1
     assert images(cells[8]) == 1 and "importance" in html(cells[8])
     assert images(cells[9]) == 3 and "weighted avg" in html(cells[9])
-    runs = html(cells[10])
+    curves = html(cells[10])
+    assert images(cells[10]) == 1 and f"{rows} customers" in curves and "log-rank p = " in curves, curves[:400]
+    assert "Month-to-month" in curves and "median_lifetime" in curves
+    hazards = html(cells[11])
+    assert images(cells[11]) == 1 and "hazard_ratio" in hazards and "Contract=" in hazards, hazards[:400]
+    assert images(cells[12]) == 2 and "Customer 0" in html(cells[12])
+    runs = html(cells[13])
     assert "train-random-forest-d10-n100" in runs and "metrics.roc_auc" in runs, runs[:500]
-    assert "Best run by ROC AUC" in html(cells[11])
+    assert "Best run by ROC AUC" in html(cells[14])
     return cells
 
 

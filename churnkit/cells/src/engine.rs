@@ -10,7 +10,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::OnceLock;
 
 /// The protocol version this crate speaks (the engine's `PROTOCOL`).
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 #[link(name = "dl")]
 extern "C" {

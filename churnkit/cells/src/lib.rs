@@ -1141,3 +1141,93 @@ mod tests {
         );
     }
 }
+
+/// When customers leave: survival curves by group, the log-rank test and a Cox model (see
+/// [`survival`]).
+#[derive(Debug, Clone)]
+pub struct Survival {
+    h: Handle,
+    /// Customers.
+    pub rows: usize,
+    /// Customers who left.
+    pub events: usize,
+    /// The Cox model's concordance (a ROC AUC for durations).
+    pub concordance: f64,
+    /// The log-rank test's p-value between the groups, when grouped.
+    pub logrank_p_value: Option<f64>,
+    /// The duration column used.
+    pub duration: String,
+}
+
+/// Survival analysis of `df`: the event is `target` at its churned value; the duration is
+/// `duration` or, with `None`, the never-negative column named like a tenure; with `by`, one
+/// curve per value and the log-rank test between them.
+pub fn survival(
+    df: &Frame,
+    target: &str,
+    duration: Option<&str>,
+    by: Option<&str>,
+) -> Result<Survival> {
+    let opt = |v: Option<&str>| v.map_or("null".to_string(), quote);
+    let v = call(
+        "survival",
+        &[
+            ("frame", df.arg()),
+            ("target", quote(target)),
+            ("duration", opt(duration)),
+            ("by", opt(by)),
+        ],
+    )?;
+    Ok(Survival {
+        h: Handle::from(&v)?,
+        rows: v.get("rows").num().unwrap_or(0.0) as usize,
+        events: v.get("events").num().unwrap_or(0.0) as usize,
+        concordance: v.get("concordance").num().unwrap_or(f64::NAN),
+        logrank_p_value: v.get("logrank_p_value").num(),
+        duration: v.get("duration").str().unwrap_or_default().to_string(),
+    })
+}
+
+impl Survival {
+    fn arg(&self) -> String {
+        self.h.0.to_string()
+    }
+
+    /// Shown as a one-line summary.
+    pub fn evcxr_display(&self) {
+        show(&self.h);
+    }
+
+    /// The Kaplan-Meier curves with 95% bands, one per group.
+    pub fn curves_chart(&self) -> Result<Png> {
+        Png::from(call("survival_curves", &[("survival", self.arg())])?)
+    }
+
+    /// Hazard ratios with 95% intervals on a log axis.
+    pub fn hazard_chart(&self) -> Result<Png> {
+        Png::from(call("hazard_ratios", &[("survival", self.arg())])?)
+    }
+
+    /// Per curve: customers, left, median lifetime, S(12), S(24), S(36).
+    pub fn table(&self) -> Result<Frame> {
+        Frame::from(call("survival_table", &[("survival", self.arg())])?)
+    }
+
+    /// The Cox coefficients: hazard ratio, coef, se, p; strongest first.
+    pub fn cox_table(&self) -> Result<Frame> {
+        Frame::from(call("cox_table", &[("survival", self.arg())])?)
+    }
+
+    /// Customer `row` of `df`: their own survival curve beside every customer's, with their
+    /// expected remaining months and lifetime value.
+    pub fn customer_chart(&self, df: &Frame, row: usize) -> Result<Png> {
+        Png::from(call(
+            "customer_survival",
+            &[
+                ("survival", self.arg()),
+                ("frame", df.arg()),
+                ("row", row.to_string()),
+            ],
+        )?)
+    }
+}

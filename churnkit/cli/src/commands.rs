@@ -70,13 +70,15 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         } => {
             let schema = match (data, target) {
                 (Some(d), Some(t)) => {
-                    let s = Schema::infer_with(
-                        &Table::read(&d)?,
-                        &t,
-                        &infer.options(positive.as_deref()),
-                    )?;
+                    let table = Table::read(&d)?;
+                    let s = Schema::infer_with(&table, &t, &infer.options(positive.as_deref()))?;
                     for w in s.exclusion_warnings() {
                         print::warn(&w);
+                    }
+                    // What `churnkit survival` would take as the duration, said where the
+                    // schema's decisions are read.
+                    if let Some((column, why)) = churnkit::survival::propose_duration(&table, &s)? {
+                        println!("# churnkit survival: duration column {column} ({why})");
                     }
                     s
                 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The request/response protocol version; `churnkit-cells` checks it on load.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// An object a cell holds a handle to.
 enum Obj {
@@ -30,6 +30,7 @@ enum Obj {
     Eval(Box<Evaluated>),
     Png(Png),
     Project(Project),
+    Survival(Box<nb::Survival>),
 }
 
 #[derive(Default)]
@@ -79,6 +80,7 @@ getter!(data_obj, Data, Processed, "prepared data");
 getter!(model_obj, Model, Model, "a model");
 getter!(eval_obj, Eval, Evaluated, "an evaluation");
 getter!(project_obj, Project, Project, "a project");
+getter!(survival_obj, Survival, Survival, "a survival analysis");
 
 fn frame(o: &Arc<Obj>) -> &DataFrame {
     match &**o {
@@ -103,6 +105,12 @@ fn eval(o: &Arc<Obj>) -> &Evaluated {
     match &**o {
         Obj::Eval(e) => e,
         _ => unreachable!("checked by eval_obj"),
+    }
+}
+fn survival(o: &Arc<Obj>) -> &nb::Survival {
+    match &**o {
+        Obj::Survival(s) => s,
+        _ => unreachable!("checked by survival_obj"),
     }
 }
 fn project(o: &Arc<Obj>) -> &Project {
@@ -345,6 +353,7 @@ pub fn handle(req: &Value) -> Res<Value> {
                     nb::content_block("text/plain", &format!("{} trees", m.trees.len()))
                 }
                 Obj::Project(_) => nb::content_block("text/plain", "a churnkit project"),
+                Obj::Survival(s) => blocks(&**s),
             };
             json!(text)
         }
@@ -462,6 +471,29 @@ pub fn handle(req: &Value) -> Res<Value> {
             frame_value(nb::gains_table(&eval(&eval_obj(req, "eval")?).decisions).map_err(e)?)
         }
         "decisions_summary" => json!(eval(&eval_obj(req, "eval")?).decisions.summary()),
+        "survival" => {
+            let o = frame_obj(req, "frame")?;
+            let sv = nb::survival(
+                frame(&o),
+                s(req, "target")?,
+                req["duration"].as_str(),
+                req["by"].as_str(),
+            )
+            .map_err(e)?;
+            let p = sv.logrank.as_ref().map(|l| l.p_value);
+            let (rows, events, c) = (sv.rows, sv.events, sv.model.cox.concordance);
+            let duration = sv.model.duration.clone();
+            json!({"h": put(Obj::Survival(Box::new(sv))), "rows": rows, "events": events,
+                   "concordance": c, "logrank_p_value": p, "duration": duration})
+        }
+        "survival_curves" => png_value(survival(&survival_obj(req, "survival")?).curves_chart().map_err(e)?),
+        "hazard_ratios" => png_value(survival(&survival_obj(req, "survival")?).hazard_chart().map_err(e)?),
+        "survival_table" => frame_value(nb::survival_table(survival(&survival_obj(req, "survival")?)).map_err(e)?),
+        "cox_table" => frame_value(nb::cox_table(survival(&survival_obj(req, "survival")?)).map_err(e)?),
+        "customer_survival" => {
+            let (sv, fr) = (survival_obj(req, "survival")?, frame_obj(req, "frame")?);
+            png_value(nb::customer_survival_chart(survival(&sv), frame(&fr), u(req, "row")?).map_err(e)?)
+        }
         "reasons_chart" => {
             let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
             png_value(nb::reasons_chart(model(&m), data(&d), frame(&fr), u(req, "row")?).map_err(e)?)

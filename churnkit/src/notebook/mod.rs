@@ -15,8 +15,11 @@
 //! [`Processed`] data, a [`Model`], an [`Evaluation`] out; nothing is re-read from disk.
 
 mod display;
+mod survival;
 
+pub use crate::workflow::Survival;
 pub use display::{base64, content_block, escape, fmt_float, frame_html, Display, Html, Report};
+pub use survival::{cox_table, customer_survival_chart, survival, survival_table};
 // `col` is defined below: the evcxr-safe column lookup.
 
 pub use crate::prelude::*;

@@ -84,6 +84,10 @@ fn telco_preprocesses_with_an_inferred_schema_and_trains_well() {
         out.contains("positive = \"Yes\"") && out.contains("id_columns = [\"customerID\"]"),
         "{out}"
     );
+    assert!(
+        out.contains("# churnkit survival: duration column tenure ("),
+        "{out}"
+    );
     fs::write(d.join("telco.toml"), &out).unwrap();
     let out = ok(&d, &["pipeline", "--data", t, "--schema", "telco.toml"]);
     assert!(out.contains("TotalCharges 11 from product"), "{out}");

@@ -7,3 +7,4 @@ mod common;
 mod mlflow;
 mod real_tables;
 mod registry;
+mod survival;

@@ -160,7 +160,20 @@ fn judge(name: &str, present: &[&str], numbers: Option<&[f64]>, n: usize) -> Rol
     if present.is_empty() {
         return excluded("no values (every cell is blank or a missing marker)".into());
     }
-    let distinct = present.iter().collect::<HashSet<_>>().len();
+    // Numbers are counted by sorting their bits (a hash set of a million number texts was a
+    // third of `churnkit survival` on a million rows); text through a hash set.
+    let distinct = match numbers {
+        Some(v) => {
+            let mut bits: Vec<u64> = v
+                .iter()
+                .map(|x| if *x == 0.0 { 0 } else { x.to_bits() })
+                .collect();
+            bits.sort_unstable();
+            bits.dedup();
+            bits.len()
+        }
+        None => present.iter().collect::<HashSet<_>>().len(),
+    };
     if distinct == 1 {
         return excluded(format!("constant (every value is '{}')", present[0]));
     }

@@ -43,16 +43,21 @@ pub(crate) fn concordance_counts(
 ) -> (u64, u64, u64) {
     let n = durations.len();
     // Ranks of the scores, equal scores sharing one rank.
-    let mut by_risk: Vec<u32> = (0..n as u32).collect();
-    by_risk.sort_unstable_by(|&a, &b| risk[a as usize].total_cmp(&risk[b as usize]));
+    let mut by_risk: Vec<(f64, u32)> = risk
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (r, i as u32))
+        .collect();
+    by_risk.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank = vec![0u32; n];
     let mut distinct = 0u32;
-    for (k, &i) in by_risk.iter().enumerate() {
-        if k > 0 && risk[i as usize] != risk[by_risk[k - 1] as usize] {
+    for k in 0..n {
+        if k > 0 && by_risk[k].0 != by_risk[k - 1].0 {
             distinct += 1;
         }
-        rank[i as usize] = distinct;
+        rank[by_risk[k].1 as usize] = distinct;
     }
+    drop(by_risk);
     let m = distinct as usize + 1;
     let mut tree = vec![0u64; m + 1];
     let add = |tree: &mut Vec<u64>, r: usize| {
@@ -71,8 +76,13 @@ pub(crate) fn concordance_counts(
         }
         s
     };
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by(|&a, &b| durations[a as usize].total_cmp(&durations[b as usize]));
+    let mut keyed: Vec<(f64, u32)> = durations
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| (d, i as u32))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
     let (mut correct, mut tied, mut pairs, mut inserted) = (0u64, 0u64, 0u64, 0u64);
     let mut count = |tree: &Vec<u64>, inserted: u64, j: usize| {
         // The earlier events compared with row j: right when their risk was higher.

@@ -5,9 +5,9 @@
 //! `n x penalizer / 2 x |beta|^2` on the standardised scale), so coefficients, standard errors
 //! and the concordance can be checked against lifelines.
 
+use super::check_times;
 use super::concordance::concordance_index;
 use super::linalg::{cholesky, cholesky_inverse, cholesky_solve};
-use super::{check_times, EventTable};
 use crate::error::Result;
 use crate::stats::normal_sf;
 use crate::{bail, ensure};
@@ -95,6 +95,40 @@ struct Prepared {
     events: Vec<bool>,
 }
 
+/// `acc[a][b] += sum_r w_r x_r[a] x_r[b]` over the upper triangle (b >= a) of a row-major p x p
+/// matrix, for the rows `(index, w)` of `x` (row-major, p per row). Four rows at a time: the
+/// accumulator is loaded and stored once per four rows, which makes the loop compute-bound.
+fn add_outer_rows(acc: &mut [f64], x: &[f64], p: usize, rows: &[(usize, f64)]) {
+    let row = |i: usize| &x[i * p..(i + 1) * p];
+    let mut blocks = rows.chunks_exact(4);
+    for b4 in &mut blocks {
+        let (x0, x1, x2, x3) = (row(b4[0].0), row(b4[1].0), row(b4[2].0), row(b4[3].0));
+        let (w0, w1, w2, w3) = (b4[0].1, b4[1].1, b4[2].1, b4[3].1);
+        for a in 0..p {
+            let (c0, c1, c2, c3) = (w0 * x0[a], w1 * x1[a], w2 * x2[a], w3 * x3[a]);
+            let out = &mut acc[a * p + a..(a + 1) * p];
+            let (y0, y1, y2, y3) = (&x0[a..], &x1[a..], &x2[a..], &x3[a..]);
+            for k in 0..out.len() {
+                out[k] += c0 * y0[k] + c1 * y1[k] + c2 * y2[k] + c3 * y3[k];
+            }
+        }
+    }
+    for &(i, w) in blocks.remainder() {
+        let xi = row(i);
+        for a in 0..p {
+            let wa = w * xi[a];
+            let out = &mut acc[a * p + a..(a + 1) * p];
+            for (o, v) in out.iter_mut().zip(&xi[a..]) {
+                *o += wa * v;
+            }
+        }
+    }
+}
+
+/// One pass over the rows (longest duration first). Each row adds its weighted outer product
+/// once: to the risk set if censored, to its time's ties if an event (the ties join the risk
+/// set when the time is done). Efron's sum over the d tied events is then taken in closed form
+/// per distinct time, so the pass costs n p^2 / 2, whatever the number of ties.
 fn efron(data: &Prepared, beta: &[f64]) -> Efron {
     let p = data.p;
     let n = data.times.len();
@@ -106,57 +140,72 @@ fn efron(data: &Prepared, beta: &[f64]) -> Efron {
     let mut ll = 0.0;
     let mut grad = vec![0.0; p];
     let mut hess = vec![0.0; p * p];
-    let mut numer = vec![0.0; p];
+    // This time's rows with their weights: events, and the censored.
+    let mut died: Vec<(usize, f64)> = Vec::new();
+    let mut stayed: Vec<(usize, f64)> = Vec::new();
     let mut i = 0;
     while i < n {
         let t = data.times[i];
         let mut tie_phi = 0.0;
-        let mut deaths = 0usize;
+        died.clear();
+        stayed.clear();
         tie_x.iter_mut().for_each(|v| *v = 0.0);
         tie_xx.iter_mut().for_each(|v| *v = 0.0);
         while i < n && data.times[i] == t {
             let x = &data.x[i * p..(i + 1) * p];
             let xb: f64 = x.iter().zip(beta).map(|(a, b)| a * b).sum();
             let phi = xb.exp();
-            risk_phi += phi;
-            // Upper triangle only; mirrored at the end of each time.
-            for a in 0..p {
-                let pa = phi * x[a];
-                risk_x[a] += pa;
-                let row = &mut risk_xx[a * p..(a + 1) * p];
-                for b in a..p {
-                    row[b] += pa * x[b];
-                }
-            }
             if data.events[i] {
-                deaths += 1;
                 ll += xb;
                 tie_phi += phi;
-                for a in 0..p {
-                    grad[a] += x[a];
-                    let pa = phi * x[a];
-                    tie_x[a] += pa;
-                    let row = &mut tie_xx[a * p..(a + 1) * p];
-                    for b in a..p {
-                        row[b] += pa * x[b];
-                    }
+                for ((g, t), v) in grad.iter_mut().zip(tie_x.iter_mut()).zip(x) {
+                    *g += v;
+                    *t += phi * v;
                 }
+                died.push((i, phi));
+            } else {
+                risk_phi += phi;
+                for (r, v) in risk_x.iter_mut().zip(x) {
+                    *r += phi * v;
+                }
+                stayed.push((i, phi));
             }
             i += 1;
         }
+        add_outer_rows(&mut tie_xx, &data.x, p, &died);
+        add_outer_rows(&mut risk_xx, &data.x, p, &stayed);
+        let deaths = died.len();
+        risk_phi += tie_phi;
+        for (r, v) in risk_x.iter_mut().zip(&tie_x) {
+            *r += v;
+        }
+        for (r, v) in risk_xx.iter_mut().zip(&tie_xx) {
+            *r += v;
+        }
+        if deaths == 0 {
+            continue;
+        }
+        // Efron: the l-th of d tied events sees the risk set less l/d of the tied weight.
+        let (mut s0, mut s1, mut s2, mut s3, mut s4) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for l in 0..deaths {
             let c = l as f64 / deaths as f64;
-            let denom = risk_phi - c * tie_phi;
-            ll -= denom.ln();
-            for a in 0..p {
-                numer[a] = risk_x[a] - c * tie_x[a];
-                grad[a] -= numer[a] / denom;
-            }
-            for a in 0..p {
-                for b in a..p {
-                    let second = risk_xx[a * p + b] - c * tie_xx[a * p + b];
-                    hess[a * p + b] -= second / denom - numer[a] * numer[b] / (denom * denom);
-                }
+            let den = risk_phi - c * tie_phi;
+            ll -= den.ln();
+            let inv = 1.0 / den;
+            s0 += inv;
+            s1 += c * inv;
+            s2 += inv * inv;
+            s3 += c * inv * inv;
+            s4 += c * c * inv * inv;
+        }
+        for a in 0..p {
+            grad[a] -= risk_x[a] * s0 - tie_x[a] * s1;
+            for b in a..p {
+                let k = a * p + b;
+                let outer = risk_x[a] * risk_x[b] * s2
+                    - (risk_x[a] * tie_x[b] + tie_x[a] * risk_x[b]) * s3
+                    + tie_x[a] * tie_x[b] * s4;
+                hess[k] -= risk_xx[k] * s0 - tie_xx[k] * s1 - outer;
             }
         }
     }
@@ -164,6 +213,99 @@ fn efron(data: &Prepared, beta: &[f64]) -> Efron {
         .map(|a| (0..p).map(|b| hess[a.min(b) * p + a.max(b)]).collect())
         .collect();
     Efron { ll, grad, hess }
+}
+
+/// Rows from which a large table's fit is warm-started (see [`CoxModel::fit`]).
+const WARM_START_ROWS: usize = 100_000;
+
+/// Efron's log-likelihood, gradient and Hessian with the L2 penalty
+/// `penalty / 2 x |beta|^2`, and the log-likelihood without it.
+fn penalised(data: &Prepared, penalty: f64, beta: &[f64]) -> (Efron, f64) {
+    let mut e = efron(data, beta);
+    let raw = e.ll;
+    e.ll -= 0.5 * penalty * beta.iter().map(|b| b * b).sum::<f64>();
+    for (a, b) in beta.iter().enumerate() {
+        e.grad[a] -= penalty * b;
+        e.hess[a][a] -= penalty;
+    }
+    (e, raw)
+}
+
+/// Newton-Raphson with a halving line search from `beta`, until the Newton step is below `tol`
+/// in every coordinate: (beta, the penalised fit there, its unpenalised log-likelihood, the
+/// iterations).
+fn newton(
+    data: &Prepared,
+    penalty: f64,
+    mut beta: Vec<f64>,
+    max_iter: usize,
+    tol: f64,
+) -> Result<(Vec<f64>, Efron, f64, usize)> {
+    let (mut cur, mut raw) = penalised(data, penalty, &beta);
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        let info: Vec<Vec<f64>> = cur
+            .hess
+            .iter()
+            .map(|r| r.iter().map(|v| -v).collect())
+            .collect();
+        let Some(l) = cholesky(&info) else {
+            bail!(
+                data,
+                "the covariates are collinear (the information matrix is singular): drop one of the \
+                 covariates that move together, or give the `penalizer` option a small value such as 0.01"
+            );
+        };
+        let delta = cholesky_solve(&l, &cur.grad);
+        if delta.iter().all(|d| d.abs() < tol) {
+            return Ok((beta, cur, raw, iterations));
+        }
+        ensure!(
+            iterations < max_iter,
+            data,
+            "the Cox fit did not converge in {max_iter} iterations (a covariate may separate the \
+             events perfectly): give the `penalizer` option a small value such as 0.01"
+        );
+        let mut step = 1.0;
+        loop {
+            let trial: Vec<f64> = beta.iter().zip(&delta).map(|(b, d)| b + step * d).collect();
+            let (e, r) = penalised(data, penalty, &trial);
+            if e.ll.is_finite() && e.ll >= cur.ll - 1e-12 * cur.ll.abs() {
+                beta = trial;
+                cur = e;
+                raw = r;
+                break;
+            }
+            step *= 0.5;
+            if step < 1e-10 {
+                bail!(
+                    data,
+                    "the Cox fit does not converge: the likelihood cannot be improved"
+                );
+            }
+        }
+    }
+}
+
+/// Efron's log-likelihood at beta = 0, from the counts alone: every weight is 1, so each of the
+/// d events at a time with n at risk contributes -ln(n - l) for l = 0..d.
+fn null_log_likelihood(data: &Prepared) -> f64 {
+    let n = data.times.len();
+    let (mut ll, mut at_risk, mut i) = (0.0, 0usize, 0);
+    while i < n {
+        let t = data.times[i];
+        let mut deaths = 0usize;
+        while i < n && data.times[i] == t {
+            at_risk += 1;
+            deaths += usize::from(data.events[i]);
+            i += 1;
+        }
+        for l in 0..deaths {
+            ll -= ((at_risk - l) as f64).ln();
+        }
+    }
+    ll
 }
 
 impl CoxModel {
@@ -239,12 +381,30 @@ impl CoxModel {
             means.push(m);
             stds.push(var.sqrt());
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by(|&a, &b| durations[b as usize].total_cmp(&durations[a as usize]));
-        let mut x = Vec::with_capacity(n * p);
-        for &r in &order {
-            for j in 0..p {
-                x.push((columns[j][r as usize] - means[j]) / stds[j]);
+        // Longest duration first; equal durations in input order.
+        let mut keyed: Vec<(f64, u32)> = durations
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| (d, i as u32))
+            .collect();
+        keyed.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+        let mut position = vec![0u32; n];
+        for (k, &r) in order.iter().enumerate() {
+            position[r as usize] = k as u32;
+        }
+        // Standardised rows in duration order. The columns are read in sequence, a block of
+        // input rows at a time, so the block's rows stay in cache while every column is
+        // written into them.
+        let mut x = vec![0.0; n * p];
+        const BLOCK: usize = 1024;
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            for (j, col) in columns.iter().enumerate() {
+                let (m, s) = (means[j], stds[j]);
+                for (i, v) in col[start..end].iter().enumerate() {
+                    x[position[start + i] as usize * p + j] = (v - m) / s;
+                }
             }
         }
         let data = Prepared {
@@ -253,66 +413,31 @@ impl CoxModel {
             times: order.iter().map(|&r| durations[r as usize]).collect(),
             events: order.iter().map(|&r| events[r as usize]).collect(),
         };
-        let penalty = n as f64 * params.penalizer;
-        let penalised = |beta: &[f64]| {
-            let mut e = efron(&data, beta);
-            let raw_ll = e.ll;
-            e.ll -= 0.5 * penalty * beta.iter().map(|b| b * b).sum::<f64>();
-            for (a, b) in beta.iter().enumerate() {
-                e.grad[a] -= penalty * b;
-                e.hess[a][a] -= penalty;
-            }
-            (e, raw_ll)
+        let ll_null = null_log_likelihood(&data);
+        // A large table starts Newton from the optimum of an evenly spaced sample of its rows
+        // (sorted by duration, so the sample keeps the order): two or three full passes
+        // instead of five or six. Any failure there just means starting from zero.
+        let start = if n >= 4 * WARM_START_ROWS {
+            let k = n / WARM_START_ROWS;
+            let rows: Vec<usize> = (0..n).step_by(k).collect();
+            let sample = Prepared {
+                x: rows
+                    .iter()
+                    .flat_map(|&r| data.x[r * p..(r + 1) * p].iter().copied())
+                    .collect(),
+                p,
+                times: rows.iter().map(|&r| data.times[r]).collect(),
+                events: rows.iter().map(|&r| data.events[r]).collect(),
+            };
+            let penalty = rows.len() as f64 * params.penalizer;
+            newton(&sample, penalty, vec![0.0; p], params.max_iter, 1e-6)
+                .map(|(b, ..)| b)
+                .unwrap_or_else(|_| vec![0.0; p])
+        } else {
+            vec![0.0; p]
         };
-        let mut beta = vec![0.0; p];
-        let (mut cur, mut raw_ll) = penalised(&beta);
-        let ll_null = raw_ll;
-        let mut iterations = 0;
-        loop {
-            iterations += 1;
-            let info: Vec<Vec<f64>> = cur
-                .hess
-                .iter()
-                .map(|r| r.iter().map(|v| -v).collect())
-                .collect();
-            let Some(l) = cholesky(&info) else {
-                bail!(
-                    data,
-                    "the covariates are collinear (the information matrix is singular): drop one of the \
-                     covariates that move together, or give the `penalizer` option a small value such as 0.01"
-                );
-            };
-            let delta = cholesky_solve(&l, &cur.grad);
-            let mut step = 1.0;
-            let (next, next_raw) = loop {
-                let trial: Vec<f64> = beta.iter().zip(&delta).map(|(b, d)| b + step * d).collect();
-                let (e, r) = penalised(&trial);
-                if e.ll.is_finite() && e.ll >= cur.ll - 1e-12 * cur.ll.abs() {
-                    beta = trial;
-                    break (e, r);
-                }
-                step *= 0.5;
-                if step < 1e-10 {
-                    bail!(
-                        data,
-                        "the Cox fit does not converge: the likelihood cannot be improved"
-                    );
-                }
-            };
-            let moved = delta.iter().fold(0.0f64, |m, d| m.max((step * d).abs()));
-            cur = next;
-            raw_ll = next_raw;
-            if moved < 1e-10 {
-                break;
-            }
-            ensure!(
-                iterations < params.max_iter,
-                data,
-                "the Cox fit did not converge in {} iterations (a covariate may separate the events \
-                 perfectly): give the `penalizer` option a small value such as 0.01",
-                params.max_iter
-            );
-        }
+        let penalty = n as f64 * params.penalizer;
+        let (beta, cur, raw_ll, iterations) = newton(&data, penalty, start, params.max_iter, 1e-9)?;
         let info: Vec<Vec<f64>> = cur
             .hess
             .iter()
@@ -325,12 +450,19 @@ impl CoxModel {
         let coef: Vec<f64> = (0..p).map(|j| beta[j] / stds[j]).collect();
         let se: Vec<f64> = (0..p).map(|j| var[j][j].sqrt() / stds[j]).collect();
 
-        // Linear predictors (x - mean) . coef, row order of the input.
-        let lp: Vec<f64> = (0..n)
-            .map(|i| (0..p).map(|j| (columns[j][i] - means[j]) * coef[j]).sum())
+        // Linear predictors (x - mean) . coef = x_std . beta, back in the input's row order.
+        let lp_sorted: Vec<f64> = data
+            .x
+            .chunks_exact(p)
+            .map(|x| x.iter().zip(&beta).map(|(a, b)| a * b).sum())
             .collect();
+        let mut lp = vec![0.0; n];
+        for (k, &r) in order.iter().enumerate() {
+            lp[r as usize] = lp_sorted[k];
+        }
         let concordance = concordance_index(durations, events, &lp)?;
-        let (baseline_times, baseline_cumulative_hazard) = breslow(durations, events, &lp);
+        let (baseline_times, baseline_cumulative_hazard) =
+            breslow(&data.times, &data.events, &lp_sorted);
         Ok(CoxModel {
             features: names.to_vec(),
             coef,
@@ -437,41 +569,39 @@ impl CoxModel {
     }
 }
 
-/// Breslow's baseline: at each distinct time, events / the sum of exp(lp) of the rows at risk,
-/// summed up over time.
-fn breslow(durations: &[f64], events: &[bool], lp: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let table = EventTable::new(durations, events);
-    let mut order: Vec<u32> = (0..durations.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| durations[a as usize].total_cmp(&durations[b as usize]));
-    // The sum of exp(lp) over rows with a duration >= each distinct time.
-    let k = table.times.len();
-    let mut at_time = vec![0.0; k];
-    let mut slot = 0;
-    for &r in &order {
-        while table.times[slot] != durations[r as usize] {
-            slot += 1;
+/// Breslow's baseline from rows sorted by duration, longest first, with their linear
+/// predictors in that order: at each distinct time, events / the sum of exp(lp) of the rows
+/// still at risk, summed up over time (ascending, from 0).
+fn breslow(times: &[f64], events: &[bool], lp: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let n = times.len();
+    let (mut at, mut hazard) = (Vec::new(), Vec::new());
+    let (mut risk, mut i) = (0.0, 0);
+    while i < n {
+        let t = times[i];
+        let mut deaths = 0usize;
+        while i < n && times[i] == t {
+            risk += lp[i].exp();
+            deaths += usize::from(events[i]);
+            i += 1;
         }
-        at_time[slot] += lp[r as usize].exp();
+        at.push(t);
+        hazard.push(deaths as f64 / risk);
     }
-    let mut risk = vec![0.0; k];
-    let mut acc = 0.0;
-    for s in (0..k).rev() {
-        acc += at_time[s];
-        risk[s] = acc;
-    }
-    let mut times = Vec::with_capacity(k + 1);
-    let mut cumulative = Vec::with_capacity(k + 1);
-    if table.times[0] > 0.0 {
-        times.push(0.0);
+    at.reverse();
+    hazard.reverse();
+    let mut times_out = Vec::with_capacity(at.len() + 1);
+    let mut cumulative = Vec::with_capacity(at.len() + 1);
+    if at.first().is_some_and(|&t| t > 0.0) {
+        times_out.push(0.0);
         cumulative.push(0.0);
     }
     let mut h = 0.0;
-    for ((&t, &d), r) in table.times.iter().zip(&table.observed).zip(&risk) {
-        h += d as f64 / r;
-        times.push(t);
+    for (t, d) in at.into_iter().zip(hazard) {
+        h += d;
+        times_out.push(t);
         cumulative.push(h);
     }
-    (times, cumulative)
+    (times_out, cumulative)
 }
 
 #[cfg(test)]
@@ -523,5 +653,25 @@ mod tests {
         assert!(shrunk.coef[0].abs() < m.coef[0].abs() && shrunk.coef[1].abs() < m.coef[1].abs());
         assert!(CoxModel::fit(&[], &[], &t, &e, CoxParams::default()).is_err());
         assert!(m.concordance > 0.6 && m.log_likelihood > m.log_likelihood_null);
+        // The null log-likelihood from counts is Efron's at beta = 0.
+        let data = Prepared {
+            x: a.iter().zip(&b).flat_map(|(x, y)| [*x, *y]).collect(),
+            p: 2,
+            times: t.clone(),
+            events: e.clone(),
+        };
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        order.sort_by(|&i, &j| t[j].total_cmp(&t[i]));
+        let sorted = Prepared {
+            x: order
+                .iter()
+                .flat_map(|&i| [data.x[2 * i], data.x[2 * i + 1]])
+                .collect(),
+            p: 2,
+            times: order.iter().map(|&i| t[i]).collect(),
+            events: order.iter().map(|&i| e[i]).collect(),
+        };
+        let at_zero = efron(&sorted, &[0.0, 0.0]).ll;
+        assert!((null_log_likelihood(&sorted) - at_zero).abs() < 1e-9 * at_zero.abs());
     }
 }

@@ -68,11 +68,14 @@ pub(crate) struct EventTable {
 
 impl EventTable {
     pub(crate) fn new(durations: &[f64], events: &[bool]) -> EventTable {
-        let mut order: Vec<u32> = (0..durations.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| durations[a as usize].total_cmp(&durations[b as usize]));
+        let mut keyed: Vec<(f64, bool)> = durations
+            .iter()
+            .copied()
+            .zip(events.iter().copied())
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let (mut times, mut removed, mut observed) = (Vec::new(), Vec::new(), Vec::new());
-        for &i in &order {
-            let (t, e) = (durations[i as usize], events[i as usize]);
+        for &(t, e) in &keyed {
             if times.last() != Some(&t) {
                 times.push(t);
                 removed.push(0);

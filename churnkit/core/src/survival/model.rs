@@ -49,10 +49,15 @@ impl SurvivalModel {
         params: CoxParams,
     ) -> Result<SurvivalModel> {
         let (durations, events) = durations_and_events(table, schema, duration)?;
-        let design = Design::fit(table, schema, duration, drop)?;
-        let columns = design.apply(table, schema)?;
+        let (design, columns) = Design::fit_columns(table, schema, duration, drop)?;
         let cox = CoxModel::fit(&columns, &design.names(), &durations, &events, params)?;
-        Ok(SurvivalModel {
+        Ok(Self::new(schema, duration, design, cox))
+    }
+
+    /// A model from its parts: `cox` fitted on the columns `design` reads, with `duration` and
+    /// the schema's target as the event.
+    pub fn new(schema: &Schema, duration: &str, design: Design, cox: CoxModel) -> SurvivalModel {
+        SurvivalModel {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             churnkit_version: crate::VERSION.into(),
@@ -62,7 +67,7 @@ impl SurvivalModel {
             schema: schema.clone(),
             design,
             cox,
-        })
+        }
     }
 
     /// Each row's linear predictor (log hazard ratio against a customer at the means).

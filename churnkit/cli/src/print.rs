@@ -617,7 +617,7 @@ pub(crate) fn survival(
         );
     }
     for n in m.design.notes.iter().take(4) {
-        println!("  note: {n}");
+        println!("  note: {}", crate::exit::flag_words(n));
     }
     if m.design.notes.len() > 4 {
         println!(

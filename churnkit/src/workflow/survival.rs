@@ -6,6 +6,7 @@ use churnkit_core::data::schema::Schema;
 use churnkit_core::data::table::Table;
 use churnkit_core::error::{few, Result};
 use churnkit_core::plots::{interval_chart, step_curves, StepCurve};
+use churnkit_core::survival::model::guard_separation;
 use churnkit_core::survival::value::LifetimeValue;
 use churnkit_core::survival::{
     durations_and_events, logrank, propose_charge, CoxModel, CoxParams, Design, KaplanMeier,
@@ -135,10 +136,11 @@ pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<S
     }
     let curves_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let (design, columns) = Design::fit_columns(table, schema, &spec.duration, &spec.drop)?;
+    let (mut design, columns) = Design::fit_columns(table, schema, &spec.duration, &spec.drop)?;
+    let params = guard_separation(&mut design, &columns, &events, spec.cox);
     let design_s = t1.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let cox = CoxModel::fit(&columns, &design.names(), &durations, &events, spec.cox)?;
+    let cox = CoxModel::fit(&columns, &design.names(), &durations, &events, params)?;
     drop(columns);
     let model = SurvivalModel::new(schema, &spec.duration, design, cox);
     let cox_s = t1.elapsed().as_secs_f64();

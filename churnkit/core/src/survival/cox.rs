@@ -253,8 +253,8 @@ fn newton(
         let Some(l) = cholesky(&info) else {
             bail!(
                 data,
-                "the covariates are collinear (the information matrix is singular): drop one of the \
-                 covariates that move together, or give the `penalizer` option a small value such as 0.01"
+                "the information matrix is singular: covariates move together, or one separates who \
+                 leaves from who stays; drop one, or give the `penalizer` option a small value such as 0.01"
             );
         };
         let delta = cholesky_solve(&l, &cur.grad);

@@ -434,6 +434,37 @@ pub(crate) fn spearman(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
+/// The penalty a fit gets when a category separates the events (see [`separated`]) and none
+/// was asked for.
+pub const SEPARATION_PENALIZER: f64 = 0.01;
+
+/// The 0/1 covariates whose customers all stayed or all left (no customer on a two-year
+/// contract left, in a small table): their hazard ratio is 0 or infinite, and without a
+/// penalty Newton's method runs off to it. One line per covariate, saying so.
+pub fn separated(design: &Design, columns: &[Vec<f64>], events: &[bool]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (c, col) in design.covariates.iter().zip(columns) {
+        if !matches!(c, Covariate::Level { .. }) {
+            continue;
+        }
+        let (mut rows, mut left) = (0usize, 0usize);
+        for (v, &e) in col.iter().zip(events) {
+            if *v == 1.0 {
+                rows += 1;
+                left += usize::from(e);
+            }
+        }
+        if rows > 0 && (left == 0 || left == rows) {
+            out.push(format!(
+                "{}: {left} of its {rows} customers left, so its hazard ratio is {} and cannot be estimated",
+                c.name(),
+                if left == 0 { "0" } else { "infinite" }
+            ));
+        }
+    }
+    out
+}
+
 /// The median (numpy's: the mean of the two middle values of an even count), by selection
 /// rather than a full sort. Reorders `v`.
 fn median(v: &mut [f64]) -> f64 {

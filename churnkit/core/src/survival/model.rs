@@ -2,7 +2,7 @@
 //! the columns it was fitted on, as versioned, human-readable JSON validated on load.
 
 use super::cox::{CoxModel, CoxParams};
-use super::design::{durations_and_events, Design};
+use super::design::{durations_and_events, separated, Design, SEPARATION_PENALIZER};
 use super::value::{lifetime_value, LifetimeValue, ValueParams};
 use crate::data::schema::Schema;
 use crate::data::table::Table;
@@ -38,6 +38,31 @@ pub struct SurvivalModel {
     pub cox: CoxModel,
 }
 
+/// `params`, with [`SEPARATION_PENALIZER`] when a category separates the events and no
+/// penalty was asked for; the reason goes into the design's notes.
+pub fn guard_separation(
+    design: &mut Design,
+    columns: &[Vec<f64>],
+    events: &[bool],
+    params: CoxParams,
+) -> CoxParams {
+    let found = separated(design, columns, events);
+    if found.is_empty() || params.penalizer > 0.0 {
+        design.notes.extend(found);
+        return params;
+    }
+    // First, where a reader sees them.
+    for (k, f) in found.into_iter().enumerate() {
+        design.notes.insert(k, format!(
+            "{f}: the model is fitted with penalizer {SEPARATION_PENALIZER} so that the others can be (give the `penalizer` option to choose)"
+        ));
+    }
+    CoxParams {
+        penalizer: SEPARATION_PENALIZER,
+        ..params
+    }
+}
+
 impl SurvivalModel {
     /// Fits a Cox model on every row of `table`: covariates from the schema's features except
     /// `duration` and `drop`.
@@ -49,7 +74,8 @@ impl SurvivalModel {
         params: CoxParams,
     ) -> Result<SurvivalModel> {
         let (durations, events) = durations_and_events(table, schema, duration)?;
-        let (design, columns) = Design::fit_columns(table, schema, duration, drop)?;
+        let (mut design, columns) = Design::fit_columns(table, schema, duration, drop)?;
+        let params = guard_separation(&mut design, &columns, &events, params);
         let cox = CoxModel::fit(&columns, &design.names(), &durations, &events, params)?;
         Ok(Self::new(schema, duration, design, cox))
     }

@@ -213,9 +213,11 @@ def test_survival_run_on_mlflow_loads_back(tmp_path, churnkit_bin, workdir, mlfl
     assert run.data.params["by"] == "Contract"
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"kaplan_meier.csv", "cox.csv", "summary.json", "survival_curves.png", "hazard_ratios.png",
-            "logrank.json", "survival_model"} <= names, names
-    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="survival_model",
+            "logrank.json", "model"} <= names, names
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model",
                                                 dst_path=str(tmp_path / "dl"), tracking_uri=mlflow_uri)
+    # A logged model MLflow knows by its MLmodel file and flavor.
+    assert "churnkit_survival:" in (pathlib.Path(local) / "MLmodel").read_text()
     logged = pathlib.Path(local) / "survival_model.json"
     assert logged.read_bytes() == (workdir / "models/survival_model.json").read_bytes()
     # churnkit loads the logged model back and scores with it.

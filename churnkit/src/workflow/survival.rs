@@ -13,10 +13,14 @@ use churnkit_core::survival::{
     LogRank, SurvivalModel, ValueParams,
 };
 use churnkit_core::{bail, ensure};
-use churnkit_tracking::{Artifact, RunKind, RunRecord};
+use churnkit_tracking::record::MODEL_DIR;
+use churnkit_tracking::{Artifact, ModelFlavor, RunKind, RunRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// The MLflow flavor of a survival run's logged model.
+pub const SURVIVAL_FLAVOR: &str = "churnkit_survival";
 
 /// The most groups `by` may have: more curves than this cannot be read on one chart.
 pub const MAX_GROUPS: usize = 12;
@@ -344,7 +348,8 @@ impl Survival {
         Ok(files)
     }
 
-    /// The run tracking logs: params, metrics, the files, and the model under `survival_model/`.
+    /// The run tracking logs: params, metrics, the files, and the Cox model as the run's logged
+    /// model (`model/survival_model.json`, flavor `churnkit_survival`).
     pub fn run_record(&self, experiment: &str) -> Result<RunRecord> {
         let mut r = RunRecord::new(RunKind::Survival, experiment, "survival");
         let p = &mut r.params;
@@ -401,10 +406,28 @@ impl Survival {
         for (name, bytes) in self.files()? {
             r.artifacts.push(Artifact::new(name, bytes));
         }
+        // The Cox model as the run's logged model (MLflow lists it; `churnkit predict
+        // --survival-model` loads the file back).
         r.artifacts.push(Artifact::new(
-            format!("survival_model/{}", crate::artifacts::SURVIVAL_MODEL),
+            format!("{MODEL_DIR}/{}", crate::artifacts::SURVIVAL_MODEL),
             self.model.to_json(),
         ));
+        r.model = Some(ModelFlavor {
+            name: SURVIVAL_FLAVOR.into(),
+            fields: [
+                ("churnkit_version", json!(churnkit_core::VERSION)),
+                ("model_file", json!(crate::artifacts::SURVIVAL_MODEL)),
+                ("format", json!(churnkit_core::survival::model::FORMAT)),
+                (
+                    "format_version",
+                    json!(churnkit_core::survival::model::FORMAT_VERSION),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            python_function: None,
+        });
         r.end_time_ms = churnkit_tracking::now_ms();
         Ok(r)
     }

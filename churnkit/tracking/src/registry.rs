@@ -387,9 +387,10 @@ fn registry_dir(store: &LocalStore) -> PathBuf {
 fn local_register(store: &LocalStore, name: &str, run_id: &str) -> Result<ModelVersion> {
     let run = local_run(store, run_id)?;
     ensure!(
-        run.record.model.is_some(),
+        run.record.model.as_ref().is_some_and(|m| m.name == "churnkit"),
         model,
-        "run {run_id} has no churnkit model (a training run has one under model/)"
+        "run {run_id} has no churnkit churn model (a training run has one under model/; a survival \
+         run's Cox model is loaded with --survival-model instead)"
     );
     let dir = registry_dir(store).join(name).join("versions");
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

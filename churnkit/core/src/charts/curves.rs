@@ -1,7 +1,7 @@
 //! Step curves with confidence bands (survival curves) and estimates with intervals on a log
 //! axis (hazard ratios). Drawn from plain numbers: this module knows no survival type.
 
-use super::render::{caption_font, draw_legend, render, segments, Png, FAMILY};
+use super::render::{caption_font, draw_legend, render, segments, Png, FAMILY, PALETTE};
 use crate::error::Result;
 use plotters::prelude::*;
 
@@ -19,17 +19,6 @@ pub struct StepCurve<'a> {
     /// Upper band, one per step (empty for none).
     pub upper: &'a [f64],
 }
-
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-];
 
 /// The staircase through (x, y) steps: each value holds until the next position.
 fn staircase(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {

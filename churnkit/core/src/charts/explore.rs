@@ -20,24 +20,13 @@
 //! ```
 
 use crate::bail;
-use crate::charts::render::{draw_legend, render, Png, FAMILY};
+use crate::charts::render::{draw_legend, render, Png, FAMILY, PALETTE};
 use crate::data::schema::DEFAULT_NA_VALUES;
 use crate::data::table::Table;
 use crate::error::Result;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-/// Colours of the groups, in order (matplotlib's tab10, the first eight).
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-];
 /// More groups than this are drawn as the largest ones plus "other".
 const MAX_GROUPS: usize = 8;
 

@@ -231,16 +231,25 @@ fn penalised(data: &Prepared, penalty: f64, beta: &[f64]) -> (Efron, f64) {
     (e, raw)
 }
 
+/// Where Newton's method stopped.
+struct Converged {
+    beta: Vec<f64>,
+    /// Cholesky factor of the (penalised) information matrix at `beta`.
+    information: Vec<Vec<f64>>,
+    /// The unpenalised log-likelihood at `beta`.
+    log_likelihood: f64,
+    iterations: usize,
+}
+
 /// Newton-Raphson with a halving line search from `beta`, until the Newton step is below `tol`
-/// in every coordinate: (beta, the penalised fit there, its unpenalised log-likelihood, the
-/// iterations).
+/// in every coordinate.
 fn newton(
     data: &Prepared,
     penalty: f64,
     mut beta: Vec<f64>,
     max_iter: usize,
     tol: f64,
-) -> Result<(Vec<f64>, Efron, f64, usize)> {
+) -> Result<Converged> {
     let (mut cur, mut raw) = penalised(data, penalty, &beta);
     let mut iterations = 0;
     loop {
@@ -259,7 +268,12 @@ fn newton(
         };
         let delta = cholesky_solve(&l, &cur.grad);
         if delta.iter().all(|d| d.abs() < tol) {
-            return Ok((beta, cur, raw, iterations));
+            return Ok(Converged {
+                beta,
+                information: l,
+                log_likelihood: raw,
+                iterations,
+            });
         }
         ensure!(
             iterations < max_iter,
@@ -431,22 +445,19 @@ impl CoxModel {
             };
             let penalty = rows.len() as f64 * params.penalizer;
             newton(&sample, penalty, vec![0.0; p], params.max_iter, 1e-6)
-                .map(|(b, ..)| b)
+                .map(|c| c.beta)
                 .unwrap_or_else(|_| vec![0.0; p])
         } else {
             vec![0.0; p]
         };
         let penalty = n as f64 * params.penalizer;
-        let (beta, cur, raw_ll, iterations) = newton(&data, penalty, start, params.max_iter, 1e-9)?;
-        let info: Vec<Vec<f64>> = cur
-            .hess
-            .iter()
-            .map(|r| r.iter().map(|v| -v).collect())
-            .collect();
-        let Some(l) = cholesky(&info) else {
-            bail!(data, "the covariates are collinear at the fit: give the `penalizer` option a small value");
-        };
-        let var = cholesky_inverse(&l);
+        let Converged {
+            beta,
+            information,
+            log_likelihood: raw_ll,
+            iterations,
+        } = newton(&data, penalty, start, params.max_iter, 1e-9)?;
+        let var = cholesky_inverse(&information);
         let coef: Vec<f64> = (0..p).map(|j| beta[j] / stds[j]).collect();
         let se: Vec<f64> = (0..p).map(|j| var[j][j].sqrt() / stds[j]).collect();
 

@@ -302,18 +302,22 @@ impl Design {
     pub fn apply(&self, table: &Table, schema: &Schema) -> Result<Vec<Vec<f64>>> {
         let mut numeric: HashMap<&str, Vec<Option<f64>>> = HashMap::new();
         let mut text: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
+        let needs = |column: &str| -> Result<()> {
+            ensure!(
+                table.has_column(column),
+                data,
+                "{}: no column '{column}', which the survival model needs{}",
+                table.source_name(),
+                closest(table.headers(), column)
+            );
+            Ok(())
+        };
         let mut out = Vec::with_capacity(self.covariates.len());
         for c in &self.covariates {
             match c {
                 Covariate::Numeric { column, fill } => {
                     if !numeric.contains_key(column.as_str()) {
-                        ensure!(
-                            table.has_column(column),
-                            data,
-                            "{}: no column '{column}', which the survival model needs{}",
-                            table.source_name(),
-                            closest(table.headers(), column)
-                        );
+                        needs(column)?;
                         numeric.insert(column, schema.numeric_cells(table, column)?);
                     }
                     out.push(
@@ -325,13 +329,7 @@ impl Design {
                 }
                 Covariate::Level { column, level, .. } => {
                     if !text.contains_key(column.as_str()) {
-                        ensure!(
-                            table.has_column(column),
-                            data,
-                            "{}: no column '{column}', which the survival model needs{}",
-                            table.source_name(),
-                            closest(table.headers(), column)
-                        );
+                        needs(column)?;
                         text.insert(column, schema.cells(table, column)?);
                     }
                     out.push(

@@ -29,6 +29,7 @@ pub mod explain;
 pub mod forest;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
 pub mod preprocess;
 pub mod rng;
 pub mod stats;

@@ -389,7 +389,7 @@ fn local_register(store: &LocalStore, name: &str, run_id: &str) -> Result<ModelV
     ensure!(
         run.record.model.as_ref().is_some_and(|m| m.name == "churnkit"),
         model,
-        "run {run_id} has no churnkit churn model (a training run has one under model/; a survival \
+        "run {run_id} has no churnkit model to score with (a training run has one under model/; a survival \
          run's Cox model is loaded with --survival-model instead)"
     );
     let dir = registry_dir(store).join(name).join("versions");

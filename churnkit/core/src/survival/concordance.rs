@@ -84,13 +84,14 @@ pub(crate) fn concordance_counts(
     keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
     let (mut correct, mut tied, mut pairs, mut inserted) = (0u64, 0u64, 0u64, 0u64);
-    let mut count = |tree: &Vec<u64>, inserted: u64, j: usize| {
+    // Inserted events per rank: the ties without a second tree query.
+    let mut at_rank = vec![0u64; m];
+    let mut count = |tree: &Vec<u64>, at_rank: &Vec<u64>, inserted: u64, j: usize| {
         // The earlier events compared with row j: right when their risk was higher.
         let r = rank[j] as usize;
         let at_or_below = upto(tree, r);
-        let below = if r == 0 { 0 } else { upto(tree, r - 1) };
         correct += inserted - at_or_below;
-        tied += at_or_below - below;
+        tied += at_rank[r];
         pairs += inserted;
     };
     let mut i = 0;
@@ -104,14 +105,15 @@ pub(crate) fn concordance_counts(
         // Events first, against strictly earlier events; then they join; then the censored
         // rows of the same time, which do count the events of their own time.
         for &j in group.iter().filter(|&&j| events[j as usize]) {
-            count(&tree, inserted, j as usize);
+            count(&tree, &at_rank, inserted, j as usize);
         }
         for &j in group.iter().filter(|&&j| events[j as usize]) {
             add(&mut tree, rank[j as usize] as usize);
+            at_rank[rank[j as usize] as usize] += 1;
             inserted += 1;
         }
         for &j in group.iter().filter(|&&j| !events[j as usize]) {
-            count(&tree, inserted, j as usize);
+            count(&tree, &at_rank, inserted, j as usize);
         }
         i = end;
     }

@@ -113,3 +113,14 @@ pub const SURVIVAL_FILES: [&str; 7] = [
 ];
 /// The Cox model with its design, in the models directory.
 pub const SURVIVAL_MODEL: &str = "survival_model.json";
+
+/// The monitoring step's directory under the metrics directory.
+pub const MONITOR_DIR: &str = "monitor";
+/// Drift per feature, score drift, estimated and realised figures.
+pub const MONITOR_DRIFT: &str = "drift.json";
+/// The same as one self-contained HTML page.
+pub const MONITOR_REPORT: &str = "monitor.html";
+/// The monitoring step's run record.
+pub const MONITOR_RUN: &str = "monitor_run.json";
+/// Every file the monitoring step writes under `metrics/monitor/`.
+pub const MONITOR_FILES: [&str; 3] = [MONITOR_DRIFT, MONITOR_REPORT, MONITOR_RUN];

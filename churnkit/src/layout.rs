@@ -315,6 +315,23 @@ impl Layout {
         commit_set(staged, &d, &SURVIVAL_FILES)
     }
 
+    /// Writes the monitoring step under `metrics/monitor/`, all or nothing.
+    pub fn save_monitor(
+        &self,
+        monitored: &crate::workflow::Monitored,
+        record: &RunRecord,
+    ) -> Result<Vec<PathBuf>> {
+        let d = self.metrics.join(MONITOR_DIR);
+        let mut staged = StagedFiles::new();
+        staged.write_bytes(d.join(MONITOR_DRIFT), &monitored.to_json())?;
+        staged.write_bytes(
+            d.join(MONITOR_REPORT),
+            &monitored.to_html("churnkit monitor")?,
+        )?;
+        staged.write_bytes(d.join(MONITOR_RUN), &record_json(record))?;
+        commit_set(staged, &d, &MONITOR_FILES)
+    }
+
     /// Loads `models/survival_model.json` (or `path`), validated.
     pub fn load_survival_model(path: &Path) -> Result<churnkit_core::survival::SurvivalModel> {
         let bytes = read(

@@ -29,8 +29,8 @@
 pub use churnkit_core::{bail, ensure};
 pub use churnkit_core::{
     calibration, chart, decisions, error, evaluate, explain, forest, format, frame, gains,
-    generate, importance, io, model, plots, polars, preprocess, profit, rng, schema, significance,
-    stats, survival, table, Error, ErrorKind, Result, Transience, VERSION,
+    generate, importance, io, model, monitor, plots, polars, preprocess, profit, rng, schema,
+    significance, stats, survival, table, Error, ErrorKind, Result, Transience, VERSION,
 };
 pub use churnkit_tracking as tracking;
 

@@ -4,7 +4,7 @@
 use crate::args;
 use crate::exit::Failure;
 use crate::flags::{
-    Command, EvaluateArgs, ExperimentArgs, ModelsCommand, PipelineArgs, PredictArgs,
+    Command, EvaluateArgs, ExperimentArgs, ModelsCommand, MonitorArgs, PipelineArgs, PredictArgs,
     PreprocessArgs, RunsArgs, SurvivalArgs, TrainSpecArgs,
 };
 use crate::print;
@@ -102,6 +102,7 @@ pub(crate) fn run(command: Command, ctx: &Ctx) -> Result<(), Failure> {
         Command::Models(m) => models(m, ctx)?,
         Command::Pipeline(a) => pipeline(&a, ctx)?,
         Command::Survival(a) => survival(&a, ctx)?,
+        Command::Monitor(a) => monitor(&a, ctx)?,
     }
     Ok(())
 }
@@ -575,4 +576,82 @@ fn charge_column(
             "no column looks like a monthly charge: give --charge COLUMN for the lifetime value"
         ),
     }
+}
+
+fn monitor(a: &MonitorArgs, ctx: &Ctx) -> Result<(), Failure> {
+    let layout = a.layout.layout();
+    let pre = layout.load_preprocessor()?;
+    let names = pre.feature_names();
+    let model = if layout.model_path().exists() {
+        Some(layout.load_model_with_hash(&names)?)
+    } else {
+        if !ctx.quiet {
+            println!(
+                "monitor: no model at {}: comparing features only",
+                layout.model_path().display()
+            );
+        }
+        None
+    };
+    let reference = match &a.reference {
+        Some(path) => pre.transform(
+            &Table::read(path)?,
+            churnkit::preprocess::UnknownCategory::Missing,
+        )?,
+        None => layout.load_processed()?.x_train,
+    };
+    let current = Table::read(&a.current)?;
+    let labels = match &a.labels {
+        Some(col) => Some(pre.target.labels_of(&current, col)?),
+        None => None,
+    };
+    let threshold = match (a.threshold, &model) {
+        (churnkit::workflow::Threshold::Fixed(t), _) => t,
+        (churnkit::workflow::Threshold::ProfitOptimal, Some((_, sha))) => {
+            layout.decided_threshold(sha)?
+        }
+        (churnkit::workflow::Threshold::ProfitOptimal, None) => {
+            return Err(Failure::Usage("--threshold optimal needs the model".into()))
+        }
+    };
+    let options = churnkit::monitor::DriftOptions {
+        alpha: a.alpha,
+        psi_threshold: a.psi,
+        ..Default::default()
+    };
+    let m = churnkit::workflow::monitor(
+        &pre,
+        &reference,
+        &current,
+        model.as_ref().map(|(m, _)| m),
+        labels.as_deref(),
+        threshold,
+        options,
+    )?;
+    let record = m.run_record(
+        &a.experiment.experiment_name,
+        model.as_ref().map(|(_, sha)| sha.as_str()),
+    )?;
+    let files = layout.save_monitor(&m, &record)?;
+    print::monitor(&m, &files, ctx.quiet);
+    log("monitoring", &record, ctx)?;
+    if m.drifted() {
+        let names: Vec<String> = m
+            .drift
+            .features
+            .iter()
+            .filter(|f| f.drifted)
+            .map(|f| f.feature.clone())
+            .collect();
+        let scores = m.scores.is_some_and(|s| s.drifted);
+        return Err(Failure::Drift(format!(
+            "{} of {} features drifted ({}){}; see {}",
+            names.len(),
+            m.drift.features.len(),
+            churnkit::error::few(&names, 5),
+            if scores { ", and the scores" } else { "" },
+            layout.metrics.join("monitor/monitor.html").display()
+        )));
+    }
+    Ok(())
 }

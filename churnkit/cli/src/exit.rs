@@ -10,6 +10,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// A library step failed.
     Step(Error),
+    /// `monitor` found drift: its outputs are written, and the exit code says so (10).
+    Drift(String),
 }
 
 impl From<Error> for Failure {
@@ -23,6 +25,7 @@ impl Failure {
     pub(crate) fn code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
+            Failure::Drift(_) => 10,
             Failure::Step(e) => match e.kind() {
                 ErrorKind::Data | ErrorKind::Schema => 3,
                 ErrorKind::Model | ErrorKind::Params => 4,
@@ -39,6 +42,10 @@ impl Failure {
         let msg = match self {
             Failure::Usage(m) => m.clone(),
             Failure::Step(e) => flag_words(&e.to_string()),
+            Failure::Drift(m) => {
+                eprintln!("churnkit: drift: {m}");
+                return ExitCode::from(self.code());
+            }
         };
         // One line: the first line of the message, whatever a dependency put after it.
         eprintln!("churnkit: error: {}", msg.lines().next().unwrap_or(&msg));

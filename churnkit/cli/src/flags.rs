@@ -14,7 +14,8 @@ Exit codes:
   4  missing or unusable model / preprocessor file, or invalid hyperparameters
   5  file system error (permissions, disk full)
   6  the MLflow server rejected a run (the run is kept in mlruns/)
-  7  the MLflow server could not be reached by `sync` (runs stay in mlruns/; try again)";
+  7  the MLflow server could not be reached by `sync` (runs stay in mlruns/; try again)
+ 10  `monitor` found drift (its report is written)";
 
 /// Churn modelling in Rust: preprocess a customer table, train a random forest, evaluate it
 /// with charts, and score new customers.
@@ -161,6 +162,21 @@ survival curve (given their tenure) x --margin x the --charge column, discounted
 --discount-rate a year (docs/survival.md has the formula and a worked example)."
     )]
     Survival(SurvivalArgs),
+    /// Compare a scoring batch with the training data: feature and score drift, and the model's
+    /// figures estimated before the labels arrive.
+    #[command(after_help = "Examples:\n  churnkit monitor --current batch.csv\n  \
+churnkit monitor --current batch.csv --labels Churn --threshold optimal\n  \
+churnkit monitor --reference last_month.csv --current batch.csv\n\n\
+Both sides are compared as the model sees them (after the fitted preprocessor): numbers by\n\
+the two-sample Kolmogorov-Smirnov test, categories by chi-square, and both by the population\n\
+stability index (PSI, reference deciles). A feature has drifted when its p-value is below\n\
+--alpha divided by the number of features (Bonferroni) and its PSI reaches --psi. With the\n\
+model (models/churn_model.json), the score distribution is compared too, and CBPE estimates\n\
+accuracy, precision, recall, F1 and ROC AUC from the probabilities (trust it with calibrated\n\
+probabilities: train --calibrate isotonic). --labels COL adds the realised figures. Writes\n\
+metrics/monitor/drift.json and monitor.html and logs a monitoring run tagged with the model's\n\
+SHA-256. Exits 10 when anything drifted, so a scheduler can act on it.")]
+    Monitor(MonitorArgs),
     /// List tracked runs (local store, and the server if MLFLOW_TRACKING_URI is set).
     #[command(
         after_help = "Examples:\n  churnkit runs\n  churnkit runs --experiment depth-tuning --sort test_f1 --limit 5\n  \
@@ -648,4 +664,31 @@ impl ValueArgs {
             annual_discount_rate: self.discount_rate,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MonitorArgs {
+    /// The batch to check: raw rows as `predict` takes them (CSV or Parquet).
+    #[arg(long)]
+    pub(crate) current: PathBuf,
+    /// The reference: raw rows (CSV or Parquet); default the training rows of the processed data.
+    #[arg(long)]
+    pub(crate) reference: Option<PathBuf>,
+    /// The current batch's label column, for the realised figures beside the estimates.
+    #[arg(long)]
+    pub(crate) labels: Option<String>,
+    /// Decision threshold for the estimated and realised figures, or `optimal` (the one
+    /// `evaluate --threshold optimal` chose for this model).
+    #[arg(long, default_value = "0.5")]
+    pub(crate) threshold: churnkit::workflow::Threshold,
+    /// Family-wise significance level, split over the features (Bonferroni).
+    #[arg(long, default_value_t = 0.05, value_parser = fraction)]
+    pub(crate) alpha: f64,
+    /// The PSI a significant feature must also reach to count as drifted.
+    #[arg(long, default_value_t = 0.1, value_parser = non_negative)]
+    pub(crate) psi: f64,
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
 }

@@ -646,3 +646,58 @@ pub(crate) fn survival(
         .collect();
     println!("survival done in {seconds:.2}s ({})", phases.join(", "));
 }
+
+pub(crate) fn monitor(m: &churnkit::workflow::Monitored, files: &[PathBuf], quiet: bool) {
+    if quiet {
+        return;
+    }
+    println!(
+        "monitor: {} current rows against {} reference rows; {}",
+        m.drift.current_rows, m.drift.reference_rows, m.drift.rule
+    );
+    let mut f: Vec<&churnkit::monitor::FeatureDrift> = m.drift.features.iter().collect();
+    f.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+    for x in f.iter().take(8) {
+        println!(
+            "  {:<28} {:<10} stat {:>8.4}  p {:>9.2e}  PSI {:>7.4}{}",
+            x.feature,
+            x.test,
+            x.statistic,
+            x.p_value,
+            x.psi,
+            if x.drifted { "  DRIFTED" } else { "" }
+        );
+    }
+    for (feature, n) in &m.unseen {
+        println!("  {feature}: {n} values never seen in training (counted as missing)");
+    }
+    if let Some(s) = &m.scores {
+        println!(
+            "scores: mean {:.4} (reference {:.4}), KS {:.4}, PSI {:.4}{}",
+            s.mean_current,
+            s.mean_reference,
+            s.statistic,
+            s.psi,
+            if s.drifted { "  DRIFTED" } else { "" }
+        );
+    }
+    if let Some(e) = &m.estimated {
+        println!(
+            "estimated (CBPE, threshold {}): accuracy {:.4}, precision {:.4}, recall {:.4}, F1 {:.4}, ROC AUC {:.4}",
+            e.threshold, e.accuracy, e.precision, e.recall, e.f1, e.roc_auc
+        );
+    }
+    if let Some(r) = &m.realised {
+        println!(
+            "realised (labels):           accuracy {:.4}, precision {:.4}, recall {:.4}, F1 {:.4}, ROC AUC {}",
+            r.accuracy,
+            r.precision,
+            r.recall,
+            r.f1,
+            r.roc_auc.map_or("n/a".into(), |v| format!("{v:.4}"))
+        );
+    }
+    for p in files {
+        println!("wrote {}", p.display());
+    }
+}

@@ -19,6 +19,7 @@
 
 mod evaluate;
 mod grid;
+mod monitor;
 mod predict;
 mod records;
 mod survival;
@@ -26,6 +27,7 @@ mod train;
 
 pub use evaluate::{evaluate, test_row_values, EvaluateOptions, Evaluated, Threshold};
 pub use grid::{train_grid, Grid};
+pub use monitor::{monitor, Monitored, Realised, ScoreDrift};
 pub use predict::{
     predict, CustomerValue, PredictOptions, Reason, Scores, SCORE_COLUMNS, VALUE_COLUMNS,
 };

@@ -156,6 +156,8 @@ pub enum RunKind {
     Evaluate,
     /// Survival curves and a Cox model were fitted.
     Survival,
+    /// A scoring batch was compared with the training data.
+    Monitor,
 }
 
 impl RunKind {
@@ -165,6 +167,7 @@ impl RunKind {
             RunKind::Train => "train",
             RunKind::Evaluate => "evaluate",
             RunKind::Survival => "survival",
+            RunKind::Monitor => "monitor",
         }
     }
 }

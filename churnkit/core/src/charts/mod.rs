@@ -8,5 +8,6 @@
 pub mod classifier;
 pub mod curves;
 pub mod explore;
+pub mod html;
 pub mod render;
 pub mod summary;

@@ -259,3 +259,31 @@ pub struct TargetEncoding {
     /// The value that becomes 0.
     pub negative: String,
 }
+
+impl TargetEncoding {
+    /// The 0/1 labels of `column` in `table` (1 for the positive value); any other value is an
+    /// error naming the file, column and row.
+    pub fn labels_of(&self, table: &Table, column: &str) -> Result<Vec<u8>> {
+        let cells = table.column(column)?;
+        let mut out = Vec::with_capacity(cells.len());
+        for (row, c) in cells.iter().enumerate() {
+            match c {
+                Some(v) if *v == self.positive => out.push(1),
+                Some(v) if *v == self.negative => out.push(0),
+                other => {
+                    return Err(table.bad_value(
+                        column,
+                        row,
+                        format!(
+                            "label {:?} is neither '{}' nor '{}'",
+                            other.unwrap_or(""),
+                            self.positive,
+                            self.negative
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -93,3 +93,25 @@ def test_known_shift_flags_exactly_the_shifted_features(churnkit_bin, trained):
         res = scipy_stats.ks_2samp(ref, cur_scaled)
         assert feats[name]["statistic"] == pytest.approx(res.statistic, abs=1e-9), name
         assert abs(feats[name]["p_value"] - res.pvalue) < 0.02, (name, feats[name]["p_value"], res.pvalue)
+
+
+def test_monitoring_run_on_mlflow_is_linked_to_the_model(churnkit_bin, trained, mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    r = run_churnkit(churnkit_bin, trained, "-q", "monitor", "--current", "batch.csv", "--experiment-name",
+                     "monitor-test", uri=mlflow_uri, check=False)
+    assert r.returncode == 0, r.stderr
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("monitor-test")
+    run = client.search_runs([exp.experiment_id], "tags.`churnkit.step` = 'monitor'")[0]
+    train = json.loads((trained / "models/train_run.json").read_text())
+    # The model's hash: the same tag the training and evaluation runs carry.
+    import hashlib
+    sha = hashlib.sha256((trained / "models/churn_model.json").read_bytes()).hexdigest()
+    assert run.data.tags["model.sha256"] == sha
+    assert train["tags"].get("model.sha256", sha) == sha
+    report = json.loads((trained / "metrics/monitor/drift.json").read_text())
+    assert run.data.metrics["drifted_features"] == 0
+    assert run.data.metrics["estimated_roc_auc"] == pytest.approx(report["estimated"]["roc_auc"], abs=1e-12)
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"drift.json", "monitor.html"} <= names

@@ -151,7 +151,8 @@ def check_exploration(nb, rows, cols, n_numeric, n_categorical):
     cells = code(nb)
     # cells: 0 :dep, 1 setup, 2 df, 3 summary, 4 churn, 5 schema + tests, 6 numeric charts,
     # 7 churn rates + correlations, 8 importance, 9 evaluation, 10 survival curves,
-    # 11 hazard ratios, 12 one customer's curve and reasons, 13 runs, 14 compare
+    # 11 hazard ratios, 12 one customer's curve and reasons, 13 drift of a batch, 14 runs,
+    # 15 compare
     assert "<table" in html(cells[2]) and f"shape: ({rows}, {cols})" in html(cells[2])
     summary = html(cells[3])
     assert summary.count("<table") == 2 and "mean" in summary and "missing" in summary
@@ -169,9 +170,12 @@ def check_exploration(nb, rows, cols, n_numeric, n_categorical):
     hazards = html(cells[11])
     assert images(cells[11]) == 1 and "hazard_ratio" in hazards and "Contract=" in hazards, hazards[:400]
     assert images(cells[12]) == 2 and "Customer 0" in html(cells[12])
-    runs = html(cells[13])
+    # The whole table against its own training rows: nothing drifts.
+    batch = html(cells[13])
+    assert images(cells[13]) == 1 and f"0 of {n_numeric + n_categorical} features drifted" in batch, batch[:400]
+    runs = html(cells[14])
     assert "train-random-forest-d10-n100" in runs and "metrics.roc_auc" in runs, runs[:500]
-    assert "Best run by ROC AUC" in html(cells[14])
+    assert "Best run by ROC AUC" in html(cells[15])
     return cells
 
 

@@ -40,6 +40,14 @@ impl Json {
     }
 
     /// The string, if this is one.
+    /// The value as a boolean, if it is one.
+    pub fn bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     pub fn str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),

@@ -1231,3 +1231,56 @@ impl Survival {
         )?)
     }
 }
+
+/// How a batch compares with the training rows (see [`drift`]).
+#[derive(Debug, Clone)]
+pub struct Drift {
+    h: Handle,
+    /// Features that drifted.
+    pub drifted: usize,
+    /// Features compared.
+    pub features: usize,
+    /// Whether a feature or the scores drifted.
+    pub dataset_drift: bool,
+    /// CBPE's estimated ROC AUC on the batch, with a model.
+    pub estimated_roc_auc: Option<f64>,
+}
+
+/// Drift of `current` (raw rows) against the training rows of `data`: per feature
+/// (Kolmogorov-Smirnov or chi-square, and PSI; drifted when significant after Bonferroni and the
+/// PSI is at least 0.1), and with `model` the scores and CBPE's estimates. What `churnkit
+/// monitor` computes.
+pub fn drift(data: &Data, current: &Frame, model: Option<&Model>) -> Result<Drift> {
+    let v = call(
+        "drift",
+        &[
+            ("data", data.arg()),
+            ("frame", current.arg()),
+            ("model", model.map_or("null".to_string(), Model::arg)),
+        ],
+    )?;
+    Ok(Drift {
+        h: Handle::from(&v)?,
+        drifted: v.get("drifted").num().unwrap_or(0.0) as usize,
+        features: v.get("features").num().unwrap_or(0.0) as usize,
+        dataset_drift: v.get("dataset_drift").bool().unwrap_or(false),
+        estimated_roc_auc: v.get("estimated_roc_auc").num(),
+    })
+}
+
+impl Drift {
+    /// Shown as a one-line summary.
+    pub fn evcxr_display(&self) {
+        show(&self.h);
+    }
+
+    /// Every feature: test, statistic, p-value, PSI, verdict; the largest PSI first.
+    pub fn table(&self) -> Result<Frame> {
+        Frame::from(call("drift_table", &[("drift", self.h.0.to_string())])?)
+    }
+
+    /// PSI per feature as bars.
+    pub fn chart(&self) -> Result<Png> {
+        Png::from(call("drift_chart", &[("drift", self.h.0.to_string())])?)
+    }
+}

@@ -31,6 +31,7 @@ enum Obj {
     Png(Png),
     Project(Project),
     Survival(Box<nb::Survival>),
+    Monitored(Box<nb::Monitored>),
 }
 
 #[derive(Default)]
@@ -81,6 +82,7 @@ getter!(model_obj, Model, Model, "a model");
 getter!(eval_obj, Eval, Evaluated, "an evaluation");
 getter!(project_obj, Project, Project, "a project");
 getter!(survival_obj, Survival, Survival, "a survival analysis");
+getter!(monitored_obj, Monitored, Monitored, "a drift report");
 
 fn frame(o: &Arc<Obj>) -> &DataFrame {
     match &**o {
@@ -111,6 +113,12 @@ fn survival(o: &Arc<Obj>) -> &nb::Survival {
     match &**o {
         Obj::Survival(s) => s,
         _ => unreachable!("checked by survival_obj"),
+    }
+}
+fn monitored(o: &Arc<Obj>) -> &nb::Monitored {
+    match &**o {
+        Obj::Monitored(m) => m,
+        _ => unreachable!("checked by monitored_obj"),
     }
 }
 fn project(o: &Arc<Obj>) -> &Project {
@@ -354,6 +362,18 @@ pub fn handle(req: &Value) -> Res<Value> {
                 }
                 Obj::Project(_) => nb::content_block("text/plain", "a churnkit project"),
                 Obj::Survival(s) => blocks(&**s),
+                Obj::Monitored(m) => nb::content_block(
+                    "text/plain",
+                    &format!(
+                        "{} of {} features drifted{}",
+                        m.drift.drifted,
+                        m.drift.features.len(),
+                        m.estimated.map_or(String::new(), |e| format!(
+                            "; estimated ROC AUC {:.3}",
+                            e.roc_auc
+                        ))
+                    ),
+                ),
             };
             json!(text)
         }
@@ -494,6 +514,21 @@ pub fn handle(req: &Value) -> Res<Value> {
             let (sv, fr) = (survival_obj(req, "survival")?, frame_obj(req, "frame")?);
             png_value(nb::customer_survival_chart(survival(&sv), frame(&fr), u(req, "row")?).map_err(e)?)
         }
+        "drift" => {
+            let (d, fr) = (data_obj(req, "data")?, frame_obj(req, "frame")?);
+            let m = match req.get("model").filter(|v| !v.is_null()) {
+                Some(_) => Some(model_obj(req, "model")?),
+                None => None,
+            };
+            let r = nb::drift(data(&d), frame(&fr), m.as_ref().map(model)).map_err(e)?;
+            let (drifted, n) = (r.drift.drifted, r.drift.features.len());
+            let auc = r.estimated.map(|x| x.roc_auc);
+            let any = r.drifted();
+            json!({"h": put(Obj::Monitored(Box::new(r))), "drifted": drifted, "features": n,
+                   "estimated_roc_auc": auc, "dataset_drift": any})
+        }
+        "drift_table" => frame_value(nb::drift_table(monitored(&monitored_obj(req, "drift")?)).map_err(e)?),
+        "drift_chart" => png_value(monitored(&monitored_obj(req, "drift")?).psi_chart().map_err(e)?),
         "reasons_chart" => {
             let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
             png_value(nb::reasons_chart(model(&m), data(&d), frame(&fr), u(req, "row")?).map_err(e)?)
@@ -650,6 +685,21 @@ mod tests {
         let chart = call(json!({"op": "eval_chart", "eval": ev["h"], "which": "gains"}));
         let shown = call(json!({"op": "show", "h": chart["h"]}));
         assert!(shown.as_str().unwrap().starts_with("EVCXR_BEGIN_CONTENT"));
+        let drift =
+            call(json!({"op": "drift", "data": data["h"], "frame": df["h"], "model": t["model"]}));
+        assert_eq!(
+            drift["features"],
+            data["numeric"].as_array().unwrap().len()
+                + data["categorical"].as_array().unwrap().len()
+        );
+        assert!(drift["estimated_roc_auc"].as_f64().unwrap() > 0.5);
+        let table = call(json!({"op": "drift_table", "drift": drift["h"]}));
+        assert_eq!(table["columns"][0], "feature");
+        let surv = call(
+            json!({"op": "survival", "frame": df["h"], "target": "Churn", "duration": null, "by": "Contract"}),
+        );
+        assert_eq!(surv["duration"], "Tenure");
+        assert!(surv["logrank_p_value"].as_f64().unwrap() < 0.05);
         let before = call(json!({"op": "objects"})).as_u64().unwrap();
         call(json!({"op": "release", "h": chart["h"]}));
         assert_eq!(call(json!({"op": "objects"})).as_u64().unwrap(), before - 1);

@@ -17,9 +17,12 @@
 mod display;
 mod survival;
 
+pub use crate::workflow::Monitored;
 pub use crate::workflow::Survival;
 pub use display::{base64, content_block, escape, fmt_float, frame_html, Display, Html, Report};
-pub use survival::{cox_table, customer_survival_chart, survival, survival_table};
+pub use survival::{
+    cox_table, customer_survival_chart, drift, drift_table, survival, survival_table,
+};
 // `col` is defined below: the evcxr-safe column lookup.
 
 pub use crate::prelude::*;

@@ -1,5 +1,5 @@
-//! Survival analysis in a notebook: curves by group, hazard ratios, and one customer's own
-//! survival curve with what they are worth.
+//! After the model: survival analysis in a notebook (curves by group, hazard ratios, one
+//! customer's own survival curve with what they are worth) and drift of a new batch.
 
 use super::{DataFrame, Png};
 use crate::prelude::*;
@@ -172,4 +172,56 @@ impl super::Display for Survival {
         }
         vec![("text/plain", text)]
     }
+}
+
+/// How `current` (raw rows, as loaded) compares with the training rows of `data`, feature by
+/// feature and, with `model`, by score, with the model's figures estimated by CBPE: what
+/// `churnkit monitor` computes (default settings, threshold 0.5).
+pub fn drift(
+    data: &Processed,
+    current: &DataFrame,
+    model: Option<&Model>,
+) -> Result<crate::workflow::Monitored> {
+    let table = Table::from_frame(current)?;
+    crate::workflow::monitor(
+        &data.state,
+        &data.x_train,
+        &table,
+        model,
+        None,
+        0.5,
+        churnkit_core::monitor::DriftOptions::default(),
+    )
+}
+
+/// The drift of every feature as a table, the largest PSI first.
+pub fn drift_table(m: &crate::workflow::Monitored) -> Result<DataFrame> {
+    let mut f: Vec<&churnkit_core::monitor::FeatureDrift> = m.drift.features.iter().collect();
+    f.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+    Ok(DataFrame::new(
+        f.len(),
+        vec![
+            Column::new(
+                "feature".into(),
+                f.iter().map(|x| x.feature.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "test".into(),
+                f.iter().map(|x| x.test.to_string()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "statistic".into(),
+                f.iter().map(|x| x.statistic).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "p_value".into(),
+                f.iter().map(|x| x.p_value).collect::<Vec<_>>(),
+            ),
+            Column::new("psi".into(), f.iter().map(|x| x.psi).collect::<Vec<_>>()),
+            Column::new(
+                "drifted".into(),
+                f.iter().map(|x| x.drifted).collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
 }

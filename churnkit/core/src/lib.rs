@@ -10,6 +10,8 @@
 //! - [`metrics`]: classification metrics and reports, significance tests;
 //! - [`decisions`]: gains and lift, the profit threshold, calibration;
 //! - [`explain`]: TreeSHAP reasons and permutation importance;
+//! - [`survival`]: Kaplan-Meier, log-rank, Cox proportional hazards, lifetime value;
+//! - [`monitor`]: drift of a scoring batch and performance estimated before the labels;
 //! - [`charts`]: PNG rendering and the exploration chart builder, drawn from plain data.
 //!
 //! Dependencies between the parts point one way (a test holds it): `data` <- `preprocess` <-

@@ -1071,6 +1071,14 @@ impl Project {
     pub fn models(&self) -> Result<Frame> {
         Frame::from(call("models", &[("project", self.arg())])?)
     }
+    /// The pipeline's model (`models/churn_model.json`) with its preprocessor: a [`Model`] for
+    /// every function that takes one, and for [`predict`] on raw rows.
+    pub fn model(&self) -> Result<Model> {
+        let v = call("project_model", &[("project", self.arg())])?;
+        Ok(Model {
+            h: Handle::from(&v)?,
+        })
+    }
     /// Score the customers of `df` with a registered model (`models:/churn@champion`): their
     /// ids, `churn_probability` and `churn_prediction`.
     pub fn score(&self, uri: &str, df: &Frame) -> Result<Frame> {
@@ -1283,4 +1291,19 @@ impl Drift {
     pub fn chart(&self) -> Result<Png> {
         Png::from(call("drift_chart", &[("drift", self.h.0.to_string())])?)
     }
+}
+
+/// Score the raw rows of `df` with the pipeline's model ([`Project::model`]): ids (or a row
+/// number), `churn_probability`, `churn_prediction` at `threshold`, `score_decile` (1 = the
+/// highest tenth) and, with `explain > 0`, each row's largest TreeSHAP reasons.
+pub fn predict(model: &Model, df: &Frame, threshold: f64, explain: usize) -> Result<Frame> {
+    Frame::from(call(
+        "predict",
+        &[
+            ("model", model.arg()),
+            ("frame", df.arg()),
+            ("threshold", format!("{threshold}")),
+            ("explain", explain.to_string()),
+        ],
+    )?)
 }

@@ -26,12 +26,12 @@ enum Obj {
     Frame(DataFrame),
     Data(Box<Processed>),
     Trained(Box<Trained>),
-    Model(Box<Model>),
     Eval(Box<Evaluated>),
     Png(Png),
     Project(Project),
     Survival(Box<nb::Survival>),
     Monitored(Box<nb::Monitored>),
+    Saved(Box<nb::Saved>),
 }
 
 #[derive(Default)]
@@ -78,7 +78,14 @@ macro_rules! getter {
 }
 getter!(frame_obj, Frame, DataFrame, "a table");
 getter!(data_obj, Data, Processed, "prepared data");
-getter!(model_obj, Model, Model, "a model");
+/// A model: a loaded one, a trained one, or a saved one with its preprocessor.
+fn model_obj(req: &Value, key: &str) -> Res<Arc<Obj>> {
+    let o = get(req, key)?;
+    match &*o {
+        Obj::Trained(_) | Obj::Saved(_) => Ok(o),
+        _ => Err(format!("`{key}` is not a model")),
+    }
+}
 getter!(eval_obj, Eval, Evaluated, "an evaluation");
 getter!(project_obj, Project, Project, "a project");
 getter!(survival_obj, Survival, Survival, "a survival analysis");
@@ -98,8 +105,8 @@ fn data(o: &Arc<Obj>) -> &Processed {
 }
 fn model(o: &Arc<Obj>) -> &Model {
     match &**o {
-        Obj::Model(m) => m,
         Obj::Trained(t) => t.model(),
+        Obj::Saved(s) => &s.model,
         _ => unreachable!("checked by model_obj"),
     }
 }
@@ -357,11 +364,16 @@ pub fn handle(req: &Value) -> Res<Value> {
                         t.test.roc_auc
                     ),
                 ),
-                Obj::Model(m) => {
-                    nb::content_block("text/plain", &format!("{} trees", m.trees.len()))
-                }
                 Obj::Project(_) => nb::content_block("text/plain", "a churnkit project"),
                 Obj::Survival(s) => blocks(&**s),
+                Obj::Saved(s) => nb::content_block(
+                    "text/plain",
+                    &format!(
+                        "the pipeline's model: {} trees on {} features",
+                        s.model.trees.len(),
+                        s.model.feature_names.len()
+                    ),
+                ),
                 Obj::Monitored(m) => nb::content_block(
                     "text/plain",
                     &format!(
@@ -445,8 +457,14 @@ pub fn handle(req: &Value) -> Res<Value> {
             let t = nb::fit(data(&o), params(&req["params"])?).map_err(e)?;
             let (train, test) = (metrics(&t.train), metrics(&t.test));
             let oob = t.oob.as_ref().and_then(|o| o.roc_auc);
-            let m = put(Obj::Model(Box::new(t.model().clone())));
-            json!({"h": put(Obj::Trained(Box::new(t))), "model": m, "train": train, "test": test, "oob_roc_auc": oob})
+            // The model is the trained object itself under a second reference, not a copy.
+            let h = put(Obj::Trained(Box::new(t)));
+            with_registry(|r| {
+                if let Some(entry) = r.objects.get_mut(&h) {
+                    entry.1 += 1;
+                }
+            });
+            json!({"h": h, "model": h, "train": train, "test": test, "oob_roc_auc": oob})
         }
         "importance_chart" => {
             png_value(nb::importance_chart(model(&model_obj(req, "model")?)).map_err(e)?)
@@ -591,6 +609,19 @@ pub fn handle(req: &Value) -> Res<Value> {
             json!(null)
         }
         "models" => frame_value(project(&project_obj(req, "project")?).models().map_err(e)?),
+        "project_model" => {
+            let saved = project(&project_obj(req, "project")?).saved_model().map_err(e)?;
+            json!({"h": put(Obj::Saved(Box::new(saved)))})
+        }
+        "predict" => {
+            let (m, fr) = (model_obj(req, "model")?, frame_obj(req, "frame")?);
+            let Obj::Saved(saved) = &*m else {
+                return Err("this model has no preprocessor to read raw rows with: load the pipeline's with project.model()".into());
+            };
+            let threshold = req["threshold"].as_f64().unwrap_or(0.5);
+            let explain = req["explain"].as_u64().unwrap_or(0) as usize;
+            frame_value(nb::predict_frame(saved, frame(&fr), threshold, explain).map_err(e)?)
+        }
         "score" => {
             let (p, fr) = (project_obj(req, "project")?, frame_obj(req, "frame")?);
             frame_value(project(&p).score(s(req, "uri")?, frame(&fr)).map_err(e)?)
@@ -708,5 +739,57 @@ mod tests {
         assert!(handle(&json!({"op": "nope"}))
             .unwrap_err()
             .contains("rebuild the engine"));
+    }
+
+    #[test]
+    fn the_pipelines_model_scores_raw_rows_without_a_copy_of_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample_data.csv");
+        let table = Table::read_csv(sample).unwrap();
+        let schema = Schema::infer(&table, "Churn", None).unwrap();
+        let data = Processed::fit(&table, &schema, SplitOptions::default()).unwrap();
+        let params = RandomForestParams::new().n_estimators(10).check().unwrap();
+        let trained = churnkit::workflow::train(&data, params).unwrap();
+        let layout = Layout::under(dir.path());
+        layout.save_processed(&data).unwrap();
+        layout
+            .save_training(&trained, &trained.run_record(&data, "e"))
+            .unwrap();
+        let p = call(json!({"op": "project_open", "root": dir.path().to_str().unwrap()}));
+        let m = call(json!({"op": "project_model", "project": p["h"]}));
+        let df = call(json!({"op": "load_csv", "path": sample}));
+        let scored = call(
+            json!({"op": "predict", "model": m["h"], "frame": df["h"], "threshold": 0.5, "explain": 2}),
+        );
+        assert_eq!(scored["height"], 100);
+        let cols: Vec<&str> = scored["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for c in [
+            "CustomerID",
+            "churn_probability",
+            "churn_prediction",
+            "score_decile",
+            "reason_2_feature",
+        ] {
+            assert!(cols.contains(&c), "{c} not in {cols:?}");
+        }
+        // The loaded model works wherever a model does.
+        let imp = call(json!({"op": "importance_table", "model": m["h"]}));
+        assert_eq!(imp["columns"][0], "feature");
+        // A model trained in the notebook has no preprocessor of its own: said in one line.
+        let d = call(json!({"op": "prepare", "frame": df["h"], "target": "Churn"}));
+        let t = call(json!({"op": "fit", "data": d["h"], "params": {"n_estimators": 5}}));
+        assert_eq!(
+            t["h"], t["model"],
+            "the model is the trained object, not a copy"
+        );
+        let err =
+            handle(&json!({"op": "predict", "model": t["model"], "frame": df["h"]})).unwrap_err();
+        assert!(err.contains("project.model()"), "{err}");
     }
 }

@@ -361,6 +361,87 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     Model::from_json(&bytes).map_err(|e| e.in_file(path.display()))
 }
 
+/// A saved model with the preprocessor it was trained with (see [`Project::saved_model`]).
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// The model.
+    pub model: Model,
+    /// Its fitted preprocessor.
+    pub preprocessor: Preprocessor,
+}
+
+/// Score the raw rows of `df` with a saved model: the id column(s) (or a row number),
+/// `churn_probability`, `churn_prediction` at `threshold`, `score_decile` (1 = the tenth with
+/// the highest scores), and with `explain > 0` each row's largest TreeSHAP reasons, as
+/// `churnkit predict` writes them.
+pub fn predict_frame(
+    saved: &Saved,
+    df: &DataFrame,
+    threshold: f64,
+    explain: usize,
+) -> Result<DataFrame> {
+    let options = crate::workflow::PredictOptions::default()
+        .threshold(threshold)
+        .explain(explain);
+    let scores = crate::workflow::predict(
+        &saved.preprocessor,
+        &saved.model,
+        &Table::from_frame(df)?,
+        options,
+    )?;
+    let n = scores.probability.len();
+    let mut cols: Vec<Column> = scores
+        .columns
+        .iter()
+        .map(|(name, v)| Column::new(name.as_str().into(), v.clone()))
+        .collect();
+    let labels: Vec<u32> = scores.labels().into_iter().map(u32::from).collect();
+    cols.push(Column::new(
+        "churn_probability".into(),
+        scores.probability.clone(),
+    ));
+    cols.push(Column::new("churn_prediction".into(), labels));
+    // Deciles by rank, highest score first; ties broken by row, so they are reproducible.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        scores.probability[b]
+            .total_cmp(&scores.probability[a])
+            .then(a.cmp(&b))
+    });
+    let mut decile = vec![0u32; n];
+    for (rank, &i) in order.iter().enumerate() {
+        decile[i] = (rank * 10 / n.max(1)) as u32 + 1;
+    }
+    cols.push(Column::new("score_decile".into(), decile));
+    let k = scores.reasons.iter().map(Vec::len).max().unwrap_or(0);
+    for r in 0..k {
+        let at = |f: &dyn Fn(&crate::workflow::Reason) -> Option<String>| -> Vec<Option<String>> {
+            scores
+                .reasons
+                .iter()
+                .map(|rs| rs.get(r).and_then(f))
+                .collect()
+        };
+        cols.push(Column::new(
+            format!("reason_{}_feature", r + 1).into(),
+            at(&|x| Some(x.feature.clone())),
+        ));
+        cols.push(Column::new(
+            format!("reason_{}_value", r + 1).into(),
+            at(&|x| x.value.clone()),
+        ));
+        cols.push(Column::new(
+            format!("reason_{}_contribution", r + 1).into(),
+            scores
+                .reasons
+                .iter()
+                .map(|rs| rs.get(r).map(|x| x.contribution))
+                .collect::<Vec<Option<f64>>>(),
+        ));
+    }
+    Ok(DataFrame::new(n, cols)?)
+}
+
 /// Preprocess a DataFrame in memory for modelling: the schema inferred for `target` (ids and
 /// the product rule found as the CLI finds them), an 80/20 stratified split with seed 42, the
 /// preprocessing fitted on the training rows.
@@ -601,6 +682,19 @@ impl Project {
         })
     }
 
+    /// The pipeline's model with the preprocessor it was trained with
+    /// (`models/churn_model.json`, `data/processed/preprocessor.json`), checked against each
+    /// other: what [`predict_frame`] needs to score raw rows.
+    pub fn saved_model(&self) -> Result<Saved> {
+        let layout = self.layout();
+        let preprocessor = layout.load_preprocessor()?;
+        let model = layout.load_model(&preprocessor.feature_names())?;
+        Ok(Saved {
+            model,
+            preprocessor,
+        })
+    }
+
     /// The saved model (`models/churn_model.json`).
     pub fn model(&self) -> Result<Model> {
         load_model(self.layout().model_path())
@@ -698,24 +792,14 @@ impl Project {
         };
         let pre = layout.load_preprocessor()?;
         let model = layout.load_model(&pre.feature_names())?;
-        let scores = crate::workflow::predict(
-            &pre,
-            &model,
-            &Table::from_frame(df)?,
-            crate::workflow::PredictOptions::default(),
-        )?;
-        let mut cols: Vec<Column> = scores
-            .columns
-            .iter()
-            .map(|(name, v)| Column::new(name.as_str().into(), v.clone()))
-            .collect();
-        let labels: Vec<u32> = scores.labels().into_iter().map(u32::from).collect();
-        cols.push(Column::new(
-            "churn_probability".into(),
-            scores.probability.clone(),
-        ));
-        cols.push(Column::new("churn_prediction".into(), labels));
-        Ok(DataFrame::new(df.height(), cols)?)
+        let saved = Saved {
+            model,
+            preprocessor: pre,
+        };
+        let mut out = predict_frame(&saved, df, 0.5, 0)?;
+        // The registry's scoring keeps its three columns.
+        let _ = out.drop_in_place("score_decile");
+        Ok(out)
     }
 
     /// A metric against a numeric param over an experiment's runs (e.g. test_f1 vs max_depth).

@@ -491,7 +491,7 @@ fn sync(ctx: &Ctx) -> Result<()> {
 }
 
 fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
-    use churnkit::survival::{propose_duration, CoxParams};
+    use churnkit::survival::CoxParams;
     use churnkit::workflow::SurvivalSpec;
     let t0 = Instant::now();
     let table = Table::read(&a.data)?;
@@ -524,24 +524,8 @@ fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
         }
         (None, None) => Schema::default(),
     };
-    let duration = match &a.duration {
-        Some(d) => d.clone(),
-        None => match propose_duration(&table, &schema)? {
-            Some((d, why)) => {
-                if !ctx.quiet {
-                    println!("duration: {d} ({why}; --duration to choose another)");
-                }
-                d
-            }
-            None => churnkit::bail!(
-                data,
-                "{}: no column looks like a duration (a never-negative number named like tenure, months or days): give --duration COLUMN",
-                a.data.display()
-            ),
-        },
-    };
     let spec = SurvivalSpec {
-        duration,
+        duration: a.duration.clone(),
         by: a.by.clone(),
         drop: a.drop.clone(),
         cox: CoxParams {
@@ -552,6 +536,12 @@ fn survival(a: &SurvivalArgs, ctx: &Ctx) -> Result<()> {
         value: a.value.params(),
     };
     let s = churnkit::workflow::survival(&table, &schema, &spec)?;
+    if let (Some(why), false) = (&s.duration_reason, ctx.quiet) {
+        println!(
+            "duration: {} ({why}; --duration to choose another)",
+            s.model.duration
+        );
+    }
     let record = s.run_record(&a.experiment.experiment_name)?;
     let layout = args::layout(Path::new(""), &a.models_dir, &a.metrics_dir);
     let files = layout.save_survival(&s, &record)?;

@@ -4,9 +4,8 @@
 use super::{DataFrame, Png};
 use crate::prelude::*;
 use crate::workflow::{survival as analyse, Survival, SurvivalSpec};
+use churnkit_core::ensure;
 use churnkit_core::plots::{step_curves, StepCurve};
-use churnkit_core::survival::propose_duration;
-use churnkit_core::{bail, ensure};
 use polars::prelude::Column;
 
 /// Survival curves of the customers in `df` (event: `target` at its churned value), one per
@@ -20,18 +19,8 @@ pub fn survival(
 ) -> Result<Survival> {
     let table = Table::from_frame(df)?;
     let schema = Schema::infer(&table, target, None)?;
-    let duration = match duration {
-        Some(d) => d.to_string(),
-        None => match propose_duration(&table, &schema)? {
-            Some((d, _)) => d,
-            None => bail!(
-                data,
-                "no column looks like a duration (a never-negative number named like tenure, months or days): name it"
-            ),
-        },
-    };
     let spec = SurvivalSpec {
-        duration,
+        duration: duration.map(String::from),
         by: by.map(String::from),
         ..SurvivalSpec::default()
     };

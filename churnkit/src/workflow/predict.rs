@@ -204,7 +204,8 @@ pub fn predict(
 }
 
 pub(super) fn csv_escape(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    // A bare carriage return ends a line for most CSV readers too.
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()

@@ -2,6 +2,7 @@
 //! test between groups, a Cox model on the schema's features, lifetime values, their tables and
 //! charts, and the run record tracking logs.
 
+use super::predict::csv_escape;
 use churnkit_core::data::schema::Schema;
 use churnkit_core::data::table::Table;
 use churnkit_core::error::{few, Result};
@@ -9,8 +10,8 @@ use churnkit_core::plots::{interval_chart, step_curves, StepCurve};
 use churnkit_core::survival::model::guard_separation;
 use churnkit_core::survival::value::LifetimeValue;
 use churnkit_core::survival::{
-    durations_and_events, logrank, propose_charge, CoxModel, CoxParams, Design, KaplanMeier,
-    LogRank, SurvivalModel, ValueParams,
+    durations_and_events, logrank, propose_charge, propose_duration, CoxModel, CoxParams, Design,
+    KaplanMeier, LogRank, SurvivalModel, ValueParams,
 };
 use churnkit_core::{bail, ensure};
 use churnkit_tracking::record::MODEL_DIR;
@@ -31,8 +32,9 @@ pub const REPORT_TIMES: [f64; 6] = [12.0, 24.0, 36.0, 48.0, 60.0, 72.0];
 /// What to analyse.
 #[derive(Debug, Clone, Default)]
 pub struct SurvivalSpec {
-    /// The duration column (tenure).
-    pub duration: String,
+    /// The duration column (tenure); `None`: the never-negative number named like a duration
+    /// ([`propose_duration`]), said in [`Survival::duration_reason`].
+    pub duration: Option<String>,
     /// A categorical column to compare groups of (curves and the log-rank test).
     pub by: Option<String>,
     /// Columns left out of the Cox model.
@@ -68,6 +70,8 @@ pub struct Survival {
     pub events: usize,
     /// Where the input came from.
     pub source: String,
+    /// Why the duration column was chosen, when the spec left it to the data.
+    pub duration_reason: Option<String>,
     /// Seconds per phase: curves and log-rank, the Cox design (reading and checking the
     /// covariates), the Cox fit (Newton, concordance, baseline), lifetime values.
     pub seconds: [(&'static str, f64); 4],
@@ -81,7 +85,7 @@ pub struct Survival {
 /// let (csv, _) = churnkit::generate::generate_rows(2000, 3);
 /// let table = Table::from_csv_bytes(csv, "customers.csv")?;
 /// let schema = Schema::infer(&table, "Churn", None)?;
-/// let spec = SurvivalSpec { duration: "Tenure".into(), by: Some("Contract".into()), ..Default::default() };
+/// let spec = SurvivalSpec { duration: Some("Tenure".into()), by: Some("Contract".into()), ..Default::default() };
 /// let s = survival(&table, &schema, &spec)?;
 /// assert_eq!(s.curves[0].0, "all");
 /// assert!(s.logrank.as_ref().unwrap().p_value < 0.05);
@@ -90,7 +94,19 @@ pub struct Survival {
 /// ```
 pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<Survival> {
     spec.value.validate()?;
-    let (durations, events) = durations_and_events(table, schema, &spec.duration)?;
+    let (duration, duration_reason) = match &spec.duration {
+        Some(d) => (d.clone(), None),
+        None => match propose_duration(table, schema)? {
+            Some((d, why)) => (d, Some(why)),
+            None => bail!(
+                data,
+                "{}: no column looks like a duration (a never-negative number named like tenure, \
+                 months or days): name it with the `duration` option",
+                table.source_name()
+            ),
+        },
+    };
+    let (durations, events) = durations_and_events(table, schema, &duration)?;
     let t0 = std::time::Instant::now();
     let mut curves = vec![("all".to_string(), KaplanMeier::fit(&durations, &events)?)];
     let mut test = None;
@@ -140,20 +156,32 @@ pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<S
     }
     let curves_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let (mut design, columns) = Design::fit_columns(table, schema, &spec.duration, &spec.drop)?;
+    let (mut design, columns) = Design::fit_columns(table, schema, &duration, &spec.drop)?;
     let params = guard_separation(&mut design, &columns, &events, spec.cox);
     let design_s = t1.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let cox = CoxModel::fit(&columns, &design.names(), &durations, &events, params)?;
-    drop(columns);
-    let model = SurvivalModel::new(schema, &spec.duration, design, cox);
+    let model = SurvivalModel::new(schema, &duration, design, cox);
     let cox_s = t1.elapsed().as_secs_f64();
     let t2 = std::time::Instant::now();
     let charge = spec.charge.clone().or_else(|| propose_charge(schema));
     let values = match &charge {
-        Some(c) => model.lifetime_values(table, c, &spec.value)?,
+        Some(c) => {
+            // From the covariates the fit used, not read from the table a second time.
+            let mut row = vec![0.0; columns.len()];
+            let lp: Vec<f64> = (0..durations.len())
+                .map(|i| {
+                    for (x, col) in row.iter_mut().zip(&columns) {
+                        *x = col[i];
+                    }
+                    model.cox.linear_predictor(&row)
+                })
+                .collect();
+            model.lifetime_values_given(table, c, &spec.value, &lp)?
+        }
         None => Vec::new(),
     };
+    drop(columns);
     Ok(Survival {
         curves,
         logrank: test,
@@ -165,6 +193,7 @@ pub fn survival(table: &Table, schema: &Schema, spec: &SurvivalSpec) -> Result<S
         rows: durations.len(),
         events: events.iter().filter(|&&e| e).count(),
         source: table.source_name().to_string(),
+        duration_reason,
         seconds: [
             ("Kaplan-Meier and log-rank", curves_s),
             ("Cox design", design_s),
@@ -179,7 +208,7 @@ impl Survival {
     pub fn kaplan_meier_csv(&self) -> Vec<u8> {
         let mut s = String::from("group,time,at_risk,events,censored,survival,ci_lower,ci_upper\n");
         for (g, km) in &self.curves {
-            let g = csv_field(g);
+            let g = csv_escape(g);
             for i in 0..km.len() {
                 let _ = writeln!(
                     s,
@@ -204,7 +233,7 @@ impl Survival {
             let _ = writeln!(
                 s,
                 "{},{},{},{},{},{}",
-                csv_field(&t.feature),
+                csv_escape(&t.feature),
                 t.coef,
                 t.hazard_ratio,
                 t.se,
@@ -437,15 +466,6 @@ fn pretty(v: &serde_json::Value) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(v).expect("serialises");
     b.push(b'\n');
     b
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// A number as Rust writes it, but in exponent form below 1e-4 (a p-value of 1e-80 as 80 zeros

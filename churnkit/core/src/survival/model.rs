@@ -117,8 +117,20 @@ impl SurvivalModel {
         charge: &str,
         params: &ValueParams,
     ) -> Result<Vec<LifetimeValue>> {
-        params.validate()?;
         let lp = self.linear_predictors(table)?;
+        self.lifetime_values_given(table, charge, params, &lp)
+    }
+
+    /// [`SurvivalModel::lifetime_values`] when the rows' linear predictors are already known
+    /// (the covariates need not be read from the table again).
+    pub fn lifetime_values_given(
+        &self,
+        table: &Table,
+        charge: &str,
+        params: &ValueParams,
+        lp: &[f64],
+    ) -> Result<Vec<LifetimeValue>> {
+        params.validate()?;
         let tenure = self.schema.numeric_cells(table, &self.duration)?;
         let charges = self.schema.numeric_cells(table, charge)?;
         let mut out = Vec::with_capacity(lp.len());

@@ -583,12 +583,20 @@ fn monitor(a: &MonitorArgs, ctx: &Ctx) -> Result<(), Failure> {
         }
         None
     };
-    let reference = match &a.reference {
-        Some(path) => pre.transform(
-            &Table::read(path)?,
-            churnkit::preprocess::UnknownCategory::Missing,
-        )?,
-        None => layout.load_processed()?.x_train,
+    // The training rows for the features; for the scores, the held-out rows (the model is
+    // surer of the rows it was trained on than of any new customer).
+    let (reference, score_reference) = match &a.reference {
+        Some(path) => (
+            pre.transform(
+                &Table::read(path)?,
+                churnkit::preprocess::UnknownCategory::Missing,
+            )?,
+            None,
+        ),
+        None => {
+            let p = layout.load_processed()?;
+            (p.x_train, Some(p.x_test))
+        }
     };
     let current = Table::read(&a.current)?;
     let labels = match &a.labels {
@@ -612,6 +620,7 @@ fn monitor(a: &MonitorArgs, ctx: &Ctx) -> Result<(), Failure> {
     let m = churnkit::workflow::monitor(
         &pre,
         &reference,
+        score_reference.as_ref(),
         &current,
         model.as_ref().map(|(m, _)| m),
         labels.as_deref(),

@@ -164,7 +164,8 @@ impl super::Display for Survival {
 }
 
 /// How `current` (raw rows, as loaded) compares with the training rows of `data`, feature by
-/// feature and, with `model`, by score, with the model's figures estimated by CBPE: what
+/// feature and, with `model`, by score (against the held-out rows' scores), with the model's
+/// figures estimated by CBPE: what
 /// `churnkit monitor` computes (default settings, threshold 0.5).
 pub fn drift(
     data: &Processed,
@@ -175,6 +176,7 @@ pub fn drift(
     crate::workflow::monitor(
         &data.state,
         &data.x_train,
+        Some(&data.x_test),
         &table,
         model,
         None,

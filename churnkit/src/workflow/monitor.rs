@@ -82,9 +82,16 @@ impl Monitored {
 /// the training rows of the processed data), by feature and, with a model, by score; estimates
 /// the model's figures on `current` at `threshold`; with `labels` (0/1 per current row) also
 /// the realised figures.
+///
+/// The model's scores on the rows it was trained on are not what it gives new customers (a
+/// forest is surer of its own training rows), so when `reference` holds training rows, give
+/// rows the model has not seen as `score_reference` (the processed test rows); `None` scores
+/// `reference` itself.
+#[allow(clippy::too_many_arguments)]
 pub fn monitor(
     preprocessor: &Preprocessor,
     reference: &Frame,
+    score_reference: Option<&Frame>,
     current: &Table,
     model: Option<&Model>,
     labels: Option<&[u8]>,
@@ -110,7 +117,10 @@ pub fn monitor(
     let (mut scores, mut estimated, mut realised) = (None, None, None);
     if let Some(m) = model {
         m.check_features(&names)?;
-        let (r, c) = (m.predict(reference)?, m.predict(&x)?);
+        let (r, c) = (
+            m.predict(score_reference.unwrap_or(reference))?,
+            m.predict(&x)?,
+        );
         let (d, p) = ks_2samp(&r, &c);
         let ps = psi(&r, &c, options.bins);
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;

@@ -115,3 +115,16 @@ def test_monitoring_run_on_mlflow_is_linked_to_the_model(churnkit_bin, trained, 
     assert run.data.metrics["estimated_roc_auc"] == pytest.approx(report["estimated"]["roc_auc"], abs=1e-12)
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"drift.json", "monitor.html"} <= names
+
+
+def test_scores_are_compared_with_rows_the_model_has_not_seen(tmp_path, churnkit_bin):
+    # An uncalibrated forest is surer of its own training rows than of anyone new: compared with
+    # the training rows' scores, a batch from the same population looked drifted (PSI 0.13).
+    run_churnkit(churnkit_bin, tmp_path, "-q", "generate", "--rows", "5000", "--seed", "4", "--shape", "messy",
+                 "--output", "m.csv")
+    run_churnkit(churnkit_bin, tmp_path, "-q", "--no-track", "pipeline", "--data", "m.csv", "--target", "Churn")
+    run_churnkit(churnkit_bin, tmp_path, "-q", "generate", "--rows", "5000", "--seed", "9", "--shape", "messy",
+                 "--output", "b.csv")
+    r, report = monitor(churnkit_bin, tmp_path, "b.csv")
+    assert r.returncode == 0, r.stderr
+    assert report["scores"]["drifted"] is False and report["scores"]["psi"] < 0.05, report["scores"]

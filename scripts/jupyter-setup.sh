@@ -32,11 +32,16 @@ scripts/venv.sh
 engine_dir="$CHURNKIT_CACHE/engine"
 mkdir -p "$engine_dir"
 built="$CARGO_TARGET_DIR/release/libchurnkit_engine.so"
-want=$(sed -n 's/^pub const PROTOCOL: u32 = \([0-9][0-9]*\);.*/\1/p' churnkit/cells/src/engine.rs)
+# The cells' protocol version: FNV-1a (32 bits) of the op table, as churnkit-protocol computes it.
+want=$(python3 -c 'import sys
+h = 0x811c9dc5
+for b in open(sys.argv[1], "rb").read():
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print(h)' churnkit/protocol/src/ops.rs)
 # check_engine: the library loads and speaks the cells' protocol; else say why on stderr.
 check_engine() {
   local got
-  if ! got=$(python3 -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol())' "$built" 2>&1); then
+  if ! got=$(python3 -c 'import ctypes, sys; f = ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol; f.restype = ctypes.c_uint32; print(f())' "$built" 2>&1); then
     echo "jupyter-setup: the engine $built does not load: ${got##*$'\n'}" >&2
     return 1
   fi

@@ -29,6 +29,29 @@ def test_notebooks_load_no_cli_crates():
         assert forbidden not in d, forbidden
 
 
+def test_cells_compile_against_the_protocol_alone():
+    # Every notebook cell compiles against churnkit-cells and what it depends on.
+    assert deps("churnkit-cells") == {"churnkit-cells", "churnkit-protocol"}
+    assert deps("churnkit-protocol") == {"churnkit-protocol"}
+    assert "churnkit-protocol" in deps("churnkit-engine")
+
+
+def test_unsafe_lives_only_where_the_engine_is_loaded_or_exported():
+    # The workspace forbids `unsafe`; the two notebook crates deny it and allow it in one module
+    # each: the dlopen side (cells/src/engine.rs) and the C entry points (engine's `mod ffi`).
+    allowed = {"cells/src/engine.rs", "engine/src/lib.rs"}
+    users = {str(p.relative_to(REPO / "churnkit")) for p in (REPO / "churnkit").rglob("*.rs")
+             if re.search(r"\bunsafe\s*(\{|fn|extern)|no_mangle", p.read_text())}
+    assert users == allowed, users
+    engine = (REPO / "churnkit/engine/src/lib.rs").read_text()
+    before_ffi, ffi = engine.split("#[allow(unsafe_code)]\nmod ffi {", 1)
+    code = "\n".join(l for l in before_ffi.splitlines() if not l.strip().startswith("//"))
+    assert "unsafe" not in code.replace("unsafe_code", ""), "unsafe outside `mod ffi`"
+    assert "#[allow(unsafe_code)]\nmod engine;" in (REPO / "churnkit/cells/src/lib.rs").read_text()
+    for crate in ("engine", "cells"):
+        assert 'unsafe_code = "deny"' in (REPO / "churnkit" / crate / "Cargo.toml").read_text()
+
+
 def test_the_core_has_no_network_and_tracking_no_workflow():
     core = deps("churnkit-core")
     for forbidden in ("reqwest", "hyper", "churnkit-tracking", "churnkit", "clap", "indicatif"):
@@ -74,7 +97,7 @@ def test_the_checks_can_fail(tmp_path):
 
 # ---- no import cycles --------------------------------------------------------------------------
 
-CRATES = ["core/src", "src", "tracking/src", "cli/src", "engine/src", "cells/src"]
+CRATES = ["core/src", "src", "tracking/src", "cli/src", "engine/src", "cells/src", "protocol/src"]
 
 
 @pytest.mark.parametrize("crate", CRATES)

@@ -329,21 +329,25 @@ def test_two_jupyter_setups_at_once_install_evcxr_once(tmp_path):
 
 
 def cells_protocol():
-    """The protocol the cells crate speaks (what jupyter-setup.sh checks an engine against)."""
-    text = (REPO / "churnkit/cells/src/engine.rs").read_text()
-    return int(re.search(r"pub const PROTOCOL: u32 = (\d+);", text).group(1))
+    """The protocol the cells speak: FNV-1a (32 bits) of the op table, as churnkit-protocol and
+    jupyter-setup.sh compute it (a real engine answering the same number checks all three)."""
+    h = 0x811C9DC5
+    for b in (REPO / "churnkit/protocol/src/ops.rs").read_bytes():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
 
 
 def fake_engine_source(tmp_path, protocol):
     c = tmp_path / "engine.c"
-    c.write_text(f"unsigned churnkit_engine_protocol(void) {{ return {protocol}; }}\n")
+    c.write_text(f"unsigned churnkit_engine_protocol(void) {{ return {protocol}u; }}\n")
     return c
 
 
 def engine_protocol(path):
     """Load an engine library as the cells do and ask its protocol (here, in a child process)."""
     r = subprocess.run([sys.executable, "-c", "import ctypes, sys; "
-                        "print(ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol())", str(path)],
+                        "f = ctypes.CDLL(sys.argv[1]).churnkit_engine_protocol; f.restype = ctypes.c_uint32; "
+                        "print(f())", str(path)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"{path} does not load: {r.stderr.strip()[-300:]}"
     return int(r.stdout)
@@ -362,7 +366,7 @@ def test_jupyter_setup_refuses_an_engine_that_does_not_load(tmp_path, engine):
     venv = fake_venv(tmp_path / "venv")
     e = env(CHURNKIT_CACHE=tmp_path / "cache", CHURNKIT_VENV=venv, PATH=f"{bindir}:{os.environ['PATH']}",
             CHURNKIT_EVCXR_TMPDIR=tmp_path / "evcxr",
-            FAKE_ENGINE_C=fake_engine_source(tmp_path, cells_protocol() + 1))
+            FAKE_ENGINE_C=fake_engine_source(tmp_path, (cells_protocol() + 1) % 2**32))
     r = subprocess.run([str(REPO / "scripts/jupyter-setup.sh")], env=e, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != 0, r.stdout

@@ -4,13 +4,10 @@
 //! opens the engine again; `dlopen` hands back the library already loaded, whose registry of
 //! objects is the one state shared by all cells of a kernel.
 
-use crate::json::{self, Json};
 use crate::Error;
+use churnkit_protocol::{encode, json, wire::Wire, Request, PROTOCOL};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::OnceLock;
-
-/// The protocol version this crate speaks (the engine's `PROTOCOL`).
-pub const PROTOCOL: u32 = 2;
 
 #[link(name = "dl")]
 extern "C" {
@@ -89,24 +86,34 @@ fn load() -> Result<Engine, String> {
     Ok(Engine { call, free })
 }
 
-/// Send a JSON request; the engine's JSON answer, or its error.
-pub fn call(request: &str) -> Result<Json, Error> {
+/// Send `text` to the engine; its answer text.
+fn send(text: &str) -> Result<String, Error> {
     let engine = ENGINE
         .get_or_init(load)
         .as_ref()
         .map_err(|e| Error(e.clone()))?;
     let mut len = 0usize;
     // SAFETY: a valid buffer and length in, a buffer of `len` bytes out, freed below.
-    let text = unsafe {
-        let ptr = (engine.call)(request.as_ptr(), request.len(), &mut len);
+    Ok(unsafe {
+        let ptr = (engine.call)(text.as_ptr(), text.len(), &mut len);
         let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
         (engine.free)(ptr, len);
         String::from_utf8_lossy(&bytes).into_owned()
-    };
+    })
+}
+
+/// Send a request; the engine's answer, or its error.
+pub(crate) fn call<R: Request>(req: &R) -> Result<R::Answer, Error> {
+    let text = send(&encode(req))?;
     match text.split_once('\n') {
-        Some(("ok", body)) => {
-            json::parse(body).map_err(|e| Error(format!("bad answer from the engine: {e}")))
-        }
+        Some(("ok", body)) => json::parse(body)
+            .and_then(|v| R::Answer::read(&v))
+            .map_err(|e| {
+                Error(format!(
+                    "bad answer from the engine to `{}`: {e}",
+                    R::METHOD
+                ))
+            }),
         Some(("err", message)) => Err(Error(message.to_string())),
         _ => Err(Error(format!(
             "bad answer from the engine: {}",

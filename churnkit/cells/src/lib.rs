@@ -1,11 +1,11 @@
-//! churnkit in notebook cells, fast: the notebook workflow as one-line calls, with no
-//! dependencies of its own.
+//! churnkit in notebook cells, fast: the notebook workflow and a data scientist's own questions
+//! as one-line calls, with no dependencies but the protocol they share with the engine.
 //!
 //! ```text
 //! :dep churnkit-cells = { path = "../churnkit/cells" }
 //! use churnkit_cells::*;
 //! let df = load_csv("../data/sample_data.csv")?;
-//! df                                          // an HTML table
+//! df.filter("Age > 50")?.group_by(&["Contract"], &["avg(Churn) AS churn_rate", "count(*) AS n"])?
 //! let data = prepare(&df, "Churn")?;
 //! let trained = fit(&data, RandomForestParams::new().max_depth(Some(8)))?;
 //! evaluate(trained.model(), &data)?.roc_chart()?
@@ -18,18 +18,23 @@
 //! notebook layer built once in release mode and loaded into the kernel (its path is
 //! `CHURNKIT_ENGINE`, set by scripts/jupyter-setup.sh). Values (tables, prepared data, models,
 //! evaluations, charts) stay in the engine; the types here are handles to them, and the
-//! figures a cell reads (metrics, schema lists, sizes) come back with each handle.
+//! figures a cell reads (metrics, schema lists, sizes) come back with each handle. Requests
+//! and answers are the op table of `churnkit-protocol`, expanded by both ends.
 //!
 //! The full API on polars values, for cells that need polars itself, remains
 //! `churnkit::notebook` (`:dep churnkit = { path = ..., features = ["notebook"] }`), at the
 //! cost of the slower cells.
 
+// Loading the engine with dlopen and calling it: the one place `unsafe` is allowed.
+#[allow(unsafe_code)]
 mod engine;
-pub mod json;
 
-use json::{number, quote, Json};
+use churnkit_protocol::ops::{self, kind, Depth};
+use churnkit_protocol::wire::Ref;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+pub use churnkit_protocol::json;
 
 /// An error from churnkit (the engine's message: file, column and row where it can).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,62 +51,56 @@ impl std::error::Error for Error {}
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A reference-counted handle to an engine object: cloning and dropping tell the engine.
+use engine::call;
+
+/// A reference-counted handle to an engine object: cloning and dropping tell the engine. A
+/// clone the engine refused (the object is gone) holds nothing and releases nothing.
 #[derive(Debug)]
-struct Handle(u64);
+struct Handle {
+    id: u64,
+    live: bool,
+}
 
 impl Handle {
-    fn from(v: &Json) -> Result<Handle> {
-        v.get("h")
-            .num()
-            .map(|h| Handle(h as u64))
-            .ok_or_else(|| Error("the engine answered without a handle".into()))
+    fn new<K>(r: Ref<K>) -> Handle {
+        Handle {
+            id: r.id,
+            live: true,
+        }
+    }
+    fn r<K>(&self) -> Ref<K> {
+        Ref::new(self.id)
     }
 }
 
 impl Clone for Handle {
     fn clone(&self) -> Self {
-        let _ = engine::call(&format!(r#"{{"op":"retain","h":{}}}"#, self.0));
-        Handle(self.0)
+        let live = self.live && matches!(call(&ops::Retain { h: self.id }), Ok(true));
+        Handle { id: self.id, live }
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = engine::call(&format!(r#"{{"op":"release","h":{}}}"#, self.0));
+        if self.live {
+            let _ = call(&ops::Release { h: self.id });
+        }
     }
 }
 
 /// Print an object's display blocks, the way evcxr shows a cell's value.
 fn show(h: &Handle) {
-    match engine::call(&format!(r#"{{"op":"show","h":{}}}"#, h.0)) {
-        Ok(v) => print!("{}", v.str().unwrap_or_default()),
+    match call(&ops::Show { h: h.id }) {
+        Ok(v) => print!("{v}"),
         Err(e) => eprintln!("churnkit: cannot show this value: {e}"),
     }
 }
 
-/// Build a request: `req("summary", &[("frame", h)])`, values already JSON.
-fn req(op: &str, args: &[(&str, String)]) -> String {
-    let mut s = format!("{{\"op\":{}", quote(op));
-    for (k, v) in args {
-        s.push_str(&format!(",{}:{v}", quote(k)));
-    }
-    s.push('}');
-    s
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
-fn call(op: &str, args: &[(&str, String)]) -> Result<Json> {
-    engine::call(&req(op, args))
-}
-
-fn strings_json(v: &[String]) -> String {
-    format!(
-        "[{}]",
-        v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(",")
-    )
-}
-
-/// A table (a polars DataFrame in the engine).
+/// A table (a polars DataFrame in the engine). Every query returns a new table.
 #[derive(Debug, Clone)]
 pub struct Frame {
     h: Handle,
@@ -113,18 +112,18 @@ pub struct Frame {
     pub columns: Vec<String>,
 }
 
-impl Frame {
-    fn from(v: Json) -> Result<Frame> {
-        Ok(Frame {
-            h: Handle::from(&v)?,
-            height: v.get("height").num().unwrap_or(0.0) as usize,
-            width: v.get("width").num().unwrap_or(0.0) as usize,
-            columns: v.get("columns").strings(),
-        })
+fn frame(info: ops::FrameInfo) -> Frame {
+    Frame {
+        h: Handle::new(info.h),
+        height: info.height,
+        width: info.width,
+        columns: info.columns,
     }
+}
 
-    fn arg(&self) -> String {
-        self.h.0.to_string()
+impl Frame {
+    fn r(&self) -> Ref<kind::Frame> {
+        self.h.r()
     }
 
     /// Shown as an HTML table with its shape and column types.
@@ -139,17 +138,214 @@ impl Frame {
 
     /// A column's values as text (missing values as `None`).
     pub fn strings(&self, column: &str) -> Result<Vec<Option<String>>> {
-        let v = call(
-            "strings",
-            &[("frame", self.arg()), ("column", quote(column))],
-        )?;
-        Ok(v.arr().iter().map(|x| x.str().map(String::from)).collect())
+        call(&ops::Strings {
+            frame: self.r(),
+            column: column.into(),
+        })
     }
 
     /// A numeric column's values (missing or non-numeric as `None`).
     pub fn numbers(&self, column: &str) -> Result<Vec<Option<f64>>> {
         numbers(self, column)
     }
+
+    /// Run polars SQL on this table, named `self`:
+    /// `df.sql("SELECT Geography, avg(Exited) FROM self GROUP BY Geography")`.
+    pub fn sql(&self, query: &str) -> Result<Frame> {
+        sql(&[("self", self)], query)
+    }
+
+    /// The first `n` rows (`SELECT * FROM self LIMIT n`).
+    pub fn head(&self, n: usize) -> Result<Frame> {
+        call(&ops::Head { frame: self.r(), n }).map(frame)
+    }
+
+    /// The last `n` rows.
+    pub fn tail(&self, n: usize) -> Result<Frame> {
+        call(&ops::Tail { frame: self.r(), n }).map(frame)
+    }
+
+    /// `n` rows drawn without replacement; the same rows for the same seed.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Frame> {
+        call(&ops::Sample {
+            frame: self.r(),
+            n,
+            seed,
+        })
+        .map(frame)
+    }
+
+    /// Only these columns, in this order (`SELECT a, b FROM self`).
+    pub fn select(&self, columns: &[&str]) -> Result<Frame> {
+        call(&ops::Select {
+            frame: self.r(),
+            columns: strings(columns),
+        })
+        .map(frame)
+    }
+
+    /// Every column but these (`SELECT * EXCLUDE (a, b) FROM self`).
+    pub fn drop(&self, columns: &[&str]) -> Result<Frame> {
+        call(&ops::DropColumns {
+            frame: self.r(),
+            columns: strings(columns),
+        })
+        .map(frame)
+    }
+
+    /// Column `from` renamed `to` (`SELECT * RENAME (from AS to) FROM self`).
+    pub fn rename(&self, from: &str, to: &str) -> Result<Frame> {
+        call(&ops::Rename {
+            frame: self.r(),
+            from: from.into(),
+            to: to.into(),
+        })
+        .map(frame)
+    }
+
+    /// The rows where an SQL condition holds (`SELECT * FROM self WHERE condition`):
+    /// `df.filter("Age > 50 AND Geography = 'Germany'")`.
+    pub fn filter(&self, condition: &str) -> Result<Frame> {
+        call(&ops::Filter {
+            frame: self.r(),
+            condition: condition.into(),
+        })
+        .map(frame)
+    }
+
+    /// Columns computed by SQL expressions, added or replaced (`SELECT *, expr AS name FROM
+    /// self`): `df.with_columns(&["Balance / EstimatedSalary AS balance_ratio"])`.
+    pub fn with_columns(&self, exprs: &[&str]) -> Result<Frame> {
+        call(&ops::WithColumns {
+            frame: self.r(),
+            exprs: strings(exprs),
+        })
+        .map(frame)
+    }
+
+    /// Rows ordered by a column (`ORDER BY column [DESC]`), missing values last.
+    pub fn sort(&self, column: &str, descending: bool) -> Result<Frame> {
+        call(&ops::Sort {
+            frame: self.r(),
+            column: column.into(),
+            descending,
+        })
+        .map(frame)
+    }
+
+    /// Each value of a column with its count and share, most frequent first
+    /// (`SELECT c, COUNT(*) AS count FROM self GROUP BY c ORDER BY count DESC`).
+    pub fn value_counts(&self, column: &str) -> Result<Frame> {
+        call(&ops::ValueCounts {
+            frame: self.r(),
+            column: column.into(),
+        })
+        .map(frame)
+    }
+
+    /// One row per combination of `keys`, with SQL aggregates, in the keys' natural order
+    /// (`SELECT keys, aggs FROM self GROUP BY keys ORDER BY keys`):
+    /// `df.group_by(&["Geography"], &["avg(Exited) AS churn_rate", "count(*) AS customers"])`.
+    pub fn group_by(&self, keys: &[&str], aggs: &[&str]) -> Result<Frame> {
+        call(&ops::GroupBy {
+            frame: self.r(),
+            keys: strings(keys),
+            aggs: strings(aggs),
+        })
+        .map(frame)
+    }
+
+    /// A band column `{column}_band`: each value's interval among `edges`, right-closed as
+    /// pandas' `cut` (`(30, 40]`); values outside the edges are missing
+    /// (`CASE WHEN c > 30 AND c <= 40 THEN '(30, 40]' ... END`).
+    pub fn cut(&self, column: &str, edges: &[f64]) -> Result<Frame> {
+        call(&ops::Cut {
+            frame: self.r(),
+            column: column.into(),
+            edges: edges.to_vec(),
+            name: None,
+        })
+        .map(frame)
+    }
+
+    /// A band column `{column}_band` of `q` bands with about as many rows each (pandas'
+    /// `qcut`: edges at the quantiles).
+    pub fn qcut(&self, column: &str, q: usize) -> Result<Frame> {
+        call(&ops::Qcut {
+            frame: self.r(),
+            column: column.into(),
+            q,
+            name: None,
+        })
+        .map(frame)
+    }
+
+    /// Counts of rows per value of `row` and of `column` (pandas' `crosstab`).
+    pub fn crosstab(&self, row: &str, column: &str) -> Result<Frame> {
+        call(&ops::Crosstab {
+            frame: self.r(),
+            row: row.into(),
+            column: column.into(),
+        })
+        .map(frame)
+    }
+
+    /// Rows matched with the rows of `other` on the `on` columns; `how` is `inner`, `left`,
+    /// `right` or `full` (`SELECT * FROM self LEFT JOIN other USING (on)`). Rows keep this
+    /// table's order.
+    pub fn join(&self, other: &Frame, on: &[&str], how: &str) -> Result<Frame> {
+        call(&ops::Join {
+            frame: self.r(),
+            other: other.r(),
+            on: strings(on),
+            how: how.into(),
+        })
+        .map(frame)
+    }
+
+    /// pandas' `describe()`: count, mean, std, min, quartiles, max of the numeric columns.
+    pub fn describe(&self) -> Result<Frame> {
+        call(&ops::Describe { frame: self.r() }).map(frame)
+    }
+
+    /// Pearson correlations of the numeric columns, as a table (pandas' `corr()`).
+    pub fn corr(&self) -> Result<Frame> {
+        call(&ops::Corr { frame: self.r() }).map(frame)
+    }
+
+    /// Write as CSV (whole or not at all: a temporary file, then a rename).
+    pub fn write_csv(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        call(&ops::WriteCsv {
+            frame: self.r(),
+            path: path.as_ref().display().to_string(),
+        })
+    }
+
+    /// Write as Parquet (whole or not at all).
+    pub fn write_parquet(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        call(&ops::WriteParquet {
+            frame: self.r(),
+            path: path.as_ref().display().to_string(),
+        })
+    }
+}
+
+/// Run polars SQL over named tables: joins, `CASE WHEN`, window functions, CTEs.
+/// `sql(&[("customers", &a), ("segments", &b)], "SELECT ... FROM customers JOIN segments ...")`.
+pub fn sql(tables: &[(&str, &Frame)], query: &str) -> Result<Frame> {
+    call(&ops::Sql {
+        tables: tables.iter().map(|(n, f)| (n.to_string(), f.r())).collect(),
+        query: query.into(),
+    })
+    .map(frame)
+}
+
+/// The rows of the tables one after another (same columns, found by name).
+pub fn concat(frames: &[&Frame]) -> Result<Frame> {
+    call(&ops::Concat {
+        frames: frames.iter().map(|f| f.r()).collect(),
+    })
+    .map(frame)
 }
 
 /// A chart (PNG in the engine).
@@ -158,13 +354,11 @@ pub struct Png {
     h: Handle,
 }
 
-impl Png {
-    fn from(v: Json) -> Result<Png> {
-        Ok(Png {
-            h: Handle::from(&v)?,
-        })
-    }
+fn png(r: Ref<kind::Png>) -> Png {
+    Png { h: Handle::new(r) }
+}
 
+impl Png {
     /// Shown inline.
     pub fn evcxr_display(&self) {
         show(&self.h);
@@ -174,78 +368,77 @@ impl Png {
 /// Read a CSV (or Parquet) file: numeric columns become numbers, the usual missing markers
 /// (`NA`, `?`, `null`, blank, ...) become nulls.
 pub fn load_csv(path: impl AsRef<std::path::Path>) -> Result<Frame> {
-    let p = path.as_ref().display().to_string();
-    Frame::from(call("load_csv", &[("path", quote(&p))])?)
+    call(&ops::LoadCsv {
+        path: path.as_ref().display().to_string(),
+    })
+    .map(frame)
 }
 
-/// Per-column summary: type, count, missing, mean, quartiles, distinct values.
+/// Per-column summary: count, mean, std, quartiles of the numeric columns.
 pub fn summary(df: &Frame) -> Result<Frame> {
-    Frame::from(call("summary", &[("frame", df.arg())])?)
+    call(&ops::Summary { frame: df.r() }).map(frame)
 }
 
 /// Missing values per column.
 pub fn missing_values(df: &Frame) -> Result<Frame> {
-    Frame::from(call("missing_values", &[("frame", df.arg())])?)
+    call(&ops::MissingValues { frame: df.r() }).map(frame)
 }
 
 /// A chi-square test per categorical and a Mann-Whitney U test per numeric column against the
 /// target, with effect sizes, smallest p-value first.
 pub fn feature_tests(df: &Frame, target: &str) -> Result<Frame> {
-    Frame::from(call(
-        "feature_tests",
-        &[("frame", df.arg()), ("target", quote(target))],
-    )?)
+    call(&ops::FeatureTests {
+        frame: df.r(),
+        target: target.into(),
+    })
+    .map(frame)
 }
 
 /// Customers per target class.
 pub fn churn_distribution(df: &Frame, target: &str) -> Result<Png> {
-    Png::from(call(
-        "churn_distribution",
-        &[("frame", df.arg()), ("target", quote(target))],
-    )?)
+    call(&ops::ChurnDistribution {
+        frame: df.r(),
+        target: target.into(),
+    })
+    .map(png)
 }
 
 /// Churn rate per category of `column`.
 pub fn churn_rate_by(df: &Frame, column: &str, target: &str) -> Result<Png> {
-    Png::from(call(
-        "churn_rate_by",
-        &[
-            ("frame", df.arg()),
-            ("column", quote(column)),
-            ("target", quote(target)),
-        ],
-    )?)
+    call(&ops::ChurnRateBy {
+        frame: df.r(),
+        column: column.into(),
+        target: target.into(),
+    })
+    .map(png)
 }
 
 /// Correlations of the numeric columns and the target.
 pub fn correlation_chart(df: &Frame, target: &str) -> Result<Png> {
-    Png::from(call(
-        "correlation_chart",
-        &[("frame", df.arg()), ("target", quote(target))],
-    )?)
+    call(&ops::CorrelationChart {
+        frame: df.r(),
+        target: target.into(),
+    })
+    .map(png)
 }
 
 /// A column's values as numbers (missing or non-numeric as `None`), for feature engineering
 /// in a cell with [`with_column`].
 pub fn numbers(df: &Frame, column: &str) -> Result<Vec<Option<f64>>> {
-    let v = call("numbers", &[("frame", df.arg()), ("column", quote(column))])?;
-    Ok(v.arr().iter().map(Json::num).collect())
+    call(&ops::Numbers {
+        frame: df.r(),
+        column: column.into(),
+    })
 }
 
 /// `df` with a numeric column added (or replaced).
 pub fn with_column(df: &Frame, name: &str, values: Vec<Option<f64>>) -> Result<Frame> {
-    let v = format!(
-        "[{}]",
-        values
-            .iter()
-            .map(|x| x.map_or("null".into(), number))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    Frame::from(call(
-        "with_column",
-        &[("frame", df.arg()), ("name", quote(name)), ("values", v)],
-    )?)
+    call(&ops::WithColumn {
+        frame: df.r(),
+        name: name.into(),
+        values,
+    })
+    .map(frame)
 }
 
 /// What schema inference decided for a table.
@@ -253,6 +446,8 @@ pub fn with_column(df: &Frame, name: &str, values: Vec<Option<f64>>) -> Result<F
 pub struct Schema {
     /// The target column.
     pub target: String,
+    /// The target value that means "churned".
+    pub positive: String,
     /// Numeric features.
     pub numeric: Vec<String>,
     /// Categorical features.
@@ -274,8 +469,8 @@ pub struct Data {
 }
 
 impl Data {
-    fn arg(&self) -> String {
-        self.h.0.to_string()
+    fn r(&self) -> Ref<kind::Data> {
+        self.h.r()
     }
 
     /// Shown as its sizes and feature counts.
@@ -284,39 +479,110 @@ impl Data {
     }
 }
 
+/// Every choice of `churnkit preprocess`, for [`prepare_with`]:
+/// `Prepare::new("Exited").test_size(0.25).seed(7).drop(&["Surname"]).categorical(&["NumOfProducts"])`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepare(ops::PrepareSpec);
+
+impl Prepare {
+    /// Defaults as `churnkit preprocess --target`: 20% test rows, seed 42, inferred schema.
+    pub fn new(target: &str) -> Prepare {
+        Prepare(ops::PrepareSpec {
+            target: target.into(),
+            test_size: None,
+            seed: None,
+            positive: None,
+            drop: vec![],
+            keep: vec![],
+            categorical: vec![],
+            na_values: None,
+        })
+    }
+    /// Share of each class held out for testing.
+    pub fn test_size(mut self, t: f64) -> Prepare {
+        self.0.test_size = Some(t);
+        self
+    }
+    /// Split seed.
+    pub fn seed(mut self, s: u64) -> Prepare {
+        self.0.seed = Some(s);
+        self
+    }
+    /// The target value that means "churned" (else understood from yes/no, true/false, 1/0).
+    pub fn positive(mut self, p: &str) -> Prepare {
+        self.0.positive = Some(p.into());
+        self
+    }
+    /// Columns that are not features, whatever inference says.
+    pub fn drop(mut self, columns: &[&str]) -> Prepare {
+        self.0.drop = strings(columns);
+        self
+    }
+    /// Columns that are features, whatever inference says.
+    pub fn keep(mut self, columns: &[&str]) -> Prepare {
+        self.0.keep = strings(columns);
+        self
+    }
+    /// Columns to treat as categories even when they hold numbers.
+    pub fn categorical(mut self, columns: &[&str]) -> Prepare {
+        self.0.categorical = strings(columns);
+        self
+    }
+    /// Cell texts that mean "missing" (replacing the usual markers).
+    pub fn na_values(mut self, markers: &[&str]) -> Prepare {
+        self.0.na_values = Some(strings(markers));
+        self
+    }
+}
+
 /// Infer the schema (ids, free text and constants left out, as the CLI does), split 80/20
 /// stratified with seed 42, and fit the preprocessing on the training rows.
 pub fn prepare(df: &Frame, target: &str) -> Result<Data> {
-    let v = call("prepare", &[("frame", df.arg()), ("target", quote(target))])?;
+    prepare_with(df, Prepare::new(target))
+}
+
+/// [`prepare`] with every choice of `churnkit preprocess` (see [`Prepare`]).
+pub fn prepare_with(df: &Frame, options: Prepare) -> Result<Data> {
+    let v = call(&ops::Prepare {
+        frame: df.r(),
+        spec: options.0,
+    })?;
     Ok(Data {
-        h: Handle::from(&v)?,
+        h: Handle::new(v.h),
         schema: Schema {
-            target: v.get("target").str().unwrap_or_default().to_string(),
-            numeric: v.get("numeric").strings(),
-            categorical: v.get("categorical").strings(),
-            excluded: v
-                .get("excluded")
-                .arr()
-                .iter()
-                .map(|p| {
-                    let s = p.strings();
-                    (
-                        s.first().cloned().unwrap_or_default(),
-                        s.get(1).cloned().unwrap_or_default(),
-                    )
-                })
-                .collect(),
+            target: v.target,
+            positive: v.positive,
+            numeric: v.numeric,
+            categorical: v.categorical,
+            excluded: v.excluded,
         },
-        train_rows: v.get("train_rows").num().unwrap_or(0.0) as usize,
-        test_rows: v.get("test_rows").num().unwrap_or(0.0) as usize,
+        train_rows: v.train_rows,
+        test_rows: v.test_rows,
     })
 }
 
 /// Forest hyperparameters (unset ones keep churnkit's defaults: 100 trees, depth 10, sqrt
-/// features, seed 42).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RandomForestParams {
-    fields: BTreeMap<&'static str, String>,
+/// features, bootstrap, seed 42).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomForestParams(ops::ForestSpec);
+
+impl Default for RandomForestParams {
+    fn default() -> Self {
+        RandomForestParams(ops::ForestSpec {
+            n_estimators: None,
+            max_depth: None,
+            min_samples_split: None,
+            min_samples_leaf: None,
+            max_features: None,
+            bootstrap: None,
+            max_bins: None,
+            seed: None,
+        })
+    }
+}
+
+fn depth(d: Option<usize>) -> Depth {
+    d.map_or(Depth::Unlimited, Depth::Limit)
 }
 
 impl RandomForestParams {
@@ -324,41 +590,45 @@ impl RandomForestParams {
     pub fn new() -> Self {
         Self::default()
     }
-    fn set(mut self, k: &'static str, v: String) -> Self {
-        self.fields.insert(k, v);
+    /// Number of trees.
+    pub fn n_estimators(mut self, n: usize) -> Self {
+        self.0.n_estimators = Some(n);
         self
     }
-    /// Number of trees.
-    pub fn n_estimators(self, n: usize) -> Self {
-        self.set("n_estimators", n.to_string())
-    }
     /// Depth limit (`None`: unlimited).
-    pub fn max_depth(self, d: Option<usize>) -> Self {
-        self.set("max_depth", d.map_or("null".into(), |d| d.to_string()))
+    pub fn max_depth(mut self, d: Option<usize>) -> Self {
+        self.0.max_depth = Some(depth(d));
+        self
     }
     /// Minimum rows to split a node.
-    pub fn min_samples_split(self, n: usize) -> Self {
-        self.set("min_samples_split", n.to_string())
+    pub fn min_samples_split(mut self, n: usize) -> Self {
+        self.0.min_samples_split = Some(n);
+        self
     }
     /// Minimum rows in a leaf.
-    pub fn min_samples_leaf(self, n: usize) -> Self {
-        self.set("min_samples_leaf", n.to_string())
+    pub fn min_samples_leaf(mut self, n: usize) -> Self {
+        self.0.min_samples_leaf = Some(n);
+        self
     }
     /// Features per split: `sqrt`, `log2`, `all`, a count or a fraction.
-    pub fn max_features(self, m: &str) -> Self {
-        self.set("max_features", quote(m))
+    pub fn max_features(mut self, m: &str) -> Self {
+        self.0.max_features = Some(m.into());
+        self
+    }
+    /// Each tree on a bootstrap sample of the rows (the default) or on all of them.
+    pub fn bootstrap(mut self, b: bool) -> Self {
+        self.0.bootstrap = Some(b);
+        self
+    }
+    /// Histogram bins per feature (default 255).
+    pub fn max_bins(mut self, b: usize) -> Self {
+        self.0.max_bins = Some(b);
+        self
     }
     /// Seed.
-    pub fn seed(self, s: u64) -> Self {
-        self.set("seed", s.to_string())
-    }
-    fn json(&self) -> String {
-        let parts: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}:{v}", quote(k)))
-            .collect();
-        format!("{{{}}}", parts.join(","))
+    pub fn seed(mut self, s: u64) -> Self {
+        self.0.seed = Some(s);
+        self
     }
 }
 
@@ -377,16 +647,13 @@ pub struct Metrics {
     pub roc_auc: Option<f64>,
 }
 
-impl Metrics {
-    fn from(v: &Json) -> Metrics {
-        let g = |k| v.get(k).num().unwrap_or(f64::NAN);
-        Metrics {
-            accuracy: g("accuracy"),
-            precision: g("precision"),
-            recall: g("recall"),
-            f1: g("f1"),
-            roc_auc: v.get("roc_auc").num(),
-        }
+fn metrics(m: ops::MetricsInfo) -> Metrics {
+    Metrics {
+        accuracy: m.accuracy,
+        precision: m.precision,
+        recall: m.recall,
+        f1: m.f1,
+        roc_auc: m.roc_auc,
     }
 }
 
@@ -397,8 +664,13 @@ pub struct Model {
 }
 
 impl Model {
-    fn arg(&self) -> String {
-        self.h.0.to_string()
+    fn r(&self) -> Ref<kind::Model> {
+        self.h.r()
+    }
+
+    /// Shown as its size.
+    pub fn evcxr_display(&self) {
+        show(&self.h);
     }
 }
 
@@ -429,31 +701,39 @@ impl Trained {
 
 /// Train churnkit's forest on the training rows of `data`.
 pub fn fit(data: &Data, params: RandomForestParams) -> Result<Trained> {
-    let v = call("fit", &[("data", data.arg()), ("params", params.json())])?;
-    let model = v
-        .get("model")
-        .num()
-        .map(|h| Model {
-            h: Handle(h as u64),
-        })
-        .ok_or_else(|| Error("the engine answered without a model".into()))?;
+    let v = call(&ops::Fit {
+        data: data.r(),
+        params: params.0,
+    })?;
     Ok(Trained {
-        h: Handle::from(&v)?,
-        model,
-        train: Metrics::from(v.get("train")),
-        test: Metrics::from(v.get("test")),
-        oob_roc_auc: v.get("oob_roc_auc").num(),
+        h: Handle::new(v.h),
+        model: Model {
+            h: Handle::new(v.model),
+        },
+        train: metrics(v.train),
+        test: metrics(v.test),
+        oob_roc_auc: v.oob_roc_auc,
     })
+}
+
+/// A saved model file with the preprocessor it was trained with (`preprocessor.json` beside
+/// it, or the project's `data/processed/` for `models/churn_model.json`): a [`Model`] that
+/// also scores raw rows with [`predict`].
+pub fn load_model(path: impl AsRef<std::path::Path>) -> Result<Model> {
+    call(&ops::LoadModel {
+        path: path.as_ref().display().to_string(),
+    })
+    .map(|r| Model { h: Handle::new(r) })
 }
 
 /// Importance bars, largest first.
 pub fn importance_chart(model: &Model) -> Result<Png> {
-    Png::from(call("importance_chart", &[("model", model.arg())])?)
+    call(&ops::ImportanceChart { model: model.r() }).map(png)
 }
 
 /// Importances as a table, largest first.
 pub fn importance_table(model: &Model) -> Result<Frame> {
-    Frame::from(call("importance_table", &[("model", model.arg())])?)
+    call(&ops::ImportanceTable { model: model.r() }).map(frame)
 }
 
 /// The economics of a retention offer (the defaults are placeholders: set your own).
@@ -488,19 +768,24 @@ pub struct Evaluation {
     pub threshold: f64,
 }
 
+fn evaluation(v: ops::EvalInfo) -> Evaluation {
+    Evaluation {
+        h: Handle::new(v.h),
+        metrics: metrics(v.metrics),
+        threshold: v.threshold,
+    }
+}
+
 impl Evaluation {
-    fn from(v: Json) -> Result<Evaluation> {
-        Ok(Evaluation {
-            h: Handle::from(&v)?,
-            metrics: Metrics::from(v.get("metrics")),
-            threshold: v.get("threshold").num().unwrap_or(f64::NAN),
-        })
+    fn r(&self) -> Ref<kind::Eval> {
+        self.h.r()
     }
     fn chart(&self, which: &str) -> Result<Png> {
-        Png::from(call(
-            "eval_chart",
-            &[("eval", self.h.0.to_string()), ("which", quote(which))],
-        )?)
+        call(&ops::EvalChart {
+            eval: self.r(),
+            which: which.into(),
+        })
+        .map(png)
     }
     /// Confusion-matrix heatmap.
     pub fn confusion_chart(&self) -> Result<Png> {
@@ -537,16 +822,15 @@ impl Evaluation {
     }
     /// scikit-learn's classification report as a table.
     pub fn report_table(&self) -> Result<Frame> {
-        Frame::from(call("report_table", &[("eval", self.h.0.to_string())])?)
+        call(&ops::ReportTable { eval: self.r() }).map(frame)
     }
     /// The decile table: churners, capture and lift per tenth of the score list.
     pub fn gains_table(&self) -> Result<Frame> {
-        Frame::from(call("gains_table", &[("eval", self.h.0.to_string())])?)
+        call(&ops::GainsTable { eval: self.r() }).map(frame)
     }
     /// Gains, threshold, profit and calibration in a few sentences.
     pub fn summary(&self) -> Result<String> {
-        let v = call("decisions_summary", &[("eval", self.h.0.to_string())])?;
-        Ok(v.str().unwrap_or_default().to_string())
+        call(&ops::DecisionsSummary { eval: self.r() })
     }
     /// Shown as its summary.
     pub fn evcxr_display(&self) {
@@ -556,90 +840,88 @@ impl Evaluation {
 
 /// `model` on the test rows of `data` at threshold 0.5.
 pub fn evaluate(model: &Model, data: &Data) -> Result<Evaluation> {
-    Evaluation::from(call(
-        "evaluate",
-        &[
-            ("model", model.arg()),
-            ("data", data.arg()),
-            ("threshold", "0.5".into()),
-        ],
-    )?)
+    evaluate_at(model, data, 0.5)
+}
+
+/// `model` on the test rows of `data` at `threshold`.
+pub fn evaluate_at(model: &Model, data: &Data, threshold: f64) -> Result<Evaluation> {
+    call(&ops::Evaluate {
+        model: model.r(),
+        data: data.r(),
+        threshold: Some(threshold),
+        economics: None,
+    })
+    .map(evaluation)
 }
 
 /// `model` on the test rows at the threshold with the highest expected profit on the
 /// out-of-bag scores of the training rows (never chosen on the test rows).
 pub fn decide(model: &Model, data: &Data, economics: Economics) -> Result<Evaluation> {
-    Evaluation::from(call(
-        "evaluate",
-        &[
-            ("model", model.arg()),
-            ("data", data.arg()),
-            ("offer_cost", number(economics.offer_cost)),
-            ("retained_value", number(economics.retained_value)),
-            ("success_rate", number(economics.success_rate)),
-        ],
-    )?)
+    call(&ops::Evaluate {
+        model: model.r(),
+        data: data.r(),
+        threshold: None,
+        economics: Some(ops::EconomicsSpec {
+            offer_cost: economics.offer_cost,
+            retained_value: economics.retained_value,
+            success_rate: economics.success_rate,
+        }),
+    })
+    .map(evaluation)
 }
 
 /// Why the model scores customer `row` of `df` as it does: a waterfall of exact TreeSHAP
 /// contributions from the base value to the customer's score.
 pub fn reasons_chart(model: &Model, data: &Data, df: &Frame, row: usize) -> Result<Png> {
-    Png::from(call(
-        "reasons_chart",
-        &[
-            ("model", model.arg()),
-            ("data", data.arg()),
-            ("frame", df.arg()),
-            ("row", row.to_string()),
-        ],
-    )?)
+    call(&ops::ReasonsChart {
+        model: model.r(),
+        data: data.r(),
+        frame: df.r(),
+        row,
+    })
+    .map(png)
 }
 
 /// Mean absolute TreeSHAP contribution per feature over the customers of `df`.
 pub fn reasons_summary_chart(model: &Model, data: &Data, df: &Frame) -> Result<Png> {
-    Png::from(call(
-        "reasons_summary",
-        &[
-            ("model", model.arg()),
-            ("data", data.arg()),
-            ("frame", df.arg()),
-        ],
-    )?)
+    call(&ops::ReasonsSummary {
+        model: model.r(),
+        data: data.r(),
+        frame: df.r(),
+    })
+    .map(png)
 }
 
 /// A beeswarm of the TreeSHAP contributions over the customers of `df` (2,000 of them at most,
 /// by a stride): the 12 most important features, a dot per customer at its contribution,
 /// coloured by the feature's value from blue (low) to red (high).
 pub fn reasons_beeswarm_chart(model: &Model, data: &Data, df: &Frame) -> Result<Png> {
-    Png::from(call(
-        "reasons_beeswarm",
-        &[
-            ("model", model.arg()),
-            ("data", data.arg()),
-            ("frame", df.arg()),
-        ],
-    )?)
+    call(&ops::ReasonsBeeswarm {
+        model: model.r(),
+        data: data.r(),
+        frame: df.r(),
+    })
+    .map(png)
 }
 
 /// A chart of any columns: histogram, scatter, bar or line, coloured by any column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Chart {
-    fields: BTreeMap<&'static str, String>,
-}
+pub struct Chart(ops::ChartSpec);
 
 impl Chart {
     fn new(kind: &str, x: &str, y: Option<&str>) -> Chart {
-        let c = Chart {
-            fields: BTreeMap::from([("kind", quote(kind)), ("x", quote(x))]),
-        };
-        match y {
-            Some(y) => c.set("y", y),
-            None => c,
-        }
-    }
-    fn set(mut self, k: &'static str, v: &str) -> Chart {
-        self.fields.insert(k, quote(v));
-        self
+        Chart(ops::ChartSpec {
+            kind: kind.into(),
+            x: x.into(),
+            y: y.map(String::from),
+            color_by: None,
+            title: None,
+            x_label: None,
+            y_label: None,
+            bins: None,
+            width: None,
+            height: None,
+        })
     }
     /// Distribution of a numeric column.
     pub fn histogram(x: &str) -> Chart {
@@ -658,85 +940,100 @@ impl Chart {
         Chart::new("line", x, Some(y))
     }
     /// The numeric column a bar chart averages.
-    pub fn y(self, y: &str) -> Chart {
-        self.set("y", y)
+    pub fn y(mut self, y: &str) -> Chart {
+        self.0.y = Some(y.into());
+        self
     }
     /// Colour (or group) by a column.
-    pub fn color_by(self, column: &str) -> Chart {
-        self.set("color_by", column)
+    pub fn color_by(mut self, column: &str) -> Chart {
+        self.0.color_by = Some(column.into());
+        self
     }
     /// Title.
-    pub fn title(self, t: &str) -> Chart {
-        self.set("title", t)
+    pub fn title(mut self, t: &str) -> Chart {
+        self.0.title = Some(t.into());
+        self
     }
     /// X axis label.
-    pub fn x_label(self, l: &str) -> Chart {
-        self.set("x_label", l)
+    pub fn x_label(mut self, l: &str) -> Chart {
+        self.0.x_label = Some(l.into());
+        self
     }
     /// Y axis label.
-    pub fn y_label(self, l: &str) -> Chart {
-        self.set("y_label", l)
+    pub fn y_label(mut self, l: &str) -> Chart {
+        self.0.y_label = Some(l.into());
+        self
     }
     /// Histogram bins.
     pub fn bins(mut self, n: usize) -> Chart {
-        self.fields.insert("bins", n.to_string());
+        self.0.bins = Some(n);
+        self
+    }
+    /// Size in pixels.
+    pub fn size(mut self, width: u32, height: u32) -> Chart {
+        self.0.width = Some(width);
+        self.0.height = Some(height);
         self
     }
     /// Draw from a table.
     pub fn draw_frame(&self, df: &Frame) -> Result<Png> {
-        let spec: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}:{v}", quote(k)))
-            .collect();
-        Png::from(call(
-            "chart",
-            &[
-                ("frame", df.arg()),
-                ("spec", format!("{{{}}}", spec.join(","))),
-            ],
-        )?)
+        call(&ops::DrawChart {
+            frame: df.r(),
+            spec: self.0.clone(),
+        })
+        .map(png)
     }
 }
 
 /// Something a [`Report`] can hold.
 pub trait Item {
     /// The item as the engine's report spec wants it.
-    fn item_json(&self) -> String;
+    #[doc(hidden)]
+    fn item(&self) -> ops::ReportItem;
+}
+
+fn object_item(h: &Handle) -> ops::ReportItem {
+    ops::ReportItem {
+        h: Some(h.id),
+        report: None,
+        text: None,
+    }
 }
 
 impl Item for Frame {
-    fn item_json(&self) -> String {
-        format!("{{\"h\":{}}}", self.h.0)
+    fn item(&self) -> ops::ReportItem {
+        object_item(&self.h)
     }
 }
 impl Item for Png {
-    fn item_json(&self) -> String {
-        format!("{{\"h\":{}}}", self.h.0)
+    fn item(&self) -> ops::ReportItem {
+        object_item(&self.h)
     }
 }
 impl Item for Evaluation {
-    fn item_json(&self) -> String {
-        format!("{{\"h\":{}}}", self.h.0)
+    fn item(&self) -> ops::ReportItem {
+        object_item(&self.h)
     }
 }
 impl Item for Report {
-    fn item_json(&self) -> String {
-        format!("{{\"report\":{}}}", self.json())
+    fn item(&self) -> ops::ReportItem {
+        ops::ReportItem {
+            h: None,
+            report: Some(Box::new(self.spec.clone())),
+            text: None,
+        }
     }
 }
 impl<T: Item> Item for &T {
-    fn item_json(&self) -> String {
-        (*self).item_json()
+    fn item(&self) -> ops::ReportItem {
+        (*self).item()
     }
 }
 
 /// Several tables, charts and notes shown together in one cell, in a grid.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Report {
-    title: String,
-    columns: usize,
-    items: Vec<String>,
+    spec: ops::ReportSpec,
     // The handles the items refer to, kept alive until the report is shown.
     keep: Vec<HandleRef>,
 }
@@ -745,39 +1042,40 @@ impl Report {
     /// An empty report with a title; two columns.
     pub fn new(title: &str) -> Report {
         Report {
-            title: title.to_string(),
-            columns: 2,
-            ..Report::default()
+            spec: ops::ReportSpec {
+                title: title.into(),
+                columns: 2,
+                items: vec![],
+            },
+            keep: vec![],
         }
     }
     /// Number of grid columns.
     pub fn columns(mut self, n: usize) -> Report {
-        self.columns = n.max(1);
+        self.spec.columns = n.max(1);
         self
     }
     /// Add a table, a chart, an evaluation's summary or another report.
     pub fn item(mut self, item: impl Item + Keep) -> Report {
-        self.items.push(item.item_json());
+        self.spec.items.push(item.item());
         self.keep.extend(item.handles());
         self
     }
     /// Add a paragraph of text.
     pub fn text(mut self, text: &str) -> Report {
-        self.items.push(format!("{{\"text\":{}}}", quote(text)));
+        self.spec.items.push(ops::ReportItem {
+            h: None,
+            report: None,
+            text: Some(text.into()),
+        });
         self
-    }
-    fn json(&self) -> String {
-        format!(
-            "{{\"title\":{},\"columns\":{},\"items\":[{}]}}",
-            quote(&self.title),
-            self.columns,
-            self.items.join(",")
-        )
     }
     /// Shown as one HTML block.
     pub fn evcxr_display(&self) {
-        match call("report", &[("report", self.json())]) {
-            Ok(v) => print!("{}", v.str().unwrap_or_default()),
+        match call(&ops::Report {
+            report: self.spec.clone(),
+        }) {
+            Ok(v) => print!("{v}"),
             Err(e) => eprintln!("churnkit: cannot show this report: {e}"),
         }
     }
@@ -835,9 +1133,21 @@ pub struct RunRow {
 }
 
 /// A grid of forest hyperparameters: every combination of the values given.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Grid {
-    fields: BTreeMap<&'static str, String>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid(ops::GridSpec);
+
+impl Default for Grid {
+    fn default() -> Self {
+        Grid(ops::GridSpec {
+            n_estimators: None,
+            max_depth: None,
+            min_samples_split: None,
+            min_samples_leaf: None,
+            max_features: None,
+            bootstrap: None,
+            seed: None,
+        })
+    }
 }
 
 impl Grid {
@@ -845,52 +1155,40 @@ impl Grid {
     pub fn new() -> Grid {
         Grid::default()
     }
-    fn list(mut self, k: &'static str, v: Vec<String>) -> Grid {
-        self.fields.insert(k, format!("[{}]", v.join(",")));
+    /// Tree counts.
+    pub fn n_estimators(mut self, v: impl IntoIterator<Item = usize>) -> Grid {
+        self.0.n_estimators = Some(v.into_iter().collect());
         self
     }
-    /// Tree counts.
-    pub fn n_estimators(self, v: impl IntoIterator<Item = usize>) -> Grid {
-        self.list(
-            "n_estimators",
-            v.into_iter().map(|x| x.to_string()).collect(),
-        )
-    }
     /// Depth limits (`None`: unlimited).
-    pub fn max_depth(self, v: impl IntoIterator<Item = Option<usize>>) -> Grid {
-        self.list(
-            "max_depth",
-            v.into_iter()
-                .map(|x| x.map_or("null".into(), |d| d.to_string()))
-                .collect(),
-        )
+    pub fn max_depth(mut self, v: impl IntoIterator<Item = Option<usize>>) -> Grid {
+        self.0.max_depth = Some(v.into_iter().map(depth).collect());
+        self
     }
     /// Minimum rows to split.
-    pub fn min_samples_split(self, v: impl IntoIterator<Item = usize>) -> Grid {
-        self.list(
-            "min_samples_split",
-            v.into_iter().map(|x| x.to_string()).collect(),
-        )
+    pub fn min_samples_split(mut self, v: impl IntoIterator<Item = usize>) -> Grid {
+        self.0.min_samples_split = Some(v.into_iter().collect());
+        self
     }
     /// Minimum rows per leaf.
-    pub fn min_samples_leaf(self, v: impl IntoIterator<Item = usize>) -> Grid {
-        self.list(
-            "min_samples_leaf",
-            v.into_iter().map(|x| x.to_string()).collect(),
-        )
+    pub fn min_samples_leaf(mut self, v: impl IntoIterator<Item = usize>) -> Grid {
+        self.0.min_samples_leaf = Some(v.into_iter().collect());
+        self
+    }
+    /// Features per split: `sqrt`, `log2`, `all`, counts or fractions.
+    pub fn max_features<'a>(mut self, v: impl IntoIterator<Item = &'a str>) -> Grid {
+        self.0.max_features = Some(v.into_iter().map(String::from).collect());
+        self
+    }
+    /// Bootstrap samples or all rows per tree.
+    pub fn bootstrap(mut self, v: impl IntoIterator<Item = bool>) -> Grid {
+        self.0.bootstrap = Some(v.into_iter().collect());
+        self
     }
     /// Seed of every run.
     pub fn seed(mut self, s: u64) -> Grid {
-        self.fields.insert("seed", s.to_string());
+        self.0.seed = Some(s);
         self
-    }
-    fn json(&self) -> String {
-        let parts: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}:{v}", quote(k)))
-            .collect();
-        format!("{{{}}}", parts.join(","))
     }
 }
 
@@ -906,17 +1204,16 @@ impl Project {
     /// Open the project at `root` (it must have a `data/` directory).
     pub fn open(root: impl AsRef<std::path::Path>) -> Result<Project> {
         let root = root.as_ref().to_path_buf();
-        let v = call(
-            "project_open",
-            &[("root", quote(&root.display().to_string()))],
-        )?;
+        let r = call(&ops::ProjectOpen {
+            root: root.display().to_string(),
+        })?;
         Ok(Project {
-            h: Handle::from(&v)?,
+            h: Handle::new(r),
             root,
         })
     }
-    fn arg(&self) -> String {
-        self.h.0.to_string()
+    fn r(&self) -> Ref<kind::Project> {
+        self.h.r()
     }
     /// A path inside the project.
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -924,73 +1221,55 @@ impl Project {
     }
     /// The runs of an experiment as a table, newest first.
     pub fn runs(&self, experiment: &str) -> Result<Frame> {
-        Frame::from(call(
-            "runs",
-            &[("project", self.arg()), ("experiment", quote(experiment))],
-        )?)
+        call(&ops::Runs {
+            project: self.r(),
+            experiment: experiment.into(),
+        })
+        .map(frame)
     }
     /// The run with the highest `metric`.
     pub fn best_run(&self, experiment: &str, metric: &str) -> Result<RunRow> {
-        let v = call(
-            "best_run",
-            &[
-                ("project", self.arg()),
-                ("experiment", quote(experiment)),
-                ("metric", quote(metric)),
-            ],
-        )?;
-        let metrics = match v.get("metrics") {
-            Json::Obj(m) => m
-                .iter()
-                .filter_map(|(k, x)| Some((k.clone(), x.num()?)))
-                .collect(),
-            _ => BTreeMap::new(),
-        };
-        let params = match v.get("params") {
-            Json::Obj(m) => m
-                .iter()
-                .filter_map(|(k, x)| Some((k.clone(), x.str()?.to_string())))
-                .collect(),
-            _ => BTreeMap::new(),
-        };
+        let v = call(&ops::BestRun {
+            project: self.r(),
+            experiment: experiment.into(),
+            metric: metric.into(),
+        })?;
         Ok(RunRow {
-            run_id: v.get("run_id").str().unwrap_or_default().to_string(),
-            run_name: v.get("run_name").str().unwrap_or_default().to_string(),
-            metrics,
-            params,
+            run_id: v.run_id,
+            run_name: v.run_name,
+            metrics: v
+                .metrics
+                .into_iter()
+                .filter(|(_, x)| x.is_finite())
+                .collect(),
+            params: v.params,
         })
     }
     /// Ids of the `n` most recent runs of an experiment.
     pub fn recent_run_ids(&self, experiment: &str, n: usize) -> Result<Vec<String>> {
-        Ok(call(
-            "recent_run_ids",
-            &[
-                ("project", self.arg()),
-                ("experiment", quote(experiment)),
-                ("n", n.to_string()),
-            ],
-        )?
-        .strings())
+        call(&ops::RecentRunIds {
+            project: self.r(),
+            experiment: experiment.into(),
+            n,
+        })
     }
     /// Params and metrics of runs side by side.
     pub fn compare<S: AsRef<str>>(&self, run_ids: &[S]) -> Result<Frame> {
-        let ids: Vec<String> = run_ids.iter().map(|s| s.as_ref().to_string()).collect();
-        Frame::from(call(
-            "compare",
-            &[("project", self.arg()), ("run_ids", strings_json(&ids))],
-        )?)
+        call(&ops::Compare {
+            project: self.r(),
+            run_ids: run_ids.iter().map(|s| s.as_ref().to_string()).collect(),
+        })
+        .map(frame)
     }
     /// Train one forest per combination of `grid`, in parallel, log each run, and list them.
     pub fn sweep(&self, experiment: &str, data: &Data, grid: &Grid) -> Result<Frame> {
-        Frame::from(call(
-            "sweep",
-            &[
-                ("project", self.arg()),
-                ("experiment", quote(experiment)),
-                ("data", data.arg()),
-                ("grid", grid.json()),
-            ],
-        )?)
+        call(&ops::Sweep {
+            project: self.r(),
+            experiment: experiment.into(),
+            data: data.r(),
+            grid: grid.0.clone(),
+        })
+        .map(frame)
     }
     /// [`Project::sweep`] over depth limits.
     pub fn sweep_max_depth(
@@ -1007,146 +1286,68 @@ impl Project {
     }
     /// A metric against a numeric param over an experiment's runs.
     pub fn metric_vs_param(&self, experiment: &str, metric: &str, param: &str) -> Result<Png> {
-        Png::from(call(
-            "metric_vs_param",
-            &[
-                ("project", self.arg()),
-                ("experiment", quote(experiment)),
-                ("metric", quote(metric)),
-                ("param", quote(param)),
-            ],
-        )?)
+        call(&ops::MetricVsParam {
+            project: self.r(),
+            experiment: experiment.into(),
+            metric: metric.into(),
+            param: param.into(),
+        })
+        .map(png)
     }
     /// A metric's history within a run (e.g. test ROC AUC as trees are added).
     pub fn metric_history_chart(&self, run_id: &str, metric: &str) -> Result<Png> {
-        Png::from(call(
-            "metric_history_chart",
-            &[
-                ("project", self.arg()),
-                ("run_id", quote(run_id)),
-                ("metric", quote(metric)),
-            ],
-        )?)
+        call(&ops::MetricHistoryChart {
+            project: self.r(),
+            run_id: run_id.into(),
+            metric: metric.into(),
+        })
+        .map(png)
     }
     /// Log a training run (params, metrics, the model as artifacts) to `experiment`; its id.
     pub fn log(&self, trained: &Trained, data: &Data, experiment: &str) -> Result<String> {
-        let v = call(
-            "log",
-            &[
-                ("project", self.arg()),
-                ("trained", trained.h.0.to_string()),
-                ("data", data.arg()),
-                ("experiment", quote(experiment)),
-            ],
-        )?;
-        Ok(v.str().unwrap_or_default().to_string())
+        call(&ops::Log {
+            project: self.r(),
+            trained: trained.h.r(),
+            data: data.r(),
+            experiment: experiment.into(),
+        })
     }
     /// Register the model of training run `run_id` as the next version of `name` (in the
     /// server's registry with `MLFLOW_TRACKING_URI`, else in `mlruns/`); its version number.
     pub fn register(&self, run_id: &str, name: &str) -> Result<u64> {
-        let v = call(
-            "register",
-            &[
-                ("project", self.arg()),
-                ("run_id", quote(run_id)),
-                ("name", quote(name)),
-            ],
-        )?;
-        Ok(v.num().unwrap_or(0.0) as u64)
+        call(&ops::Register {
+            project: self.r(),
+            run_id: run_id.into(),
+            name: name.into(),
+        })
     }
     /// Point `alias` (e.g. `champion`) of `name` at `version`.
     pub fn promote(&self, name: &str, version: u64, alias: &str) -> Result<()> {
-        call(
-            "promote",
-            &[
-                ("project", self.arg()),
-                ("name", quote(name)),
-                ("version", version.to_string()),
-                ("alias", quote(alias)),
-            ],
-        )?;
-        Ok(())
+        call(&ops::Promote {
+            project: self.r(),
+            name: name.into(),
+            version,
+            alias: alias.into(),
+        })
     }
     /// Every registered model version: model, version, aliases, run, source.
     pub fn models(&self) -> Result<Frame> {
-        Frame::from(call("models", &[("project", self.arg())])?)
+        call(&ops::Models { project: self.r() }).map(frame)
     }
     /// The pipeline's model (`models/churn_model.json`) with its preprocessor: a [`Model`] for
     /// every function that takes one, and for [`predict`] on raw rows.
     pub fn model(&self) -> Result<Model> {
-        let v = call("project_model", &[("project", self.arg())])?;
-        Ok(Model {
-            h: Handle::from(&v)?,
-        })
+        call(&ops::ProjectModel { project: self.r() }).map(|r| Model { h: Handle::new(r) })
     }
     /// Score the customers of `df` with a registered model (`models:/churn@champion`): their
     /// ids, `churn_probability` and `churn_prediction`.
     pub fn score(&self, uri: &str, df: &Frame) -> Result<Frame> {
-        Frame::from(call(
-            "score",
-            &[
-                ("project", self.arg()),
-                ("uri", quote(uri)),
-                ("frame", df.arg()),
-            ],
-        )?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_are_json() {
-        let r = req(
-            "chart",
-            &[
-                ("frame", "3".into()),
-                (
-                    "spec",
-                    Chart::bar("Contract").color_by("Churn \"x\"").fields_json(),
-                ),
-            ],
-        );
-        let v = json::parse(&r).unwrap();
-        assert_eq!(v.get("op").str(), Some("chart"));
-        assert_eq!(v.get("spec").get("color_by").str(), Some("Churn \"x\""));
-        let p = json::parse(
-            &RandomForestParams::new()
-                .max_depth(None)
-                .n_estimators(5)
-                .json(),
-        )
-        .unwrap();
-        assert_eq!(p.get("max_depth"), &Json::Null);
-        assert_eq!(p.get("n_estimators").num(), Some(5.0));
-        let g = json::parse(&Grid::new().max_depth([Some(3), None]).json()).unwrap();
-        assert_eq!(g.get("max_depth").arr().len(), 2);
-    }
-
-    impl Chart {
-        fn fields_json(&self) -> String {
-            let spec: Vec<String> = self
-                .fields
-                .iter()
-                .map(|(k, v)| format!("{}:{v}", quote(k)))
-                .collect();
-            format!("{{{}}}", spec.join(","))
-        }
-    }
-
-    #[test]
-    fn without_an_engine_calls_say_how_to_get_one() {
-        // SAFETY-free: this test process never sets CHURNKIT_ENGINE.
-        if std::env::var_os("CHURNKIT_ENGINE").is_some() {
-            return;
-        }
-        let e = load_csv("x.csv").unwrap_err();
-        assert!(
-            e.0.contains("CHURNKIT_ENGINE") && e.0.contains("jupyter-setup.sh"),
-            "{e}"
-        );
+        call(&ops::Score {
+            project: self.r(),
+            uri: uri.into(),
+            frame: df.r(),
+        })
+        .map(frame)
     }
 }
 
@@ -1176,29 +1377,25 @@ pub fn survival(
     duration: Option<&str>,
     by: Option<&str>,
 ) -> Result<Survival> {
-    let opt = |v: Option<&str>| v.map_or("null".to_string(), quote);
-    let v = call(
-        "survival",
-        &[
-            ("frame", df.arg()),
-            ("target", quote(target)),
-            ("duration", opt(duration)),
-            ("by", opt(by)),
-        ],
-    )?;
+    let v = call(&ops::Survival {
+        frame: df.r(),
+        target: target.into(),
+        duration: duration.map(String::from),
+        by: by.map(String::from),
+    })?;
     Ok(Survival {
-        h: Handle::from(&v)?,
-        rows: v.get("rows").num().unwrap_or(0.0) as usize,
-        events: v.get("events").num().unwrap_or(0.0) as usize,
-        concordance: v.get("concordance").num().unwrap_or(f64::NAN),
-        logrank_p_value: v.get("logrank_p_value").num(),
-        duration: v.get("duration").str().unwrap_or_default().to_string(),
+        h: Handle::new(v.h),
+        rows: v.rows,
+        events: v.events,
+        concordance: v.concordance,
+        logrank_p_value: v.logrank_p_value,
+        duration: v.duration,
     })
 }
 
 impl Survival {
-    fn arg(&self) -> String {
-        self.h.0.to_string()
+    fn r(&self) -> Ref<kind::Survival> {
+        self.h.r()
     }
 
     /// Shown as a one-line summary.
@@ -1208,35 +1405,33 @@ impl Survival {
 
     /// The Kaplan-Meier curves with 95% bands, one per group.
     pub fn curves_chart(&self) -> Result<Png> {
-        Png::from(call("survival_curves", &[("survival", self.arg())])?)
+        call(&ops::SurvivalCurves { survival: self.r() }).map(png)
     }
 
     /// Hazard ratios with 95% intervals on a log axis.
     pub fn hazard_chart(&self) -> Result<Png> {
-        Png::from(call("hazard_ratios", &[("survival", self.arg())])?)
+        call(&ops::HazardRatios { survival: self.r() }).map(png)
     }
 
     /// Per curve: customers, left, median lifetime, S(12), S(24), S(36).
     pub fn table(&self) -> Result<Frame> {
-        Frame::from(call("survival_table", &[("survival", self.arg())])?)
+        call(&ops::SurvivalTable { survival: self.r() }).map(frame)
     }
 
     /// The Cox coefficients: hazard ratio, coef, se, p; strongest first.
     pub fn cox_table(&self) -> Result<Frame> {
-        Frame::from(call("cox_table", &[("survival", self.arg())])?)
+        call(&ops::CoxTable { survival: self.r() }).map(frame)
     }
 
     /// Customer `row` of `df`: their own survival curve beside every customer's, with their
     /// expected remaining months and lifetime value.
     pub fn customer_chart(&self, df: &Frame, row: usize) -> Result<Png> {
-        Png::from(call(
-            "customer_survival",
-            &[
-                ("survival", self.arg()),
-                ("frame", df.arg()),
-                ("row", row.to_string()),
-            ],
-        )?)
+        call(&ops::CustomerSurvival {
+            survival: self.r(),
+            frame: df.r(),
+            row,
+        })
+        .map(png)
     }
 }
 
@@ -1259,20 +1454,17 @@ pub struct Drift {
 /// PSI is at least 0.1), and with `model` the scores and CBPE's estimates. What `churnkit
 /// monitor` computes.
 pub fn drift(data: &Data, current: &Frame, model: Option<&Model>) -> Result<Drift> {
-    let v = call(
-        "drift",
-        &[
-            ("data", data.arg()),
-            ("frame", current.arg()),
-            ("model", model.map_or("null".to_string(), Model::arg)),
-        ],
-    )?;
+    let v = call(&ops::Drift {
+        data: data.r(),
+        frame: current.r(),
+        model: model.map(Model::r),
+    })?;
     Ok(Drift {
-        h: Handle::from(&v)?,
-        drifted: v.get("drifted").num().unwrap_or(0.0) as usize,
-        features: v.get("features").num().unwrap_or(0.0) as usize,
-        dataset_drift: v.get("dataset_drift").bool().unwrap_or(false),
-        estimated_roc_auc: v.get("estimated_roc_auc").num(),
+        h: Handle::new(v.h),
+        drifted: v.drifted,
+        features: v.features,
+        dataset_drift: v.dataset_drift,
+        estimated_roc_auc: v.estimated_roc_auc,
     })
 }
 
@@ -1284,26 +1476,63 @@ impl Drift {
 
     /// Every feature: test, statistic, p-value, PSI, verdict; the largest PSI first.
     pub fn table(&self) -> Result<Frame> {
-        Frame::from(call("drift_table", &[("drift", self.h.0.to_string())])?)
+        call(&ops::DriftTable { drift: self.h.r() }).map(frame)
     }
 
     /// PSI per feature as bars.
     pub fn chart(&self) -> Result<Png> {
-        Png::from(call("drift_chart", &[("drift", self.h.0.to_string())])?)
+        call(&ops::DriftChart { drift: self.h.r() }).map(png)
     }
 }
 
-/// Score the raw rows of `df` with the pipeline's model ([`Project::model`]): ids (or a row
-/// number), `churn_probability`, `churn_prediction` at `threshold`, `score_decile` (1 = the
-/// highest tenth) and, with `explain > 0`, each row's largest TreeSHAP reasons.
+/// Score the raw rows of `df` with a saved model ([`Project::model`], [`load_model`]): ids (or
+/// a row number), `churn_probability`, `churn_prediction` at `threshold`, `score_decile` (1 =
+/// the highest tenth) and, with `explain > 0`, each row's largest TreeSHAP reasons.
 pub fn predict(model: &Model, df: &Frame, threshold: f64, explain: usize) -> Result<Frame> {
-    Frame::from(call(
-        "predict",
-        &[
-            ("model", model.arg()),
-            ("frame", df.arg()),
-            ("threshold", format!("{threshold}")),
-            ("explain", explain.to_string()),
-        ],
-    )?)
+    call(&ops::Predict {
+        model: model.r(),
+        frame: df.r(),
+        threshold,
+        explain,
+    })
+    .map(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use churnkit_protocol::{encode, wire::Wire};
+
+    #[test]
+    fn builders_fill_the_protocols_records() {
+        let p = RandomForestParams::new().max_depth(None).n_estimators(5);
+        assert_eq!(p.0.max_depth, Some(Depth::Unlimited));
+        let text = encode(&ops::Fit {
+            data: Ref::new(2),
+            params: p.0,
+        });
+        assert!(text.contains("\"max_depth\":\"unlimited\""), "{text}");
+        let c = Chart::bar("Contract")
+            .color_by("Churn \"x\"")
+            .size(400, 300);
+        let back = ops::ChartSpec::read(&json::parse(&c.0.to_json()).unwrap()).unwrap();
+        assert_eq!(back.color_by.as_deref(), Some("Churn \"x\""));
+        assert_eq!((back.width, back.height), (Some(400), Some(300)));
+        let g = Grid::new()
+            .max_depth([Some(3), None])
+            .bootstrap([true, false]);
+        assert_eq!(g.0.max_depth.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn without_an_engine_calls_say_how_to_get_one() {
+        if std::env::var_os("CHURNKIT_ENGINE").is_some() {
+            return;
+        }
+        let e = load_csv("x.csv").unwrap_err();
+        assert!(
+            e.0.contains("CHURNKIT_ENGINE") && e.0.contains("jupyter-setup.sh"),
+            "{e}"
+        );
+    }
 }

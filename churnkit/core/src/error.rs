@@ -354,6 +354,62 @@ pub fn few<S: AsRef<str>>(items: &[S], max: usize) -> String {
     s
 }
 
+/// The names among `candidates` closest to `name` (a typo, another case, a part of the name),
+/// best first, at most `k`; none when nothing is close.
+///
+/// ```
+/// let cols = ["Age", "Balance", "Geography", "Exited"];
+/// assert_eq!(churnkit_core::error::closest(&cols, "Agee", 3), ["Age"]);
+/// assert_eq!(churnkit_core::error::closest(&cols, "geo", 3), ["Geography"]);
+/// assert!(churnkit_core::error::closest(&cols, "Salary", 3).is_empty());
+/// ```
+pub fn closest<'a, S: AsRef<str>>(candidates: &'a [S], name: &str, k: usize) -> Vec<&'a str> {
+    let want = name.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(AsRef::as_ref)
+        .filter_map(|c| {
+            let low = c.to_lowercase();
+            let d = edit_distance(&low, &want);
+            let close = d <= (want.chars().count() / 3).max(1)
+                || (want.len() >= 3 && low.contains(&want))
+                || (low.len() >= 3 && want.contains(&low));
+            close.then_some((d, c))
+        })
+        .collect();
+    scored.sort_by_key(|&(d, c)| (d, c.len()));
+    scored.into_iter().take(k).map(|(_, c)| c).collect()
+}
+
+/// "no column 'x'; closest: 'a', 'b'", or the first columns when none is close.
+pub fn no_column<S: AsRef<str>>(name: &str, columns: &[S]) -> String {
+    let near = closest(columns, name, 3);
+    if near.is_empty() {
+        format!("no column '{name}' (columns: {})", few(columns, 8))
+    } else {
+        let near: Vec<String> = near.iter().map(|c| format!("'{c}'")).collect();
+        format!("no column '{name}'; closest: {}", near.join(", "))
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j]))
+                .min(row[j] + 1)
+                .min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

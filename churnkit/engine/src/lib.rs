@@ -3,23 +3,24 @@
 //! A notebook cell on the evcxr kernel is a crate compiled against its dependencies; with churnkit
 //! itself that is 235 crates to type-check and link per cell. So cells depend on the small
 //! `churnkit-cells` crate instead, which loads this library (built once, in release mode) and
-//! sends it requests: `{"op": "summary", "frame": 3}` in, `ok` + a JSON value or `err` + a message
-//! out. Values live here, in a registry of reference-counted objects (tables, prepared data,
-//! models, evaluations, charts, projects); a cell holds their handles.
+//! sends it requests. Values live here, in a registry of reference-counted objects (tables,
+//! prepared data, models, evaluations, charts, projects); a cell holds typed handles to them.
 //!
-//! The protocol is versioned ([`PROTOCOL`]); `churnkit-cells` refuses an engine of another
-//! version, so a stale build is a clear error rather than a crash.
+//! The requests and answers are the op table of `churnkit-protocol`, which both ends expand:
+//! this crate implements its `Handler` (one method per op), so an op the cells send and the
+//! engine does not answer, or answers with another type, does not compile. Its version is the
+//! table's hash; `churnkit-cells` refuses an engine of another version.
 
-use churnkit::notebook::{self as nb, Chart, DataFrame, Display, Png, Project, Report};
+use churnkit::notebook::{self as nb, query, Chart, DataFrame, Display, Png, Project, Report};
 use churnkit::prelude::*;
 use churnkit::profit::Economics;
 use churnkit::workflow::{EvaluateOptions, Threshold};
-use serde_json::{json, Value};
+use churnkit_protocol::ops::{self, kind, Depth, Handler};
+use churnkit_protocol::wire::Ref;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The request/response protocol version; `churnkit-cells` checks it on load.
-pub const PROTOCOL: u32 = 2;
+pub use churnkit_protocol::PROTOCOL;
 
 /// An object a cell holds a handle to.
 enum Obj {
@@ -34,6 +35,22 @@ enum Obj {
     Saved(Box<nb::Saved>),
 }
 
+impl Obj {
+    fn what(&self) -> &'static str {
+        match self {
+            Obj::Frame(_) => "a table",
+            Obj::Data(_) => "prepared data",
+            Obj::Trained(_) => "a trained model",
+            Obj::Eval(_) => "an evaluation",
+            Obj::Png(_) => "a chart",
+            Obj::Project(_) => "a project",
+            Obj::Survival(_) => "a survival analysis",
+            Obj::Monitored(_) => "a drift report",
+            Obj::Saved(_) => "a saved model",
+        }
+    }
+}
+
 #[derive(Default)]
 struct Registry {
     next: u64,
@@ -43,247 +60,270 @@ struct Registry {
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
 fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
+    // A panic while the lock was held (caught by the C entry point) leaves the registry as it
+    // was: every change to it is a single insert or remove.
     let mut g = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
     f(g.get_or_insert_with(Registry::default))
 }
 
-fn put(o: Obj) -> u64 {
-    with_registry(|r| {
+fn put<K>(o: Obj) -> Ref<K> {
+    Ref::new(with_registry(|r| {
         r.next += 1;
         r.objects.insert(r.next, (Arc::new(o), 1));
         r.next
-    })
+    }))
 }
 
 type Res<T> = std::result::Result<T, String>;
 
-fn get(req: &Value, key: &str) -> Res<Arc<Obj>> {
-    let h = req[key]
-        .as_u64()
-        .ok_or_else(|| format!("request lacks the handle `{key}`"))?;
+fn get(h: u64) -> Res<Arc<Obj>> {
     with_registry(|r| r.objects.get(&h).map(|(o, _)| o.clone()))
         .ok_or_else(|| format!("no object {h} (released, or from an earlier kernel)"))
 }
 
-macro_rules! getter {
-    ($name:ident, $variant:ident, $ty:ty, $what:literal) => {
-        fn $name(req: &Value, key: &str) -> Res<Arc<Obj>> {
-            let o = get(req, key)?;
-            match &*o {
-                Obj::$variant(_) => Ok(o),
-                _ => Err(format!("`{key}` is not {}", $what)),
+/// What a handle of kind `Self` may point to.
+trait Kind {
+    const WHAT: &'static str;
+    fn accepts(o: &Obj) -> bool;
+}
+
+macro_rules! kinds {
+    ($($k:ident: $what:literal => $($v:ident)|+;)*) => {$(
+        impl Kind for kind::$k {
+            const WHAT: &'static str = $what;
+            fn accepts(o: &Obj) -> bool {
+                matches!(o, $(Obj::$v(_))|+)
             }
+        }
+    )*};
+}
+kinds! {
+    Frame: "a table" => Frame;
+    Png: "a chart" => Png;
+    Data: "prepared data" => Data;
+    Model: "a model" => Trained | Saved;
+    Trained: "a trained model" => Trained;
+    Eval: "an evaluation" => Eval;
+    Project: "a project" => Project;
+    Survival: "a survival analysis" => Survival;
+    Drift: "a drift report" => Monitored;
+}
+
+/// The object behind a typed handle, checked to be of its kind.
+fn fetch<K: Kind>(r: Ref<K>) -> Res<Arc<Obj>> {
+    let o = get(r.id)?;
+    if K::accepts(&o) {
+        Ok(o)
+    } else {
+        Err(format!("object {} is {}, not {}", r.id, o.what(), K::WHAT))
+    }
+}
+
+/// An object, through however many references (deref coercion does the unwrapping).
+fn as_obj(o: &Obj) -> &Obj {
+    o
+}
+
+/// Borrow the value inside an object of a checked kind.
+macro_rules! inner {
+    ($o:expr, $($v:ident)|+ => $x:ident => $e:expr) => {
+        match as_obj(&$o) {
+            $(Obj::$v($x) => $e,)+
+            _ => unreachable!("checked by fetch"),
         }
     };
 }
-getter!(frame_obj, Frame, DataFrame, "a table");
-getter!(data_obj, Data, Processed, "prepared data");
-/// A model: a loaded one, a trained one, or a saved one with its preprocessor.
-fn model_obj(req: &Value, key: &str) -> Res<Arc<Obj>> {
-    let o = get(req, key)?;
-    match &*o {
-        Obj::Trained(_) | Obj::Saved(_) => Ok(o),
-        _ => Err(format!("`{key}` is not a model")),
-    }
-}
-getter!(eval_obj, Eval, Evaluated, "an evaluation");
-getter!(project_obj, Project, Project, "a project");
-getter!(survival_obj, Survival, Survival, "a survival analysis");
-getter!(monitored_obj, Monitored, Monitored, "a drift report");
 
-fn frame(o: &Arc<Obj>) -> &DataFrame {
-    match &**o {
-        Obj::Frame(f) => f,
-        _ => unreachable!("checked by frame_obj"),
-    }
-}
-fn data(o: &Arc<Obj>) -> &Processed {
-    match &**o {
-        Obj::Data(d) => d,
-        _ => unreachable!("checked by data_obj"),
-    }
-}
 fn model(o: &Arc<Obj>) -> &Model {
     match &**o {
         Obj::Trained(t) => t.model(),
         Obj::Saved(s) => &s.model,
-        _ => unreachable!("checked by model_obj"),
-    }
-}
-fn eval(o: &Arc<Obj>) -> &Evaluated {
-    match &**o {
-        Obj::Eval(e) => e,
-        _ => unreachable!("checked by eval_obj"),
-    }
-}
-fn survival(o: &Arc<Obj>) -> &nb::Survival {
-    match &**o {
-        Obj::Survival(s) => s,
-        _ => unreachable!("checked by survival_obj"),
-    }
-}
-fn monitored(o: &Arc<Obj>) -> &nb::Monitored {
-    match &**o {
-        Obj::Monitored(m) => m,
-        _ => unreachable!("checked by monitored_obj"),
-    }
-}
-fn project(o: &Arc<Obj>) -> &Project {
-    match &**o {
-        Obj::Project(p) => p,
-        _ => unreachable!("checked by project_obj"),
+        _ => unreachable!("checked by fetch"),
     }
 }
 
-fn s<'a>(req: &'a Value, key: &str) -> Res<&'a str> {
-    req[key]
-        .as_str()
-        .ok_or_else(|| format!("request lacks the text `{key}`"))
-}
-
-fn u(req: &Value, key: &str) -> Res<usize> {
-    req[key]
-        .as_u64()
-        .map(|v| v as usize)
-        .ok_or_else(|| format!("request lacks the number `{key}`"))
+/// Fetch a handle and borrow it: `with!(r.frame, Frame, |df| ...)`.
+macro_rules! with {
+    ($r:expr, $v:ident, |$x:ident| $e:expr) => {{
+        let o = fetch($r)?;
+        inner!(o, $v => $x => $e)
+    }};
 }
 
 fn e(err: churnkit::Error) -> String {
     err.to_string()
 }
 
-fn frame_value(df: DataFrame) -> Value {
+fn frame_info(df: DataFrame) -> ops::FrameInfo {
     let (height, width) = (df.height(), df.width());
-    let columns: Vec<String> = df
+    let columns = df
         .get_column_names()
         .iter()
         .map(|c| c.to_string())
         .collect();
-    json!({"h": put(Obj::Frame(df)), "height": height, "width": width, "columns": columns})
+    ops::FrameInfo {
+        h: put(Obj::Frame(df)),
+        height,
+        width,
+        columns,
+    }
 }
 
-fn png_value(p: Png) -> Value {
-    json!({"h": put(Obj::Png(p))})
+fn frame_res(df: churnkit::Result<DataFrame>) -> Res<ops::FrameInfo> {
+    df.map(frame_info).map_err(e)
 }
 
-fn metrics(m: &nb::BinaryMetrics) -> Value {
-    json!({"accuracy": m.accuracy, "precision": m.precision, "recall": m.recall, "f1": m.f1, "roc_auc": m.roc_auc})
+fn png(p: churnkit::Result<Png>) -> Res<Ref<kind::Png>> {
+    p.map(|p| put(Obj::Png(p))).map_err(e)
 }
 
-fn params(p: &Value) -> Res<RandomForestParams> {
+fn metrics(m: &nb::BinaryMetrics) -> ops::MetricsInfo {
+    ops::MetricsInfo {
+        accuracy: m.accuracy,
+        precision: m.precision,
+        recall: m.recall,
+        f1: m.f1,
+        roc_auc: m.roc_auc,
+    }
+}
+
+fn depth(d: Depth) -> Option<usize> {
+    match d {
+        Depth::Limit(d) => Some(d),
+        Depth::Unlimited => None,
+    }
+}
+
+fn max_features(m: &str) -> Res<churnkit::forest::MaxFeatures> {
+    m.parse().map_err(e)
+}
+
+fn params(p: &ops::ForestSpec) -> Res<RandomForestParams> {
     let mut r = RandomForestParams::new();
-    if let Some(v) = p["n_estimators"].as_u64() {
-        r = r.n_estimators(v as usize);
+    if let Some(v) = p.n_estimators {
+        r = r.n_estimators(v);
     }
-    if let Some(v) = p.get("max_depth") {
-        r = r.max_depth(v.as_u64().map(|d| d as usize));
+    if let Some(v) = p.max_depth {
+        r = r.max_depth(depth(v));
     }
-    if let Some(v) = p["min_samples_split"].as_u64() {
-        r = r.min_samples_split(v as usize);
+    if let Some(v) = p.min_samples_split {
+        r = r.min_samples_split(v);
     }
-    if let Some(v) = p["min_samples_leaf"].as_u64() {
-        r = r.min_samples_leaf(v as usize);
+    if let Some(v) = p.min_samples_leaf {
+        r = r.min_samples_leaf(v);
     }
-    if let Some(v) = p["max_features"].as_str() {
-        r = r.max_features(v.parse().map_err(e)?);
+    if let Some(v) = &p.max_features {
+        r = r.max_features(max_features(v)?);
     }
-    if let Some(v) = p["seed"].as_u64() {
+    if let Some(v) = p.bootstrap {
+        r = r.bootstrap(v);
+    }
+    if let Some(v) = p.max_bins {
+        r = r.max_bins(v);
+    }
+    if let Some(v) = p.seed {
         r = r.seed(v);
     }
     Ok(r)
 }
 
-fn grid(g: &Value) -> Res<Grid> {
-    let list = |k: &str| g[k].as_array().cloned().unwrap_or_default();
+fn grid(g: &ops::GridSpec) -> Res<Grid> {
     let mut r = Grid::new();
-    let ints = |k: &str| -> Vec<usize> {
-        list(k)
-            .iter()
-            .filter_map(|v| v.as_u64().map(|x| x as usize))
-            .collect()
-    };
-    if !list("n_estimators").is_empty() {
-        r = r.n_estimators(ints("n_estimators"));
+    if let Some(v) = &g.n_estimators {
+        r = r.n_estimators(v.iter().copied());
     }
-    if !list("max_depth").is_empty() {
-        r = r.max_depth(
-            list("max_depth")
-                .iter()
-                .map(|v| v.as_u64().map(|d| d as usize)),
-        );
+    if let Some(v) = &g.max_depth {
+        r = r.max_depth(v.iter().map(|d| depth(*d)));
     }
-    if !list("min_samples_split").is_empty() {
-        r = r.min_samples_split(ints("min_samples_split"));
+    if let Some(v) = &g.min_samples_split {
+        r = r.min_samples_split(v.iter().copied());
     }
-    if !list("min_samples_leaf").is_empty() {
-        r = r.min_samples_leaf(ints("min_samples_leaf"));
+    if let Some(v) = &g.min_samples_leaf {
+        r = r.min_samples_leaf(v.iter().copied());
     }
-    if let Some(v) = g["seed"].as_u64() {
+    if let Some(v) = &g.max_features {
+        r = r.max_features(v.iter().map(|m| max_features(m)).collect::<Res<Vec<_>>>()?);
+    }
+    if let Some(v) = &g.bootstrap {
+        r = r.bootstrap(v.iter().copied());
+    }
+    if let Some(v) = g.seed {
         r = r.seed(v);
     }
     Ok(r)
 }
 
-fn chart(spec: &Value) -> Res<Chart> {
-    let kind = s(spec, "kind")?;
-    let x = s(spec, "x")?;
-    let y = spec["y"].as_str();
+fn chart(spec: &ops::ChartSpec) -> Res<Chart> {
+    let (kind, x, y) = (spec.kind.as_str(), spec.x.as_str(), spec.y.as_deref());
     let mut c = match (kind, y) {
         ("histogram", _) => Chart::histogram(x),
         ("bar", _) => Chart::bar(x),
         ("scatter", Some(y)) => Chart::scatter(x, y),
         ("line", Some(y)) => Chart::line(x, y),
-        _ => return Err(format!("chart `{kind}` needs an x and a y column")),
+        ("scatter" | "line", None) => return Err(format!("a {kind} chart needs a y column")),
+        _ => {
+            return Err(format!(
+                "no chart kind `{kind}` (histogram, bar, scatter, line)"
+            ))
+        }
     };
     if let (Some(y), "bar" | "histogram") = (y, kind) {
         c = c.y(y);
     }
-    if let Some(v) = spec["color_by"].as_str() {
+    if let Some(v) = &spec.color_by {
         c = c.color_by(v);
     }
-    if let Some(v) = spec["title"].as_str() {
+    if let Some(v) = &spec.title {
         c = c.title(v);
     }
-    if let Some(v) = spec["x_label"].as_str() {
+    if let Some(v) = &spec.x_label {
         c = c.x_label(v);
     }
-    if let Some(v) = spec["y_label"].as_str() {
+    if let Some(v) = &spec.y_label {
         c = c.y_label(v);
     }
-    if let Some(v) = spec["bins"].as_u64() {
-        c = c.bins(v as usize);
+    if let Some(v) = spec.bins {
+        c = c.bins(v);
     }
-    if let (Some(w), Some(h)) = (spec["width"].as_u64(), spec["height"].as_u64()) {
-        c = c.size(w as u32, h as u32);
+    match (spec.width, spec.height) {
+        (Some(w), Some(h)) => c = c.size(w, h),
+        (None, None) => {}
+        _ => return Err("a chart's size needs both a width and a height".into()),
     }
     Ok(c)
 }
 
-/// The HTML of one report item: a handle's object, a nested report, or a paragraph.
-fn item_html(item: &Value) -> Res<String> {
-    if let Some(t) = item["text"].as_str() {
-        return Ok(format!("<p>{}</p>", nb::escape(t)));
-    }
-    if item.get("report").is_some() {
-        return Ok(report(&item["report"])?.html());
-    }
-    let o = get(item, "h")?;
-    Ok(match &*o {
-        Obj::Frame(df) => df.html(),
-        Obj::Png(p) => p.html(),
-        Obj::Eval(ev) => nb::Html(format!(
-            "<pre>{}</pre>",
-            nb::escape(&ev.decisions.summary())
-        ))
-        .html(),
-        _ => return Err("a report item must be a table, a chart, a report or text".into()),
-    })
+fn eval_html(ev: &Evaluated) -> nb::Html {
+    nb::Html(format!(
+        "<pre>{}</pre>",
+        nb::escape(&ev.decisions.summary())
+    ))
 }
 
-fn report(spec: &Value) -> Res<Report> {
-    let mut r = Report::new(spec["title"].as_str().unwrap_or("")).columns(u(spec, "columns")?);
-    for it in spec["items"].as_array().cloned().unwrap_or_default() {
-        r = r.item(nb::Html(item_html(&it)?));
+/// The HTML of one report item: an object, a nested report, or a paragraph.
+fn item_html(item: &ops::ReportItem) -> Res<String> {
+    match (&item.text, &item.report, item.h) {
+        (Some(t), None, None) => Ok(format!("<p>{}</p>", nb::escape(t))),
+        (None, Some(r), None) => Ok(report(r)?.html()),
+        (None, None, Some(h)) => Ok(match &*get(h)? {
+            Obj::Frame(df) => df.html(),
+            Obj::Png(p) => p.html(),
+            Obj::Eval(ev) => eval_html(ev).html(),
+            o => {
+                return Err(format!(
+                    "a report item must be a table, a chart, a report or text, not {}",
+                    o.what()
+                ))
+            }
+        }),
+        _ => Err("a report item is one of an object, a report or text".into()),
+    }
+}
+
+fn report(spec: &ops::ReportSpec) -> Res<Report> {
+    let mut r = Report::new(&spec.title).columns(spec.columns);
+    for it in &spec.items {
+        r = r.item(nb::Html(item_html(it)?));
     }
     Ok(r)
 }
@@ -296,457 +336,881 @@ fn blocks(d: &dyn Display) -> String {
         .collect()
 }
 
-fn run_row(r: churnkit::tracking::RunRow) -> Value {
-    json!({"run_id": r.run_id, "run_name": r.run_name, "metrics": r.metrics.into_iter().map(|(k, v)| (k, if v.is_finite() { json!(v) } else { Value::Null })).collect::<serde_json::Map<_, _>>(), "params": r.params})
+fn text_block(s: &str) -> String {
+    nb::content_block("text/plain", s)
 }
 
-fn evaluated_value(ev: Evaluated) -> Value {
-    let m = metrics(&ev.evaluation.metrics);
-    let threshold = ev.evaluation.threshold;
-    json!({"h": put(Obj::Eval(Box::new(ev))), "metrics": m, "threshold": threshold})
-}
-
-fn economics(req: &Value) -> Economics {
-    let d = Economics::default();
-    Economics {
-        offer_cost: req["offer_cost"].as_f64().unwrap_or(d.offer_cost),
-        retained_value: req["retained_value"].as_f64().unwrap_or(d.retained_value),
-        success_rate: req["success_rate"].as_f64().unwrap_or(d.success_rate),
+fn show(o: &Obj) -> String {
+    match o {
+        Obj::Frame(df) => blocks(df),
+        Obj::Png(p) => blocks(p),
+        Obj::Eval(ev) => blocks(&eval_html(ev)),
+        Obj::Data(d) => text_block(&format!(
+            "{} training rows, {} test rows; {} numeric, {} categorical features",
+            d.y_train.len(),
+            d.y_test.len(),
+            d.state.schema.numeric.len(),
+            d.state.schema.categorical.len()
+        )),
+        Obj::Trained(t) => text_block(&format!(
+            "{} trees; test F1 {:.3}, ROC AUC {:?}",
+            t.model().trees.len(),
+            t.test.f1,
+            t.test.roc_auc
+        )),
+        Obj::Project(_) => text_block("a churnkit project"),
+        Obj::Survival(s) => blocks(&**s),
+        Obj::Saved(s) => text_block(&format!(
+            "a saved model: {} trees on {} features",
+            s.model.trees.len(),
+            s.model.feature_names.len()
+        )),
+        Obj::Monitored(m) => text_block(&format!(
+            "{} of {} features drifted{}",
+            m.drift.drifted,
+            m.drift.features.len(),
+            m.estimated.map_or(String::new(), |e| format!(
+                "; estimated ROC AUC {:.3}",
+                e.roc_auc
+            ))
+        )),
     }
 }
 
-/// Answer one request. Public (and pure Rust) so the engine can be tested without the C layer.
-pub fn handle(req: &Value) -> Res<Value> {
-    let op = s(req, "op")?;
-    Ok(match op {
-        "retain" | "release" => {
-            let h = u(req, "h")? as u64;
-            with_registry(|r| {
-                if let Some(entry) = r.objects.get_mut(&h) {
-                    if op == "retain" {
-                        entry.1 += 1;
-                    } else {
-                        entry.1 -= 1;
-                        if entry.1 == 0 {
-                            r.objects.remove(&h);
-                        }
-                    }
-                }
-            });
-            Value::Null
-        }
-        "objects" => json!(with_registry(|r| r.objects.len())),
-        "show" => {
-            let o = get(req, "h")?;
-            let text = match &*o {
-                Obj::Frame(df) => blocks(df),
-                Obj::Png(p) => blocks(p),
-                Obj::Eval(ev) => blocks(&nb::Html(format!(
-                    "<pre>{}</pre>",
-                    nb::escape(&ev.decisions.summary())
-                ))),
-                Obj::Data(d) => nb::content_block(
-                    "text/plain",
-                    &format!(
-                        "{} training rows, {} test rows; {} numeric, {} categorical features",
-                        d.y_train.len(),
-                        d.y_test.len(),
-                        d.state.schema.numeric.len(),
-                        d.state.schema.categorical.len()
-                    ),
-                ),
-                Obj::Trained(t) => nb::content_block(
-                    "text/plain",
-                    &format!(
-                        "{} trees; test F1 {:.3}, ROC AUC {:?}",
-                        t.model().trees.len(),
-                        t.test.f1,
-                        t.test.roc_auc
-                    ),
-                ),
-                Obj::Project(_) => nb::content_block("text/plain", "a churnkit project"),
-                Obj::Survival(s) => blocks(&**s),
-                Obj::Saved(s) => nb::content_block(
-                    "text/plain",
-                    &format!(
-                        "the pipeline's model: {} trees on {} features",
-                        s.model.trees.len(),
-                        s.model.feature_names.len()
-                    ),
-                ),
-                Obj::Monitored(m) => nb::content_block(
-                    "text/plain",
-                    &format!(
-                        "{} of {} features drifted{}",
-                        m.drift.drifted,
-                        m.drift.features.len(),
-                        m.estimated.map_or(String::new(), |e| format!(
-                            "; estimated ROC AUC {:.3}",
-                            e.roc_auc
-                        ))
-                    ),
-                ),
-            };
-            json!(text)
-        }
-        "report" => json!(blocks(&report(&req["report"])?)),
-        "load_csv" => frame_value(nb::load_csv(s(req, "path")?).map_err(e)?),
-        "strings" => {
-            let o = frame_obj(req, "frame")?;
-            let c = nb::col(frame(&o), s(req, "column")?).map_err(e)?;
-            let c = c.cast(&nb::DataType::String).map_err(|x| x.to_string())?;
-            let v: Vec<Option<String>> = c
-                .str()
-                .map_err(|x| x.to_string())?
-                .iter()
-                .map(|v| v.map(String::from))
-                .collect();
-            json!(v)
-        }
-        "numbers" => {
-            let o = frame_obj(req, "frame")?;
-            json!(nb::numbers(frame(&o), s(req, "column")?).map_err(e)?)
-        }
-        "with_column" => {
-            let o = frame_obj(req, "frame")?;
-            let values: Vec<Option<f64>> = req["values"]
-                .as_array()
-                .ok_or("request lacks `values`")?
-                .iter()
-                .map(Value::as_f64)
-                .collect();
-            frame_value(nb::with_column(frame(&o), s(req, "name")?, values).map_err(e)?)
-        }
-        "summary" => frame_value(nb::summary(frame(&frame_obj(req, "frame")?)).map_err(e)?),
-        "missing_values" => {
-            frame_value(nb::missing_values(frame(&frame_obj(req, "frame")?)).map_err(e)?)
-        }
-        "feature_tests" => frame_value(
-            nb::feature_tests(frame(&frame_obj(req, "frame")?), s(req, "target")?).map_err(e)?,
-        ),
-        "churn_distribution" => png_value(
-            nb::churn_distribution(frame(&frame_obj(req, "frame")?), s(req, "target")?)
-                .map_err(e)?,
-        ),
-        "churn_rate_by" => png_value(
-            nb::churn_rate_by(
-                frame(&frame_obj(req, "frame")?),
-                s(req, "column")?,
-                s(req, "target")?,
-            )
-            .map_err(e)?,
-        ),
-        "correlation_chart" => png_value(
-            nb::correlation_chart(frame(&frame_obj(req, "frame")?), s(req, "target")?)
-                .map_err(e)?,
-        ),
-        "chart" => {
-            png_value(chart(&req["spec"])?.draw_frame(frame(&frame_obj(req, "frame")?)).map_err(e)?)
-        }
-        "prepare" => {
-            let d = nb::prepare(frame(&frame_obj(req, "frame")?), s(req, "target")?).map_err(e)?;
-            let sc = &d.state.schema;
-            let v = json!({"target": sc.target, "numeric": sc.numeric, "categorical": sc.categorical,
-                "excluded": sc.excluded.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(), "train_rows": d.y_train.len(), "test_rows": d.y_test.len()});
-            let mut v = v;
-            v["h"] = json!(put(Obj::Data(Box::new(d))));
-            v
-        }
-        "fit" => {
-            let o = data_obj(req, "data")?;
-            let t = nb::fit(data(&o), params(&req["params"])?).map_err(e)?;
-            let (train, test) = (metrics(&t.train), metrics(&t.test));
-            let oob = t.oob.as_ref().and_then(|o| o.roc_auc);
-            // The model is the trained object itself under a second reference, not a copy.
-            let h = put(Obj::Trained(Box::new(t)));
-            with_registry(|r| {
-                if let Some(entry) = r.objects.get_mut(&h) {
-                    entry.1 += 1;
-                }
-            });
-            json!({"h": h, "model": h, "train": train, "test": test, "oob_roc_auc": oob})
-        }
-        "importance_chart" => {
-            png_value(nb::importance_chart(model(&model_obj(req, "model")?)).map_err(e)?)
-        }
-        "importance_table" => {
-            frame_value(nb::importance_table(model(&model_obj(req, "model")?)).map_err(e)?)
-        }
-        "evaluate" => {
-            let (m, d) = (model_obj(req, "model")?, data_obj(req, "data")?);
-            let threshold = match req["threshold"].as_f64() {
-                Some(t) => Threshold::Fixed(t),
-                None => Threshold::ProfitOptimal,
-            };
-            let opts = EvaluateOptions::new()
-                .threshold(threshold)
-                .economics(economics(req));
-            evaluated_value(evaluate(model(&m), data(&d), opts).map_err(e)?)
-        }
-        "eval_chart" => {
-            let o = eval_obj(req, "eval")?;
-            let ev = eval(&o);
-            let png = match s(req, "which")? {
-                "confusion" => ev.charts.confusion_matrix.clone(),
-                "roc" => ev.charts.roc_curve.clone(),
-                "pr" => ev.charts.precision_recall_curve.clone(),
-                "gains" => ev.decision_charts.gains.clone(),
-                "lift" => ev.decision_charts.lift.clone(),
-                "calibration" => ev.decision_charts.calibration.clone(),
-                "profit" => ev.decision_charts.profit.clone(),
-                "permutation" => ev
-                    .permutation_chart
-                    .clone()
-                    .ok_or("permutation importance is undefined: the test rows hold one class")?,
-                w => return Err(format!("no chart `{w}`")),
-            };
-            png_value(png)
-        }
-        "report_table" => {
-            frame_value(nb::report_table(&eval(&eval_obj(req, "eval")?).evaluation.report).map_err(e)?)
-        }
-        "gains_table" => {
-            frame_value(nb::gains_table(&eval(&eval_obj(req, "eval")?).decisions).map_err(e)?)
-        }
-        "decisions_summary" => json!(eval(&eval_obj(req, "eval")?).decisions.summary()),
-        "survival" => {
-            let o = frame_obj(req, "frame")?;
-            let sv = nb::survival(
-                frame(&o),
-                s(req, "target")?,
-                req["duration"].as_str(),
-                req["by"].as_str(),
-            )
-            .map_err(e)?;
-            let p = sv.logrank.as_ref().map(|l| l.p_value);
-            let (rows, events, c) = (sv.rows, sv.events, sv.model.cox.concordance);
-            let duration = sv.model.duration.clone();
-            json!({"h": put(Obj::Survival(Box::new(sv))), "rows": rows, "events": events,
-                   "concordance": c, "logrank_p_value": p, "duration": duration})
-        }
-        "survival_curves" => png_value(survival(&survival_obj(req, "survival")?).curves_chart().map_err(e)?),
-        "hazard_ratios" => png_value(survival(&survival_obj(req, "survival")?).hazard_chart().map_err(e)?),
-        "survival_table" => frame_value(nb::survival_table(survival(&survival_obj(req, "survival")?)).map_err(e)?),
-        "cox_table" => frame_value(nb::cox_table(survival(&survival_obj(req, "survival")?)).map_err(e)?),
-        "customer_survival" => {
-            let (sv, fr) = (survival_obj(req, "survival")?, frame_obj(req, "frame")?);
-            png_value(nb::customer_survival_chart(survival(&sv), frame(&fr), u(req, "row")?).map_err(e)?)
-        }
-        "drift" => {
-            let (d, fr) = (data_obj(req, "data")?, frame_obj(req, "frame")?);
-            let m = match req.get("model").filter(|v| !v.is_null()) {
-                Some(_) => Some(model_obj(req, "model")?),
-                None => None,
-            };
-            let r = nb::drift(data(&d), frame(&fr), m.as_ref().map(model)).map_err(e)?;
-            let (drifted, n) = (r.drift.drifted, r.drift.features.len());
-            let auc = r.estimated.map(|x| x.roc_auc);
-            let any = r.drifted();
-            json!({"h": put(Obj::Monitored(Box::new(r))), "drifted": drifted, "features": n,
-                   "estimated_roc_auc": auc, "dataset_drift": any})
-        }
-        "drift_table" => frame_value(nb::drift_table(monitored(&monitored_obj(req, "drift")?)).map_err(e)?),
-        "drift_chart" => png_value(monitored(&monitored_obj(req, "drift")?).psi_chart().map_err(e)?),
-        "reasons_chart" => {
-            let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
-            png_value(nb::reasons_chart(model(&m), data(&d), frame(&fr), u(req, "row")?).map_err(e)?)
-        }
-        "reasons_summary" => {
-            let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
-            png_value(nb::reasons_summary_chart(model(&m), data(&d), frame(&fr)).map_err(e)?)
-        }
-        "reasons_beeswarm" => {
-            let (m, d, fr) = (model_obj(req, "model")?, data_obj(req, "data")?, frame_obj(req, "frame")?);
-            png_value(nb::reasons_beeswarm_chart(model(&m), data(&d), frame(&fr)).map_err(e)?)
-        }
-        "project_open" => {
-            let p = Project::open(s(req, "root")?).map_err(e)?;
-            json!({"h": put(Obj::Project(p))})
-        }
-        "runs" => frame_value(project(&project_obj(req, "project")?).runs(s(req, "experiment")?).map_err(e)?),
-        "best_run" => run_row(
-            project(&project_obj(req, "project")?)
-                .best_run(s(req, "experiment")?, s(req, "metric")?)
-                .map_err(e)?,
-        ),
-        "recent_run_ids" => json!(project(&project_obj(req, "project")?)
-            .recent_run_ids(s(req, "experiment")?, u(req, "n")?)
-            .map_err(e)?),
-        "compare" => {
-            let ids: Vec<String> = req["run_ids"]
-                .as_array()
-                .ok_or("request lacks `run_ids`")?
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect();
-            frame_value(project(&project_obj(req, "project")?).compare(&ids).map_err(e)?)
-        }
-        "sweep" => {
-            let (p, d) = (project_obj(req, "project")?, data_obj(req, "data")?);
-            frame_value(
-                project(&p)
-                    .sweep(s(req, "experiment")?, data(&d), &grid(&req["grid"])?)
-                    .map_err(e)?,
-            )
-        }
-        "metric_vs_param" => png_value(
-            project(&project_obj(req, "project")?)
-                .metric_vs_param(s(req, "experiment")?, s(req, "metric")?, s(req, "param")?)
-                .map_err(e)?,
-        ),
-        "metric_history_chart" => png_value(
-            project(&project_obj(req, "project")?)
-                .metric_history_chart(s(req, "run_id")?, s(req, "metric")?)
-                .map_err(e)?,
-        ),
-        "register" => json!(project(&project_obj(req, "project")?)
-            .register(s(req, "run_id")?, s(req, "name")?)
-            .map_err(e)?),
-        "promote" => {
-            project(&project_obj(req, "project")?)
-                .promote(s(req, "name")?, u(req, "version")? as u64, s(req, "alias")?)
-                .map_err(e)?;
-            json!(null)
-        }
-        "models" => frame_value(project(&project_obj(req, "project")?).models().map_err(e)?),
-        "project_model" => {
-            let saved = project(&project_obj(req, "project")?).saved_model().map_err(e)?;
-            json!({"h": put(Obj::Saved(Box::new(saved)))})
-        }
-        "predict" => {
-            let (m, fr) = (model_obj(req, "model")?, frame_obj(req, "frame")?);
-            let Obj::Saved(saved) = &*m else {
-                return Err("this model has no preprocessor to read raw rows with: load the pipeline's with project.model()".into());
-            };
-            let threshold = req["threshold"].as_f64().unwrap_or(0.5);
-            let explain = req["explain"].as_u64().unwrap_or(0) as usize;
-            frame_value(nb::predict_frame(saved, frame(&fr), threshold, explain).map_err(e)?)
-        }
-        "score" => {
-            let (p, fr) = (project_obj(req, "project")?, frame_obj(req, "frame")?);
-            frame_value(project(&p).score(s(req, "uri")?, frame(&fr)).map_err(e)?)
-        }
-        "log" => {
-            let (p, d, t) = (project_obj(req, "project")?, data_obj(req, "data")?, get(req, "trained")?);
-            let Obj::Trained(t) = &*t else {
-                return Err("`trained` is not a trained model".into());
-            };
-            let record = t.run_record(data(&d), s(req, "experiment")?);
-            let logged = project(&p).tracker().map_err(e)?.log(&record).map_err(e)?;
-            json!(logged.run_id())
-        }
-        _ => return Err(format!("unknown request `{op}`: churnkit-cells and the engine disagree; rebuild the engine (scripts/jupyter-setup.sh)")),
-    })
+fn run_info(r: churnkit::tracking::RunRow) -> ops::RunInfo {
+    ops::RunInfo {
+        run_id: r.run_id,
+        run_name: r.run_name,
+        metrics: r.metrics.into_iter().collect(),
+        params: r.params.into_iter().collect(),
+    }
 }
 
-/// The protocol version this engine speaks.
-#[no_mangle]
-pub extern "C" fn churnkit_engine_protocol() -> u32 {
-    PROTOCOL
+fn evaluated(ev: Evaluated) -> ops::EvalInfo {
+    let m = metrics(&ev.evaluation.metrics);
+    let threshold = ev.evaluation.threshold;
+    ops::EvalInfo {
+        h: put(Obj::Eval(Box::new(ev))),
+        metrics: m,
+        threshold,
+    }
 }
 
-/// Answer the JSON request of `len` bytes at `request`: returns a buffer of `*out_len` bytes,
-/// `ok\n` + a JSON value or `err\n` + a message, to be released with [`churnkit_engine_free`].
-/// A panic is caught and answered as an error.
-///
-/// # Safety
-/// `request` must point to `len` readable bytes and `out_len` to a writable `usize`.
-#[no_mangle]
-pub unsafe extern "C" fn churnkit_engine_call(
-    request: *const u8,
-    len: usize,
-    out_len: *mut usize,
-) -> *mut u8 {
-    // SAFETY: the caller passes a valid buffer of `len` bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(request, len) };
-    let answer = std::panic::catch_unwind(|| {
-        let req: Value = serde_json::from_slice(bytes).map_err(|x| format!("bad request: {x}"))?;
-        handle(&req)
-    })
-    .unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        Err(format!("the engine panicked: {what}"))
-    });
-    let text = match answer {
+fn economics(s: &ops::EconomicsSpec) -> Economics {
+    Economics {
+        offer_cost: s.offer_cost,
+        retained_value: s.retained_value,
+        success_rate: s.success_rate,
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The engine: every op of the table.
+#[derive(Debug, Default)]
+pub struct Engine;
+
+impl Handler for Engine {
+    fn retain(&mut self, r: ops::Retain) -> Res<bool> {
+        Ok(with_registry(|reg| match reg.objects.get_mut(&r.h) {
+            Some(entry) => {
+                entry.1 += 1;
+                true
+            }
+            None => false,
+        }))
+    }
+
+    fn release(&mut self, r: ops::Release) -> Res<bool> {
+        Ok(with_registry(|reg| match reg.objects.get_mut(&r.h) {
+            Some(entry) => {
+                entry.1 -= 1;
+                if entry.1 == 0 {
+                    reg.objects.remove(&r.h);
+                }
+                true
+            }
+            None => false,
+        }))
+    }
+
+    fn objects(&mut self, _: ops::Objects) -> Res<usize> {
+        Ok(with_registry(|r| r.objects.len()))
+    }
+
+    fn show(&mut self, r: ops::Show) -> Res<String> {
+        let o = get(r.h)?;
+        Ok(show(&o))
+    }
+
+    fn report(&mut self, r: ops::Report) -> Res<String> {
+        Ok(blocks(&report(&r.report)?))
+    }
+
+    fn load_csv(&mut self, r: ops::LoadCsv) -> Res<ops::FrameInfo> {
+        frame_res(nb::load_csv(&r.path))
+    }
+
+    fn strings(&mut self, r: ops::Strings) -> Res<Vec<Option<String>>> {
+        with!(r.frame, Frame, |df| nb::strings(df, &r.column).map_err(e))
+    }
+
+    fn numbers(&mut self, r: ops::Numbers) -> Res<Vec<Option<f64>>> {
+        with!(r.frame, Frame, |df| nb::numbers(df, &r.column).map_err(e))
+    }
+
+    fn with_column(&mut self, r: ops::WithColumn) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(nb::with_column(
+            df, &r.name, r.values
+        )))
+    }
+
+    fn summary(&mut self, r: ops::Summary) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(nb::summary(df)))
+    }
+
+    fn missing_values(&mut self, r: ops::MissingValues) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(nb::missing_values(df)))
+    }
+
+    fn feature_tests(&mut self, r: ops::FeatureTests) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(nb::feature_tests(
+            df, &r.target
+        )))
+    }
+
+    fn churn_distribution(&mut self, r: ops::ChurnDistribution) -> Res<Ref<kind::Png>> {
+        with!(r.frame, Frame, |df| png(nb::churn_distribution(
+            df, &r.target
+        )))
+    }
+
+    fn churn_rate_by(&mut self, r: ops::ChurnRateBy) -> Res<Ref<kind::Png>> {
+        with!(r.frame, Frame, |df| png(nb::churn_rate_by(
+            df, &r.column, &r.target
+        )))
+    }
+
+    fn correlation_chart(&mut self, r: ops::CorrelationChart) -> Res<Ref<kind::Png>> {
+        with!(r.frame, Frame, |df| png(nb::correlation_chart(
+            df, &r.target
+        )))
+    }
+
+    fn chart(&mut self, r: ops::DrawChart) -> Res<Ref<kind::Png>> {
+        let c = chart(&r.spec)?;
+        with!(r.frame, Frame, |df| png(c.draw_frame(df)))
+    }
+
+    fn sql(&mut self, r: ops::Sql) -> Res<ops::FrameInfo> {
+        let objs = r
+            .tables
+            .iter()
+            .map(|(name, h)| Ok((name.as_str(), fetch(*h)?)))
+            .collect::<Res<Vec<_>>>()?;
+        let tables: Vec<(&str, &DataFrame)> = objs
+            .iter()
+            .map(|(n, o)| (*n, inner!(o, Frame => df => df)))
+            .collect();
+        frame_res(query::sql(&tables, &r.query))
+    }
+
+    fn head(&mut self, r: ops::Head) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| Ok(frame_info(query::head(df, r.n))))
+    }
+
+    fn tail(&mut self, r: ops::Tail) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| Ok(frame_info(query::tail(df, r.n))))
+    }
+
+    fn sample(&mut self, r: ops::Sample) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::sample(
+            df, r.n, r.seed
+        )))
+    }
+
+    fn select(&mut self, r: ops::Select) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::select(
+            df, &r.columns
+        )))
+    }
+
+    fn drop_columns(&mut self, r: ops::DropColumns) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::drop(df, &r.columns)))
+    }
+
+    fn rename(&mut self, r: ops::Rename) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::rename(
+            df, &r.from, &r.to
+        )))
+    }
+
+    fn filter(&mut self, r: ops::Filter) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::filter(
+            df,
+            &r.condition
+        )))
+    }
+
+    fn with_columns(&mut self, r: ops::WithColumns) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::with_columns(
+            df, &r.exprs
+        )))
+    }
+
+    fn sort(&mut self, r: ops::Sort) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::sort(
+            df,
+            &r.column,
+            r.descending
+        )))
+    }
+
+    fn value_counts(&mut self, r: ops::ValueCounts) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::value_counts(
+            df, &r.column
+        )))
+    }
+
+    fn group_by(&mut self, r: ops::GroupBy) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::group_by(
+            df, &r.keys, &r.aggs
+        )))
+    }
+
+    fn cut(&mut self, r: ops::Cut) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::cut(
+            df,
+            &r.column,
+            &r.edges,
+            r.name.as_deref()
+        )))
+    }
+
+    fn qcut(&mut self, r: ops::Qcut) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::qcut(
+            df,
+            &r.column,
+            r.q,
+            r.name.as_deref()
+        )))
+    }
+
+    fn crosstab(&mut self, r: ops::Crosstab) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::crosstab(
+            df, &r.row, &r.column
+        )))
+    }
+
+    fn join(&mut self, r: ops::Join) -> Res<ops::FrameInfo> {
+        let other = fetch(r.other)?;
+        let other = inner!(other, Frame => df => df);
+        with!(r.frame, Frame, |df| frame_res(query::join(
+            df, other, &r.on, &r.how
+        )))
+    }
+
+    fn describe(&mut self, r: ops::Describe) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::describe(df)))
+    }
+
+    fn corr(&mut self, r: ops::Corr) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::corr(df)))
+    }
+
+    fn concat(&mut self, r: ops::Concat) -> Res<ops::FrameInfo> {
+        let objs = r
+            .frames
+            .iter()
+            .map(|h| fetch(*h))
+            .collect::<Res<Vec<_>>>()?;
+        let frames: Vec<&DataFrame> = objs.iter().map(|o| inner!(o, Frame => df => df)).collect();
+        frame_res(query::concat(&frames))
+    }
+
+    fn write_csv(&mut self, r: ops::WriteCsv) -> Res<()> {
+        with!(r.frame, Frame, |df| query::write_csv(df, &r.path)
+            .map_err(e))
+    }
+
+    fn write_parquet(&mut self, r: ops::WriteParquet) -> Res<()> {
+        with!(r.frame, Frame, |df| query::write_parquet(df, &r.path)
+            .map_err(e))
+    }
+
+    fn prepare(&mut self, r: ops::Prepare) -> Res<ops::DataInfo> {
+        let s = &r.spec;
+        let mut p = nb::Prepare::new(&s.target)
+            .drop(&strs(&s.drop))
+            .keep(&strs(&s.keep))
+            .categorical(&strs(&s.categorical));
+        if let Some(v) = s.test_size {
+            p = p.test_size(v);
+        }
+        if let Some(v) = s.seed {
+            p = p.seed(v);
+        }
+        if let Some(v) = &s.positive {
+            p = p.positive(v);
+        }
+        if let Some(v) = &s.na_values {
+            p = p.na_values(&strs(v));
+        }
+        let d = with!(r.frame, Frame, |df| nb::prepare_with(df, &p).map_err(e))?;
+        let sc = &d.state.schema;
+        Ok(ops::DataInfo {
+            target: sc.target.clone(),
+            positive: sc.positive.clone(),
+            numeric: sc.numeric.clone(),
+            categorical: sc.categorical.clone(),
+            excluded: sc
+                .excluded
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            train_rows: d.y_train.len(),
+            test_rows: d.y_test.len(),
+            h: put(Obj::Data(Box::new(d))),
+        })
+    }
+
+    fn fit(&mut self, r: ops::Fit) -> Res<ops::TrainedInfo> {
+        let p = params(&r.params)?;
+        let t = with!(r.data, Data, |d| nb::fit(d, p).map_err(e))?;
+        let (train, test) = (metrics(&t.train), metrics(&t.test));
+        let oob_roc_auc = t.oob.as_ref().and_then(|o| o.roc_auc);
+        // The model is the trained object itself under a second reference, not a copy.
+        let h: Ref<kind::Trained> = put(Obj::Trained(Box::new(t)));
+        with_registry(|reg| {
+            if let Some(entry) = reg.objects.get_mut(&h.id) {
+                entry.1 += 1;
+            }
+        });
+        Ok(ops::TrainedInfo {
+            h,
+            model: h.cast(),
+            train,
+            test,
+            oob_roc_auc,
+        })
+    }
+
+    fn load_model(&mut self, r: ops::LoadModel) -> Res<Ref<kind::Model>> {
+        let saved = nb::load_saved(&r.path).map_err(e)?;
+        Ok(put(Obj::Saved(Box::new(saved))))
+    }
+
+    fn importance_chart(&mut self, r: ops::ImportanceChart) -> Res<Ref<kind::Png>> {
+        png(nb::importance_chart(model(&fetch(r.model)?)))
+    }
+
+    fn importance_table(&mut self, r: ops::ImportanceTable) -> Res<ops::FrameInfo> {
+        frame_res(nb::importance_table(model(&fetch(r.model)?)))
+    }
+
+    fn evaluate(&mut self, r: ops::Evaluate) -> Res<ops::EvalInfo> {
+        let m = fetch(r.model)?;
+        let threshold = match r.threshold {
+            Some(t) => Threshold::Fixed(t),
+            None => Threshold::ProfitOptimal,
+        };
+        let mut opts = EvaluateOptions::new().threshold(threshold);
+        if let Some(ec) = &r.economics {
+            opts = opts.economics(economics(ec));
+        }
+        let ev = with!(r.data, Data, |d| evaluate(model(&m), d, opts).map_err(e))?;
+        Ok(evaluated(ev))
+    }
+
+    fn eval_chart(&mut self, r: ops::EvalChart) -> Res<Ref<kind::Png>> {
+        let png = with!(r.eval, Eval, |ev| match r.which.as_str() {
+            "confusion" => ev.charts.confusion_matrix.clone(),
+            "roc" => ev.charts.roc_curve.clone(),
+            "pr" => ev.charts.precision_recall_curve.clone(),
+            "gains" => ev.decision_charts.gains.clone(),
+            "lift" => ev.decision_charts.lift.clone(),
+            "calibration" => ev.decision_charts.calibration.clone(),
+            "profit" => ev.decision_charts.profit.clone(),
+            "permutation" => ev
+                .permutation_chart
+                .clone()
+                .ok_or("permutation importance is undefined: the test rows hold one class")?,
+            w => return Err(format!("no chart `{w}`")),
+        });
+        Ok(put(Obj::Png(png)))
+    }
+
+    fn report_table(&mut self, r: ops::ReportTable) -> Res<ops::FrameInfo> {
+        with!(r.eval, Eval, |ev| frame_res(nb::report_table(
+            &ev.evaluation.report
+        )))
+    }
+
+    fn gains_table(&mut self, r: ops::GainsTable) -> Res<ops::FrameInfo> {
+        with!(r.eval, Eval, |ev| frame_res(nb::gains_table(&ev.decisions)))
+    }
+
+    fn decisions_summary(&mut self, r: ops::DecisionsSummary) -> Res<String> {
+        with!(r.eval, Eval, |ev| Ok(ev.decisions.summary()))
+    }
+
+    fn reasons_chart(&mut self, r: ops::ReasonsChart) -> Res<Ref<kind::Png>> {
+        let (m, d, f) = (fetch(r.model)?, fetch(r.data)?, fetch(r.frame)?);
+        let (d, f) = (inner!(d, Data => x => x), inner!(f, Frame => x => x));
+        png(nb::reasons_chart(model(&m), d, f, r.row))
+    }
+
+    fn reasons_summary(&mut self, r: ops::ReasonsSummary) -> Res<Ref<kind::Png>> {
+        let (m, d, f) = (fetch(r.model)?, fetch(r.data)?, fetch(r.frame)?);
+        let (d, f) = (inner!(d, Data => x => x), inner!(f, Frame => x => x));
+        png(nb::reasons_summary_chart(model(&m), d, f))
+    }
+
+    fn reasons_beeswarm(&mut self, r: ops::ReasonsBeeswarm) -> Res<Ref<kind::Png>> {
+        let (m, d, f) = (fetch(r.model)?, fetch(r.data)?, fetch(r.frame)?);
+        let (d, f) = (inner!(d, Data => x => x), inner!(f, Frame => x => x));
+        png(nb::reasons_beeswarm_chart(model(&m), d, f))
+    }
+
+    fn predict(&mut self, r: ops::Predict) -> Res<ops::FrameInfo> {
+        let m = fetch(r.model)?;
+        let Obj::Saved(saved) = &*m else {
+            return Err("this model has no preprocessor to read raw rows with: load the pipeline's with project.model() or load_model(path)".into());
+        };
+        with!(r.frame, Frame, |df| frame_res(nb::predict_frame(
+            saved,
+            df,
+            r.threshold,
+            r.explain
+        )))
+    }
+
+    fn survival(&mut self, r: ops::Survival) -> Res<ops::SurvivalInfo> {
+        let sv = with!(r.frame, Frame, |df| nb::survival(
+            df,
+            &r.target,
+            r.duration.as_deref(),
+            r.by.as_deref()
+        )
+        .map_err(e))?;
+        Ok(ops::SurvivalInfo {
+            rows: sv.rows,
+            events: sv.events,
+            concordance: sv.model.cox.concordance,
+            logrank_p_value: sv.logrank.as_ref().map(|l| l.p_value),
+            duration: sv.model.duration.clone(),
+            h: put(Obj::Survival(Box::new(sv))),
+        })
+    }
+
+    fn survival_curves(&mut self, r: ops::SurvivalCurves) -> Res<Ref<kind::Png>> {
+        with!(r.survival, Survival, |s| png(s.curves_chart()))
+    }
+
+    fn hazard_ratios(&mut self, r: ops::HazardRatios) -> Res<Ref<kind::Png>> {
+        with!(r.survival, Survival, |s| png(s.hazard_chart()))
+    }
+
+    fn survival_table(&mut self, r: ops::SurvivalTable) -> Res<ops::FrameInfo> {
+        with!(r.survival, Survival, |s| frame_res(nb::survival_table(s)))
+    }
+
+    fn cox_table(&mut self, r: ops::CoxTable) -> Res<ops::FrameInfo> {
+        with!(r.survival, Survival, |s| frame_res(nb::cox_table(s)))
+    }
+
+    fn customer_survival(&mut self, r: ops::CustomerSurvival) -> Res<Ref<kind::Png>> {
+        let f = fetch(r.frame)?;
+        let f = inner!(f, Frame => x => x);
+        with!(r.survival, Survival, |s| png(nb::customer_survival_chart(
+            s, f, r.row
+        )))
+    }
+
+    fn drift(&mut self, r: ops::Drift) -> Res<ops::DriftInfo> {
+        let (d, f) = (fetch(r.data)?, fetch(r.frame)?);
+        let m = r.model.map(fetch).transpose()?;
+        let (d, f) = (inner!(d, Data => x => x), inner!(f, Frame => x => x));
+        let rep = nb::drift(d, f, m.as_ref().map(model)).map_err(e)?;
+        Ok(ops::DriftInfo {
+            drifted: rep.drift.drifted,
+            features: rep.drift.features.len(),
+            dataset_drift: rep.drifted(),
+            estimated_roc_auc: rep.estimated.map(|x| x.roc_auc),
+            h: put(Obj::Monitored(Box::new(rep))),
+        })
+    }
+
+    fn drift_table(&mut self, r: ops::DriftTable) -> Res<ops::FrameInfo> {
+        with!(r.drift, Monitored, |m| frame_res(nb::drift_table(m)))
+    }
+
+    fn drift_chart(&mut self, r: ops::DriftChart) -> Res<Ref<kind::Png>> {
+        with!(r.drift, Monitored, |m| png(m.psi_chart()))
+    }
+
+    fn project_open(&mut self, r: ops::ProjectOpen) -> Res<Ref<kind::Project>> {
+        let p = Project::open(&r.root).map_err(e)?;
+        Ok(put(Obj::Project(p)))
+    }
+
+    fn runs(&mut self, r: ops::Runs) -> Res<ops::FrameInfo> {
+        with!(r.project, Project, |p| frame_res(p.runs(&r.experiment)))
+    }
+
+    fn best_run(&mut self, r: ops::BestRun) -> Res<ops::RunInfo> {
+        with!(r.project, Project, |p| p
+            .best_run(&r.experiment, &r.metric)
+            .map(run_info)
+            .map_err(e))
+    }
+
+    fn recent_run_ids(&mut self, r: ops::RecentRunIds) -> Res<Vec<String>> {
+        with!(r.project, Project, |p| p
+            .recent_run_ids(&r.experiment, r.n)
+            .map_err(e))
+    }
+
+    fn compare(&mut self, r: ops::Compare) -> Res<ops::FrameInfo> {
+        with!(r.project, Project, |p| frame_res(p.compare(&r.run_ids)))
+    }
+
+    fn sweep(&mut self, r: ops::Sweep) -> Res<ops::FrameInfo> {
+        let g = grid(&r.grid)?;
+        let d = fetch(r.data)?;
+        let d = inner!(d, Data => x => x);
+        with!(r.project, Project, |p| frame_res(p.sweep(
+            &r.experiment,
+            d,
+            &g
+        )))
+    }
+
+    fn metric_vs_param(&mut self, r: ops::MetricVsParam) -> Res<Ref<kind::Png>> {
+        with!(r.project, Project, |p| png(p.metric_vs_param(
+            &r.experiment,
+            &r.metric,
+            &r.param
+        )))
+    }
+
+    fn metric_history_chart(&mut self, r: ops::MetricHistoryChart) -> Res<Ref<kind::Png>> {
+        with!(r.project, Project, |p| png(
+            p.metric_history_chart(&r.run_id, &r.metric)
+        ))
+    }
+
+    fn log(&mut self, r: ops::Log) -> Res<String> {
+        let (t, d) = (fetch(r.trained)?, fetch(r.data)?);
+        let (t, d) = (inner!(t, Trained => x => x), inner!(d, Data => x => x));
+        let record = t.run_record(d, &r.experiment);
+        with!(r.project, Project, |p| {
+            let logged = p.tracker().map_err(e)?.log(&record).map_err(e)?;
+            Ok(logged.run_id().to_string())
+        })
+    }
+
+    fn register(&mut self, r: ops::Register) -> Res<u64> {
+        with!(r.project, Project, |p| p
+            .register(&r.run_id, &r.name)
+            .map_err(e))
+    }
+
+    fn promote(&mut self, r: ops::Promote) -> Res<()> {
+        with!(r.project, Project, |p| p
+            .promote(&r.name, r.version, &r.alias)
+            .map_err(e))
+    }
+
+    fn models(&mut self, r: ops::Models) -> Res<ops::FrameInfo> {
+        with!(r.project, Project, |p| frame_res(p.models()))
+    }
+
+    fn project_model(&mut self, r: ops::ProjectModel) -> Res<Ref<kind::Model>> {
+        let saved = with!(r.project, Project, |p| p.saved_model().map_err(e))?;
+        Ok(put(Obj::Saved(Box::new(saved))))
+    }
+
+    fn score(&mut self, r: ops::Score) -> Res<ops::FrameInfo> {
+        let f = fetch(r.frame)?;
+        let f = inner!(f, Frame => x => x);
+        with!(r.project, Project, |p| frame_res(p.score(&r.uri, f)))
+    }
+}
+
+/// Answer one request (`method\n{json}`): `ok\n` + the answer's JSON, or `err\n` + a message.
+/// Public (and pure Rust) so the engine can be tested without the C layer.
+pub fn handle(request: &str) -> String {
+    let answer = churnkit_protocol::decode(request)
+        .and_then(|(method, fields)| ops::dispatch(&mut Engine, method, &fields));
+    match answer {
         Ok(v) => format!("ok\n{v}"),
         Err(m) => format!("err\n{m}"),
-    };
-    let boxed = text.into_bytes().into_boxed_slice();
-    // SAFETY: the caller passes a writable `usize`.
-    unsafe { *out_len = boxed.len() };
-    Box::into_raw(boxed).cast::<u8>()
+    }
 }
 
-/// Release a buffer returned by [`churnkit_engine_call`].
-///
-/// # Safety
-/// `ptr` and `len` must come from one call of [`churnkit_engine_call`], released once.
-#[no_mangle]
-pub unsafe extern "C" fn churnkit_engine_free(ptr: *mut u8, len: usize) {
-    // SAFETY: rebuilds the boxed slice `churnkit_engine_call` leaked.
-    drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
+/// The C entry points: the one place `unsafe` is allowed (raw pointers in and out).
+#[allow(unsafe_code)]
+mod ffi {
+    use super::{handle, PROTOCOL};
+
+    /// The protocol version this engine speaks.
+    #[no_mangle]
+    pub extern "C" fn churnkit_engine_protocol() -> u32 {
+        PROTOCOL
+    }
+
+    /// Answer the request of `len` bytes at `request` (see [`handle`]): returns a buffer of
+    /// `*out_len` bytes, to be released with [`churnkit_engine_free`]. A panic is caught and
+    /// answered as an error.
+    ///
+    /// # Safety
+    /// `request` must point to `len` readable bytes and `out_len` to a writable `usize`.
+    #[no_mangle]
+    pub unsafe extern "C" fn churnkit_engine_call(
+        request: *const u8,
+        len: usize,
+        out_len: *mut usize,
+    ) -> *mut u8 {
+        // SAFETY: the caller passes a valid buffer of `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(request, len) };
+        let text = std::panic::catch_unwind(|| match std::str::from_utf8(bytes) {
+            Ok(req) => handle(req),
+            Err(_) => "err\nbad request: not UTF-8".to_string(),
+        })
+        .unwrap_or_else(|p| {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            format!("err\nthe engine panicked: {what}")
+        });
+        let boxed = text.into_bytes().into_boxed_slice();
+        // SAFETY: the caller passes a writable `usize`.
+        unsafe { *out_len = boxed.len() };
+        Box::into_raw(boxed).cast::<u8>()
+    }
+
+    /// Release a buffer returned by [`churnkit_engine_call`].
+    ///
+    /// # Safety
+    /// `ptr` and `len` must come from one call of [`churnkit_engine_call`], released once.
+    #[no_mangle]
+    pub unsafe extern "C" fn churnkit_engine_free(ptr: *mut u8, len: usize) {
+        // SAFETY: rebuilds the boxed slice `churnkit_engine_call` leaked.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use churnkit_protocol::{encode, json, wire::Wire, Request};
+    use ops::*;
 
-    fn call(v: Value) -> Value {
-        handle(&v).unwrap()
+    const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample_data.csv");
+
+    /// A request through the text wire, as the cells send it.
+    fn ask<R: Request>(r: R) -> Result<R::Answer, String> {
+        let text = handle(&encode(&r));
+        match text.split_once('\n') {
+            Some(("ok", body)) => Ok(R::Answer::read(&json::parse(body).unwrap()).unwrap()),
+            Some(("err", m)) => Err(m.to_string()),
+            _ => panic!("bad answer {text}"),
+        }
+    }
+
+    fn call<R: Request>(r: R) -> R::Answer {
+        ask(r).unwrap()
+    }
+
+    fn spec(target: &str) -> PrepareSpec {
+        PrepareSpec {
+            target: target.into(),
+            test_size: None,
+            seed: None,
+            positive: None,
+            drop: vec![],
+            keep: vec![],
+            categorical: vec![],
+            na_values: None,
+        }
+    }
+
+    fn forest(n: usize) -> ForestSpec {
+        ForestSpec {
+            n_estimators: Some(n),
+            max_depth: Some(Depth::Limit(4)),
+            min_samples_split: None,
+            min_samples_leaf: None,
+            max_features: None,
+            bootstrap: None,
+            max_bins: None,
+            seed: None,
+        }
     }
 
     #[test]
     fn a_table_goes_through_the_workflow_by_handles() {
-        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample_data.csv");
-        let df = call(json!({"op": "load_csv", "path": sample}));
-        assert_eq!(df["height"], 100);
-        let data = call(json!({"op": "prepare", "frame": df["h"], "target": "Churn"}));
-        assert!(data["numeric"].as_array().unwrap().len() >= 2);
-        let t = call(
-            json!({"op": "fit", "data": data["h"], "params": {"n_estimators": 20, "max_depth": 4}}),
-        );
-        assert!(t["test"]["f1"].as_f64().unwrap() > 0.0);
-        let ev = call(
-            json!({"op": "evaluate", "model": t["model"], "data": data["h"], "threshold": 0.5}),
-        );
-        let chart = call(json!({"op": "eval_chart", "eval": ev["h"], "which": "gains"}));
-        let shown = call(json!({"op": "show", "h": chart["h"]}));
-        assert!(shown.as_str().unwrap().starts_with("EVCXR_BEGIN_CONTENT"));
-        let drift =
-            call(json!({"op": "drift", "data": data["h"], "frame": df["h"], "model": t["model"]}));
+        let df = call(LoadCsv {
+            path: SAMPLE.into(),
+        });
+        assert_eq!(df.height, 100);
+        let data = call(Prepare {
+            frame: df.h,
+            spec: spec("Churn"),
+        });
+        assert!(data.numeric.len() >= 2);
+        let t = call(Fit {
+            data: data.h,
+            params: forest(20),
+        });
+        assert!(t.test.f1 > 0.0);
+        let ev = call(Evaluate {
+            model: t.model,
+            data: data.h,
+            threshold: Some(0.5),
+            economics: None,
+        });
+        let chart = call(EvalChart {
+            eval: ev.h,
+            which: "gains".into(),
+        });
+        let shown = call(Show { h: chart.id });
+        assert!(shown.starts_with("EVCXR_BEGIN_CONTENT"));
+        let drift = call(Drift {
+            data: data.h,
+            frame: df.h,
+            model: Some(t.model),
+        });
+        assert_eq!(drift.features, data.numeric.len() + data.categorical.len());
+        assert!(drift.estimated_roc_auc.unwrap() > 0.5);
+        let table = call(DriftTable { drift: drift.h });
+        assert_eq!(table.columns[0], "feature");
+        let surv = call(Survival {
+            frame: df.h,
+            target: "Churn".into(),
+            duration: None,
+            by: Some("Contract".into()),
+        });
+        assert_eq!(surv.duration, "Tenure");
+        assert!(surv.logrank_p_value.unwrap() < 0.05);
+        let before = call(Objects {});
+        assert!(call(Release { h: chart.id }));
+        assert_eq!(call(Objects {}), before - 1);
+        // A released handle is gone: releasing it again says so, and retaining it fails.
+        assert!(!call(Release { h: chart.id }));
+        assert!(!call(Retain { h: chart.id }));
+        // A handle of the wrong kind is refused by kind.
+        let err = ask(Summary {
+            frame: data.h.cast(),
+        })
+        .unwrap_err();
         assert_eq!(
-            drift["features"],
-            data["numeric"].as_array().unwrap().len()
-                + data["categorical"].as_array().unwrap().len()
+            err,
+            format!("object {} is prepared data, not a table", data.h.id)
         );
-        assert!(drift["estimated_roc_auc"].as_f64().unwrap() > 0.5);
-        let table = call(json!({"op": "drift_table", "drift": drift["h"]}));
-        assert_eq!(table["columns"][0], "feature");
-        let surv = call(
-            json!({"op": "survival", "frame": df["h"], "target": "Churn", "duration": null, "by": "Contract"}),
+        // Unknown ops and unknown keys are refused, not ignored.
+        assert!(handle("nope\n{}").contains("rebuild the engine"));
+        let err = handle(&format!(
+            "fit\n{{\"data\":{},\"params\":{{\"max_dept\":3}}}}",
+            data.h.id
+        ));
+        assert!(
+            err.starts_with("err\nbad request `fit`: `params`: unknown key `max_dept`"),
+            "{err}"
         );
-        assert_eq!(surv["duration"], "Tenure");
-        assert!(surv["logrank_p_value"].as_f64().unwrap() < 0.05);
-        let before = call(json!({"op": "objects"})).as_u64().unwrap();
-        call(json!({"op": "release", "h": chart["h"]}));
-        assert_eq!(call(json!({"op": "objects"})).as_u64().unwrap(), before - 1);
-        let err = handle(&json!({"op": "summary", "frame": data["h"]})).unwrap_err();
-        assert!(err.contains("not a table"), "{err}");
-        assert!(handle(&json!({"op": "nope"}))
-            .unwrap_err()
-            .contains("rebuild the engine"));
+        let err = handle(&format!(
+            "fit\n{{\"data\":{},\"params\":{{\"max_depth\":\"8\"}}}}",
+            data.h.id
+        ));
+        assert!(err.contains("`max_depth`: expected a depth"), "{err}");
+    }
+
+    #[test]
+    fn queries_answer_tables_and_a_typo_is_one_line_that_leaves_the_engine_working() {
+        let df = call(LoadCsv {
+            path: SAMPLE.into(),
+        });
+        let old = call(Filter {
+            frame: df.h,
+            condition: "Age > 50 AND Contract = 'Month-to-month'".into(),
+        });
+        assert!(old.height > 0 && old.height < 100);
+        let direct = call(Sql {
+            tables: vec![("self".into(), df.h)],
+            query: "SELECT * FROM self WHERE Age > 50 AND Contract = 'Month-to-month'".into(),
+        });
+        assert_eq!(direct.height, old.height);
+        let err = ask(Filter {
+            frame: df.h,
+            condition: "Agee > 50".into(),
+        })
+        .unwrap_err();
+        assert_eq!(err, "no column 'Agee'; closest: 'Age'");
+        // The next request works.
+        let g = call(GroupBy {
+            frame: df.h,
+            keys: vec!["Contract".into()],
+            aggs: vec![
+                "avg(Churn) AS churn_rate".into(),
+                "count(*) AS customers".into(),
+            ],
+        });
+        assert_eq!(g.columns, ["Contract", "churn_rate", "customers"]);
+        let banded = call(Cut {
+            frame: df.h,
+            column: "Age".into(),
+            edges: vec![0.0, 30.0, 50.0, 120.0],
+            name: None,
+        });
+        assert_eq!(banded.columns.last().unwrap(), "Age_band");
+        let ct = call(Crosstab {
+            frame: banded.h,
+            row: "Age_band".into(),
+            column: "Contract".into(),
+        });
+        assert_eq!(ct.height, 3);
+        // The sample repeats some customers: one segment per id.
+        let seg = call(Sql {
+            tables: vec![("c".into(), df.h)],
+            query: "SELECT DISTINCT CustomerID, Contract FROM c".into(),
+        });
+        let seg = call(Rename {
+            frame: seg.h,
+            from: "Contract".into(),
+            to: "segment".into(),
+        });
+        let joined = call(Join {
+            frame: df.h,
+            other: seg.h,
+            on: vec!["CustomerID".into()],
+            how: "left".into(),
+        });
+        assert_eq!(joined.height, 100);
+        assert_eq!(joined.columns.last().unwrap(), "segment");
+        // Every result is a frame the rest takes.
+        let data = call(Prepare {
+            frame: joined.h,
+            spec: PrepareSpec {
+                drop: vec!["segment".into()],
+                ..spec("Churn")
+            },
+        });
+        assert!(data
+            .excluded
+            .iter()
+            .any(|(c, why)| c == "segment" && why.contains("drop")));
     }
 
     #[test]
     fn the_pipelines_model_scores_raw_rows_without_a_copy_of_the_model() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample_data.csv");
-        let table = Table::read_csv(sample).unwrap();
+        let table = Table::read_csv(SAMPLE).unwrap();
         let schema = Schema::infer(&table, "Churn", None).unwrap();
         let data = Processed::fit(&table, &schema, SplitOptions::default()).unwrap();
         let params = RandomForestParams::new().n_estimators(10).check().unwrap();
@@ -756,19 +1220,20 @@ mod tests {
         layout
             .save_training(&trained, &trained.run_record(&data, "e"))
             .unwrap();
-        let p = call(json!({"op": "project_open", "root": dir.path().to_str().unwrap()}));
-        let m = call(json!({"op": "project_model", "project": p["h"]}));
-        let df = call(json!({"op": "load_csv", "path": sample}));
-        let scored = call(
-            json!({"op": "predict", "model": m["h"], "frame": df["h"], "threshold": 0.5, "explain": 2}),
-        );
-        assert_eq!(scored["height"], 100);
-        let cols: Vec<&str> = scored["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
+        let p = call(ProjectOpen {
+            root: dir.path().to_str().unwrap().into(),
+        });
+        let m = call(ProjectModel { project: p });
+        let df = call(LoadCsv {
+            path: SAMPLE.into(),
+        });
+        let scored = call(Predict {
+            model: m,
+            frame: df.h,
+            threshold: 0.5,
+            explain: 2,
+        });
+        assert_eq!(scored.height, 100);
         for c in [
             "CustomerID",
             "churn_probability",
@@ -776,20 +1241,55 @@ mod tests {
             "score_decile",
             "reason_2_feature",
         ] {
-            assert!(cols.contains(&c), "{c} not in {cols:?}");
+            assert!(
+                scored.columns.iter().any(|x| x == c),
+                "{c} not in {:?}",
+                scored.columns
+            );
         }
+        // load_model(path) finds the project's preprocessor and scores alike.
+        let path = layout.model_path();
+        let m2 = call(LoadModel {
+            path: path.to_str().unwrap().into(),
+        });
+        let again = call(Predict {
+            model: m2,
+            frame: df.h,
+            threshold: 0.5,
+            explain: 0,
+        });
+        let p1 = call(Numbers {
+            frame: scored.h,
+            column: "churn_probability".into(),
+        });
+        let p2 = call(Numbers {
+            frame: again.h,
+            column: "churn_probability".into(),
+        });
+        assert_eq!(p1, p2);
         // The loaded model works wherever a model does.
-        let imp = call(json!({"op": "importance_table", "model": m["h"]}));
-        assert_eq!(imp["columns"][0], "feature");
+        let imp = call(ImportanceTable { model: m });
+        assert_eq!(imp.columns[0], "feature");
         // A model trained in the notebook has no preprocessor of its own: said in one line.
-        let d = call(json!({"op": "prepare", "frame": df["h"], "target": "Churn"}));
-        let t = call(json!({"op": "fit", "data": d["h"], "params": {"n_estimators": 5}}));
+        let d = call(Prepare {
+            frame: df.h,
+            spec: spec("Churn"),
+        });
+        let t = call(Fit {
+            data: d.h,
+            params: forest(5),
+        });
         assert_eq!(
-            t["h"], t["model"],
+            t.h.id, t.model.id,
             "the model is the trained object, not a copy"
         );
-        let err =
-            handle(&json!({"op": "predict", "model": t["model"], "frame": df["h"]})).unwrap_err();
+        let err = ask(Predict {
+            model: t.model,
+            frame: df.h,
+            threshold: 0.5,
+            explain: 0,
+        })
+        .unwrap_err();
         assert!(err.contains("project.model()"), "{err}");
     }
 }

@@ -15,6 +15,8 @@
 //! [`Processed`] data, a [`Model`], an [`Evaluation`] out; nothing is re-read from disk.
 
 mod display;
+#[cfg(feature = "query")]
+pub mod query;
 mod survival;
 
 pub use crate::workflow::Monitored;
@@ -361,6 +363,44 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     Model::from_json(&bytes).map_err(|e| e.in_file(path.display()))
 }
 
+/// A saved model file with the preprocessor it was trained with: `preprocessor.json` beside the
+/// model, or, for `<project>/models/churn_model.json`, the project's
+/// `data/processed/preprocessor.json`. Both are validated and checked against each other.
+pub fn load_saved(path: impl AsRef<Path>) -> Result<Saved> {
+    let path = path.as_ref();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let beside = dir.join(crate::artifacts::PREPROCESSOR);
+    let pre_path = if beside.is_file() {
+        beside
+    } else {
+        crate::prelude::Layout::under(dir.parent().unwrap_or(Path::new("."))).preprocessor_path()
+    };
+    ensure!(
+        pre_path.is_file(),
+        data,
+        "{}: no preprocessor to read raw rows with (looked for {})",
+        path.display(),
+        pre_path.display()
+    );
+    let bytes = std::fs::read(&pre_path).map_err(|e| Error::io(&pre_path, e))?;
+    let preprocessor =
+        Preprocessor::from_json(&bytes).map_err(|e| e.in_file(pre_path.display()))?;
+    let model = load_model(path)?;
+    let want = preprocessor.feature_names();
+    ensure!(
+        model.feature_names == want,
+        data,
+        "{}: the model's features ({}) are not its preprocessor's ({})",
+        path.display(),
+        churnkit_core::error::few(&model.feature_names, 5),
+        churnkit_core::error::few(&want, 5)
+    );
+    Ok(Saved {
+        model,
+        preprocessor,
+    })
+}
+
 /// A saved model with the preprocessor it was trained with (see [`Project::saved_model`]).
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -446,9 +486,131 @@ pub fn predict_frame(
 /// the product rule found as the CLI finds them), an 80/20 stratified split with seed 42, the
 /// preprocessing fitted on the training rows.
 pub fn prepare(df: &DataFrame, target: &str) -> Result<Processed> {
+    prepare_with(df, &Prepare::new(target))
+}
+
+/// Every choice of `churnkit preprocess`, for [`prepare_with`]: the target and its churned
+/// value, the split, and overrides of what inference decides.
+///
+/// ```
+/// use churnkit::notebook::*;
+/// let df = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample_data.csv"))?;
+/// let p = Prepare::new("Churn").test_size(0.3).seed(7).drop(&["Age"]).categorical(&["Tenure"]);
+/// let data = prepare_with(&df, &p)?;
+/// assert!(data.state.schema.categorical.contains(&"Tenure".to_string()));
+/// assert!(data.state.schema.excluded.contains_key("Age"));
+/// assert_eq!(data.y_test.len(), 30);
+/// # Ok::<(), churnkit::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepare {
+    target: String,
+    split: SplitOptions,
+    infer: churnkit_core::schema::InferOptions,
+    drop: Vec<String>,
+    categorical: Vec<String>,
+}
+
+impl Prepare {
+    /// Defaults as `churnkit preprocess --target`: 20% test rows, seed 42, inferred schema.
+    pub fn new(target: &str) -> Prepare {
+        Prepare {
+            target: target.to_string(),
+            split: SplitOptions::default(),
+            infer: Default::default(),
+            drop: vec![],
+            categorical: vec![],
+        }
+    }
+    /// Share of each class held out for testing.
+    pub fn test_size(mut self, t: f64) -> Prepare {
+        self.split = SplitOptions::new(t, self.split.seed);
+        self
+    }
+    /// Split seed.
+    pub fn seed(mut self, s: u64) -> Prepare {
+        self.split = SplitOptions::new(self.split.test_size, s);
+        self
+    }
+    /// The target value that means "churned" (else understood from yes/no, true/false, 1/0).
+    pub fn positive(mut self, p: &str) -> Prepare {
+        self.infer = self.infer.positive(p);
+        self
+    }
+    /// Columns that are not features, whatever inference says.
+    pub fn drop(mut self, columns: &[&str]) -> Prepare {
+        self.drop = columns.iter().map(|c| c.to_string()).collect();
+        self
+    }
+    /// Columns that are features, whatever inference says (ids and free text included).
+    pub fn keep(mut self, columns: &[&str]) -> Prepare {
+        self.infer = self.infer.keep(columns.iter().copied());
+        self
+    }
+    /// Columns to treat as categories even when they hold numbers (codes, ratings).
+    pub fn categorical(mut self, columns: &[&str]) -> Prepare {
+        self.categorical = columns.iter().map(|c| c.to_string()).collect();
+        self
+    }
+    /// Cell texts that mean "missing" (replacing the usual markers).
+    pub fn na_values(mut self, markers: &[&str]) -> Prepare {
+        self.infer = self.infer.na_values(markers.iter().copied());
+        self
+    }
+
+    /// The schema for `table`: inferred, then the overrides applied.
+    pub fn schema(&self, table: &Table) -> Result<Schema> {
+        let mut s = Schema::infer_with(table, &self.target, &self.infer)?;
+        for c in self.drop.iter().chain(&self.categorical) {
+            if !table.headers().iter().any(|h| h == c) {
+                bail!(data, churnkit_core::error::no_column(c, table.headers()));
+            }
+            ensure!(
+                *c != self.target,
+                data,
+                "'{c}' is the target: it cannot be dropped or made a category"
+            );
+        }
+        for c in &self.categorical {
+            ensure!(
+                !self.drop.contains(c),
+                data,
+                "'{c}' is both dropped and made a category"
+            );
+            s.numeric.retain(|x| x != c);
+            s.id_columns.retain(|x| x != c);
+            s.excluded.remove(c);
+            s.valid_ranges.remove(c);
+            if !s.categorical.contains(c) {
+                s.categorical.push(c.clone());
+            }
+        }
+        for c in &self.drop {
+            s.numeric.retain(|x| x != c);
+            s.categorical.retain(|x| x != c);
+            s.valid_ranges.remove(c);
+            s.excluded
+                .insert(c.clone(), "dropped (the `drop` option)".into());
+        }
+        // A product fill (TotalCharges = Tenure x MonthlyCharges) needs all three numeric.
+        let numeric = s.numeric.clone();
+        s.fill_from_product
+            .retain(|c, [a, b]| [c, a, b].iter().all(|x| numeric.contains(x)));
+        s.check()?;
+        Ok(s)
+    }
+}
+
+/// [`prepare`] with every choice of `churnkit preprocess` (see [`Prepare`]).
+pub fn prepare_with(df: &DataFrame, options: &Prepare) -> Result<Processed> {
     let table = Table::from_frame(df)?;
-    let schema = Schema::infer(&table, target, None)?;
-    Processed::fit(&table, &schema, SplitOptions::default())
+    let schema = options.schema(&table)?;
+    Processed::fit(&table, &schema, options.split)
+}
+
+/// A column's values as text (numbers as written by [`fmt_float`]), missing as `None`.
+pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    text_column(df, name)
 }
 
 /// Train churnkit's forest with `params` on the training rows of `data`.

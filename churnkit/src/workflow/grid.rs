@@ -30,6 +30,7 @@ pub struct Grid {
     min_samples_split: Vec<usize>,
     min_samples_leaf: Vec<usize>,
     max_features: Vec<churnkit_core::forest::MaxFeatures>,
+    bootstrap: Vec<bool>,
     seed: u64,
 }
 
@@ -52,6 +53,7 @@ impl Grid {
             min_samples_split: vec![d.min_samples_split()],
             min_samples_leaf: vec![d.min_samples_leaf()],
             max_features: vec![d.max_features()],
+            bootstrap: vec![d.bootstrap()],
             seed: d.seed(),
         }
     }
@@ -89,6 +91,13 @@ impl Grid {
         self
     }
 
+    /// Values of `bootstrap` to try (`false`: every tree sees every training row; no
+    /// out-of-bag scores then).
+    pub fn bootstrap(mut self, v: impl IntoIterator<Item = bool>) -> Grid {
+        self.bootstrap = v.into_iter().collect();
+        self
+    }
+
     /// The forest seed of every combination.
     pub fn seed(mut self, s: u64) -> Grid {
         self.seed = s;
@@ -104,16 +113,19 @@ impl Grid {
                 for &s in &self.min_samples_split {
                     for &l in &self.min_samples_leaf {
                         for &f in &self.max_features {
-                            out.push(
-                                churnkit_core::forest::RandomForestParams::new()
-                                    .n_estimators(n)
-                                    .max_depth(d)
-                                    .min_samples_split(s)
-                                    .min_samples_leaf(l)
-                                    .max_features(f)
-                                    .seed(self.seed)
-                                    .check()?,
-                            );
+                            for &b in &self.bootstrap {
+                                out.push(
+                                    churnkit_core::forest::RandomForestParams::new()
+                                        .n_estimators(n)
+                                        .max_depth(d)
+                                        .min_samples_split(s)
+                                        .min_samples_leaf(l)
+                                        .max_features(f)
+                                        .bootstrap(b)
+                                        .seed(self.seed)
+                                        .check()?,
+                                );
+                            }
                         }
                     }
                 }

@@ -1,4 +1,5 @@
-//! Just enough JSON for the engine's requests and answers (this crate has no dependencies).
+//! Just enough JSON for the requests and answers (this crate has no dependencies): a value type,
+//! a parser and the two writers the wire needs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -39,7 +40,6 @@ impl Json {
         }
     }
 
-    /// The string, if this is one.
     /// The value as a boolean, if it is one.
     pub fn bool(&self) -> Option<bool> {
         match self {
@@ -48,6 +48,7 @@ impl Json {
         }
     }
 
+    /// The string, if this is one.
     pub fn str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),

@@ -227,3 +227,35 @@ def test_prepare_with_every_choice(engine, loaded):
     assert d["test_rows"] == pytest.approx(3000 * 0.25, abs=2)
     e = engine.error("prepare", frame=loaded["h"], spec={**spec, "drop": ["Balanse"]})
     assert "closest: 'Balance'" in e
+
+
+def test_cross_validation_folds_hold_the_classes_as_sklearn_stratified_kfold(engine, bank, loaded):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    _, pdf = bank
+    spec = {"target": "Exited", "test_size": None, "seed": 3, "positive": None, "drop": [], "keep": [],
+            "categorical": [], "na_values": None}
+    params = {"n_estimators": 100, "max_depth": 10, "min_samples_split": None, "min_samples_leaf": None,
+              "max_features": None, "bootstrap": None, "max_bins": None, "seed": None}
+    cv = engine("cross_validate", frame=loaded["h"], spec=spec, params=params, folds=5)
+    t = engine.frame(cv["table"])
+    assert t.fold.tolist() == ["1", "2", "3", "4", "5", "mean", "sd"]
+    folds = t.iloc[:5]
+    y = pdf.Exited.to_numpy()
+    want = [(len(test), int(y[test].sum()))
+            for _, test in StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)]
+    assert list(zip(folds.test_rows.astype(int), folds.test_churners.astype(int))) == want
+    assert (folds.train_rows + folds.test_rows == len(pdf)).all()
+    np.testing.assert_allclose(t.roc_auc.iloc[5], folds.roc_auc.mean(), rtol=1e-12)
+    np.testing.assert_allclose(t.roc_auc.iloc[6], folds.roc_auc.std(ddof=1), rtol=1e-9)
+    assert cv["roc_auc_mean"] == pytest.approx(t.roc_auc.iloc[5])
+    # The same question asked of scikit-learn's forest on the same rows: a close answer (two
+    # forests, two sets of folds; the spread between folds is larger than the gap).
+    x = pd.get_dummies(pdf.drop(columns=["CustomerId", "Surname", "Exited"]), dtype=float).fillna(-1)
+    sk = cross_val_score(RandomForestClassifier(100, max_depth=10, max_features="sqrt", random_state=0, n_jobs=2),
+                         x, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc")
+    assert abs(cv["roc_auc_mean"] - sk.mean()) < 0.03, (cv["roc_auc_mean"], sk.mean())
+    # Too many folds for a class: one line naming the need.
+    e = engine.error("cross_validate", frame=loaded["h"], spec=spec, params=params, folds=5000)
+    assert "5000 folds need at least 5000 rows of each class" in e, e

@@ -716,6 +716,57 @@ pub fn fit(data: &Data, params: RandomForestParams) -> Result<Trained> {
     })
 }
 
+/// A stratified k-fold cross-validation (see [`cross_validate`]).
+#[derive(Debug, Clone)]
+pub struct CrossValidation {
+    /// A row per fold (rows, churners, ROC AUC, F1, accuracy, log loss), then mean and sd.
+    pub table: Frame,
+    /// Mean ROC AUC over the folds.
+    pub roc_auc_mean: f64,
+    /// Standard deviation (n - 1) of the folds' ROC AUC.
+    pub roc_auc_sd: f64,
+}
+
+impl CrossValidation {
+    /// Shown as its table.
+    pub fn evcxr_display(&self) {
+        self.table.evcxr_display();
+    }
+}
+
+/// Stratified `folds`-fold cross-validation of the forest on `df` (target `target`, inferred
+/// schema): each fold preprocessed on its own training rows, the folds fitted in parallel, the
+/// same scores for the same seed on any thread count. `cross_validate(&df, "Churn",
+/// RandomForestParams::new().max_depth(Some(8)), 5)?`.
+pub fn cross_validate(
+    df: &Frame,
+    target: &str,
+    params: RandomForestParams,
+    folds: usize,
+) -> Result<CrossValidation> {
+    cross_validate_with(df, Prepare::new(target), params, folds)
+}
+
+/// [`cross_validate`] with every choice of [`Prepare`] (its seed is the folds' seed).
+pub fn cross_validate_with(
+    df: &Frame,
+    options: Prepare,
+    params: RandomForestParams,
+    folds: usize,
+) -> Result<CrossValidation> {
+    let v = call(&ops::CrossValidate {
+        frame: df.r(),
+        spec: options.0,
+        params: params.0,
+        folds,
+    })?;
+    Ok(CrossValidation {
+        table: frame(v.table),
+        roc_auc_mean: v.roc_auc_mean,
+        roc_auc_sd: v.roc_auc_sd,
+    })
+}
+
 /// A saved model file with the preprocessor it was trained with (`preprocessor.json` beside
 /// it, or the project's `data/processed/` for `models/churn_model.json`): a [`Model`] that
 /// also scores raw rows with [`predict`].
@@ -1192,6 +1243,19 @@ impl Grid {
     }
 }
 
+/// What a sweep is ranked by (see [`Project::sweep_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rank {
+    /// Not ranked: the grid's order.
+    Grid,
+    /// The test rows' ROC AUC.
+    Test,
+    /// The out-of-bag ROC AUC of the training rows.
+    OutOfBag,
+    /// The mean ROC AUC of a stratified k-fold cross-validation on the training rows.
+    CrossValidated(usize),
+}
+
 /// A churnkit project: its `data/`, `models/`, `mlruns/`, and the MLflow server of
 /// `MLFLOW_TRACKING_URI` if set. Notebooks in `notebooks/` open `Project::open("..")`.
 #[derive(Debug, Clone)]
@@ -1261,13 +1325,34 @@ impl Project {
         })
         .map(frame)
     }
-    /// Train one forest per combination of `grid`, in parallel, log each run, and list them.
+    /// Train one forest per combination of `grid`, in parallel, log each run, and list them in
+    /// grid order.
     pub fn sweep(&self, experiment: &str, data: &Data, grid: &Grid) -> Result<Frame> {
+        self.sweep_by(experiment, data, grid, Rank::Grid)
+    }
+    /// [`Project::sweep`], best first by `rank`; `Rank::OutOfBag` and
+    /// `Rank::CrossValidated(k)` choose without looking at the test rows (the latter adds
+    /// `cv_roc_auc` and `cv_roc_auc_sd`, also logged with each run).
+    pub fn sweep_by(
+        &self,
+        experiment: &str,
+        data: &Data,
+        grid: &Grid,
+        rank: Rank,
+    ) -> Result<Frame> {
+        let (rank_by, folds) = match rank {
+            Rank::Grid => ("grid", None),
+            Rank::Test => ("test", None),
+            Rank::OutOfBag => ("oob", None),
+            Rank::CrossValidated(k) => ("cv", Some(k)),
+        };
         call(&ops::Sweep {
             project: self.r(),
             experiment: experiment.into(),
             data: data.r(),
             grid: grid.0.clone(),
+            rank_by: rank_by.into(),
+            folds,
         })
         .map(frame)
     }

@@ -404,6 +404,27 @@ fn economics(s: &ops::EconomicsSpec) -> Economics {
     }
 }
 
+/// The library's [`nb::Prepare`] from the wire's record.
+fn prepare_options(s: &ops::PrepareSpec) -> nb::Prepare {
+    let mut p = nb::Prepare::new(&s.target)
+        .drop(&strs(&s.drop))
+        .keep(&strs(&s.keep))
+        .categorical(&strs(&s.categorical));
+    if let Some(v) = s.test_size {
+        p = p.test_size(v);
+    }
+    if let Some(v) = s.seed {
+        p = p.seed(v);
+    }
+    if let Some(v) = &s.positive {
+        p = p.positive(v);
+    }
+    if let Some(v) = &s.na_values {
+        p = p.na_values(&strs(v));
+    }
+    p
+}
+
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -641,23 +662,7 @@ impl Handler for Engine {
     }
 
     fn prepare(&mut self, r: ops::Prepare) -> Res<ops::DataInfo> {
-        let s = &r.spec;
-        let mut p = nb::Prepare::new(&s.target)
-            .drop(&strs(&s.drop))
-            .keep(&strs(&s.keep))
-            .categorical(&strs(&s.categorical));
-        if let Some(v) = s.test_size {
-            p = p.test_size(v);
-        }
-        if let Some(v) = s.seed {
-            p = p.seed(v);
-        }
-        if let Some(v) = &s.positive {
-            p = p.positive(v);
-        }
-        if let Some(v) = &s.na_values {
-            p = p.na_values(&strs(v));
-        }
+        let p = prepare_options(&r.spec);
         let d = with!(r.frame, Frame, |df| nb::prepare_with(df, &p).map_err(e))?;
         let sc = &d.state.schema;
         Ok(ops::DataInfo {
@@ -673,6 +678,17 @@ impl Handler for Engine {
             train_rows: d.y_train.len(),
             test_rows: d.y_test.len(),
             h: put(Obj::Data(Box::new(d))),
+        })
+    }
+
+    fn cross_validate(&mut self, r: ops::CrossValidate) -> Res<ops::CvInfo> {
+        let (p, f) = (prepare_options(&r.spec), params(&r.params)?);
+        let cv = with!(r.frame, Frame, |df| nb::cross_validate(df, &p, f, r.folds)
+            .map_err(e))?;
+        Ok(ops::CvInfo {
+            roc_auc_mean: cv.mean.roc_auc,
+            roc_auc_sd: cv.sd.roc_auc,
+            table: frame_res(nb::cv_table(&cv))?,
         })
     }
 
@@ -881,10 +897,25 @@ impl Handler for Engine {
         let g = grid(&r.grid)?;
         let d = fetch(r.data)?;
         let d = inner!(d, Data => x => x);
-        with!(r.project, Project, |p| frame_res(p.sweep(
+        let rank = match (r.rank_by.as_str(), r.folds) {
+            ("grid", None) => nb::Rank::Grid,
+            ("test", None) => nb::Rank::Test,
+            ("oob", None) => nb::Rank::OutOfBag,
+            ("cv", Some(k)) => nb::Rank::CrossValidated(k),
+            ("cv", None) => {
+                return Err("ranking by cross-validation needs a number of folds".into())
+            }
+            (other, _) => {
+                return Err(format!(
+                    "cannot rank a sweep by `{other}` (grid, test, oob or cv, the last with folds)"
+                ))
+            }
+        };
+        with!(r.project, Project, |p| frame_res(p.sweep_by(
             &r.experiment,
             d,
-            &g
+            &g,
+            rank
         )))
     }
 

@@ -207,6 +207,13 @@ records! {
         pub estimated_roc_auc: Option<f64>,
     }
 
+    /// A cross-validation: its table (a row per fold, then mean and sd) and the headline.
+    pub struct CvInfo {
+        pub table: FrameInfo,
+        pub roc_auc_mean: f64,
+        pub roc_auc_sd: f64,
+    }
+
     /// A tracked run as listed (undefined metrics travel as NaN).
     pub struct RunInfo {
         pub run_id: String,
@@ -263,6 +270,7 @@ define_ops! {
     // Models.
     prepare: Prepare { frame: Ref<kind::Frame>, spec: PrepareSpec } -> DataInfo;
     fit: Fit { data: Ref<kind::Data>, params: ForestSpec } -> TrainedInfo;
+    cross_validate: CrossValidate { frame: Ref<kind::Frame>, spec: PrepareSpec, params: ForestSpec, folds: usize } -> CvInfo;
     load_model: LoadModel { path: String } -> Ref<kind::Model>;
     importance_chart: ImportanceChart { model: Ref<kind::Model> } -> Ref<kind::Png>;
     importance_table: ImportanceTable { model: Ref<kind::Model> } -> FrameInfo;
@@ -293,7 +301,7 @@ define_ops! {
     best_run: BestRun { project: Ref<kind::Project>, experiment: String, metric: String } -> RunInfo;
     recent_run_ids: RecentRunIds { project: Ref<kind::Project>, experiment: String, n: usize } -> Vec<String>;
     compare: Compare { project: Ref<kind::Project>, run_ids: Vec<String> } -> FrameInfo;
-    sweep: Sweep { project: Ref<kind::Project>, experiment: String, data: Ref<kind::Data>, grid: GridSpec } -> FrameInfo;
+    sweep: Sweep { project: Ref<kind::Project>, experiment: String, data: Ref<kind::Data>, grid: GridSpec, rank_by: String, folds: Option<usize> } -> FrameInfo;
     metric_vs_param: MetricVsParam { project: Ref<kind::Project>, experiment: String, metric: String, param: String } -> Ref<kind::Png>;
     metric_history_chart: MetricHistoryChart { project: Ref<kind::Project>, run_id: String, metric: String } -> Ref<kind::Png>;
     log: Log { project: Ref<kind::Project>, trained: Ref<kind::Trained>, data: Ref<kind::Data>, experiment: String } -> String;

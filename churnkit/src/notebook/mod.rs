@@ -43,6 +43,7 @@ pub use polars::prelude::{Column, DataFrame, DataType};
 use churnkit_core::plots;
 use churnkit_core::stats::quantile;
 use churnkit_core::{bail, ensure};
+use polars::prelude::{IdxCa, IdxSize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -608,6 +609,53 @@ pub fn prepare_with(df: &DataFrame, options: &Prepare) -> Result<Processed> {
     Processed::fit(&table, &schema, options.split)
 }
 
+/// Stratified `k`-fold cross-validation of the forest on `df` prepared as `options` says: each
+/// fold preprocessed on its own training rows, the folds fitted in parallel.
+pub fn cross_validate(
+    df: &DataFrame,
+    options: &Prepare,
+    params: RandomForestParams,
+    k: usize,
+) -> Result<crate::workflow::CrossValidation> {
+    let table = Table::from_frame(df)?;
+    let schema = options.schema(&table)?;
+    crate::workflow::cross_validate(&table, &schema, &params.check()?, k, options.split.seed)
+}
+
+/// A cross-validation as a table: one row per fold (rows, churners, ROC AUC, F1, accuracy, log
+/// loss), then the mean and the standard deviation.
+pub fn cv_table(cv: &crate::workflow::CrossValidation) -> Result<DataFrame> {
+    let mut label: Vec<String> = cv.folds.iter().map(|f| (f.fold + 1).to_string()).collect();
+    label.extend(["mean".to_string(), "sd".to_string()]);
+    let rows = |f: fn(&crate::workflow::Fold) -> usize| -> Vec<Option<u64>> {
+        cv.folds
+            .iter()
+            .map(|x| Some(f(x) as u64))
+            .chain([None, None])
+            .collect()
+    };
+    let score = |f: fn(&crate::workflow::FoldScores) -> f64| -> Vec<f64> {
+        cv.folds
+            .iter()
+            .map(|x| f(&x.scores))
+            .chain([f(&cv.mean), f(&cv.sd)])
+            .collect()
+    };
+    Ok(DataFrame::new(
+        label.len(),
+        vec![
+            Column::new("fold".into(), label),
+            Column::new("train_rows".into(), rows(|f| f.train_rows)),
+            Column::new("test_rows".into(), rows(|f| f.test_rows)),
+            Column::new("test_churners".into(), rows(|f| f.test_positive)),
+            Column::new("roc_auc".into(), score(|s| s.roc_auc)),
+            Column::new("f1".into(), score(|s| s.f1)),
+            Column::new("accuracy".into(), score(|s| s.accuracy)),
+            Column::new("log_loss".into(), score(|s| s.log_loss)),
+        ],
+    )?)
+}
+
 /// A column's values as text (numbers as written by [`fmt_float`]), missing as `None`.
 pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     text_column(df, name)
@@ -999,25 +1047,67 @@ impl Project {
 
     /// Train one forest per combination of `grid` on `data`, in parallel, log each run to
     /// `experiment` (in grid order), and return one row per run: the hyperparameters, train and
-    /// test F1, test ROC AUC, fit seconds (overlapping, as the fits run side by side) and the
-    /// run id, ready for [`Project::compare`].
+    /// test F1, test and out-of-bag ROC AUC, fit seconds (overlapping, as the fits run side by
+    /// side) and the run id, ready for [`Project::compare`].
     pub fn sweep(
         &self,
         experiment: &str,
         data: &Processed,
         grid: &crate::workflow::Grid,
     ) -> Result<DataFrame> {
+        self.sweep_by(experiment, data, grid, Rank::Grid)
+    }
+
+    /// [`Project::sweep`], ranked best first by `rank`: the test rows' ROC AUC, the out-of-bag
+    /// ROC AUC of the training rows, or a stratified k-fold cross-validation on the training
+    /// rows (its mean and sd become columns and metrics of each run). The last two choose
+    /// without looking at the test rows.
+    pub fn sweep_by(
+        &self,
+        experiment: &str,
+        data: &Processed,
+        grid: &crate::workflow::Grid,
+        rank: Rank,
+    ) -> Result<DataFrame> {
         let params = grid.params()?;
+        ensure!(
+            rank != Rank::OutOfBag || params.iter().all(|p| p.bootstrap()),
+            params,
+            "ranking by out-of-bag ROC AUC needs bootstrap in every combination of the grid"
+        );
         let tracker = self.tracker()?;
         let results = crate::workflow::train_grid(data, ModelKind::RandomForest, &params)?;
+        let cv = match rank {
+            Rank::CrossValidated(k) => params
+                .iter()
+                .map(|p| {
+                    crate::workflow::cross_validate_rows(
+                        &data.x_train,
+                        &data.y_train,
+                        p,
+                        k,
+                        p.seed(),
+                    )
+                    .map(Some)
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => vec![None; params.len()],
+        };
         let mut ids = Vec::with_capacity(results.len());
-        for t in &results {
-            ids.push(
-                tracker
-                    .log(&t.run_record(data, experiment))?
-                    .run_id()
-                    .to_string(),
-            );
+        for (t, cv) in results.iter().zip(&cv) {
+            let mut record = t.run_record(data, experiment);
+            if let Some(cv) = cv {
+                record
+                    .metrics
+                    .insert("cv_roc_auc".into(), Some(cv.mean.roc_auc));
+                record
+                    .metrics
+                    .insert("cv_roc_auc_sd".into(), Some(cv.sd.roc_auc));
+                record
+                    .params
+                    .insert("cv_folds".into(), cv.folds.len().to_string());
+            }
+            ids.push(tracker.log(&record)?.run_id().to_string());
         }
         let col_u64 = |f: fn(&churnkit_core::forest::RandomForestValidParams) -> u64| -> Vec<u64> {
             params.iter().map(f).collect()
@@ -1029,34 +1119,77 @@ impl Project {
         let metric = |f: fn(&Trained) -> Option<f64>| -> Vec<Option<f64>> {
             results.iter().map(f).collect()
         };
-        Ok(DataFrame::new(
-            results.len(),
-            vec![
-                Column::new("n_estimators".into(), col_u64(|p| p.n_estimators() as u64)),
-                Column::new("max_depth".into(), depth),
-                Column::new(
-                    "min_samples_split".into(),
-                    col_u64(|p| p.min_samples_split() as u64),
-                ),
-                Column::new(
-                    "min_samples_leaf".into(),
-                    col_u64(|p| p.min_samples_leaf() as u64),
-                ),
-                Column::new(
-                    "max_features".into(),
-                    params
-                        .iter()
-                        .map(|p| p.max_features().to_string())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new("train_f1".into(), metric(|t| Some(t.train.f1))),
-                Column::new("test_f1".into(), metric(|t| Some(t.test.f1))),
-                Column::new("roc_auc".into(), metric(|t| t.test.roc_auc)),
-                Column::new("fit_s".into(), metric(|t| Some(t.fit_seconds))),
-                Column::new("run_id".into(), ids),
-            ],
-        )?)
+        let oob: Vec<Option<f64>> = results
+            .iter()
+            .map(|t| t.oob.as_ref().and_then(|o| o.roc_auc))
+            .collect();
+        let mut cols = vec![
+            Column::new("n_estimators".into(), col_u64(|p| p.n_estimators() as u64)),
+            Column::new("max_depth".into(), depth),
+            Column::new(
+                "min_samples_split".into(),
+                col_u64(|p| p.min_samples_split() as u64),
+            ),
+            Column::new(
+                "min_samples_leaf".into(),
+                col_u64(|p| p.min_samples_leaf() as u64),
+            ),
+            Column::new(
+                "max_features".into(),
+                params
+                    .iter()
+                    .map(|p| p.max_features().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "bootstrap".into(),
+                params.iter().map(|p| p.bootstrap()).collect::<Vec<_>>(),
+            ),
+            Column::new("train_f1".into(), metric(|t| Some(t.train.f1))),
+            Column::new("test_f1".into(), metric(|t| Some(t.test.f1))),
+            Column::new("roc_auc".into(), metric(|t| t.test.roc_auc)),
+            Column::new("oob_roc_auc".into(), oob.clone()),
+        ];
+        if matches!(rank, Rank::CrossValidated(_)) {
+            let each = |f: fn(&crate::workflow::CrossValidation) -> f64| -> Vec<Option<f64>> {
+                cv.iter().map(|c| c.as_ref().map(f)).collect()
+            };
+            cols.push(Column::new("cv_roc_auc".into(), each(|c| c.mean.roc_auc)));
+            cols.push(Column::new("cv_roc_auc_sd".into(), each(|c| c.sd.roc_auc)));
+        }
+        cols.push(Column::new("fit_s".into(), metric(|t| Some(t.fit_seconds))));
+        cols.push(Column::new("run_id".into(), ids));
+        let table = DataFrame::new(results.len(), cols)?;
+        let key: Option<Vec<Option<f64>>> = match rank {
+            Rank::Grid => None,
+            Rank::Test => Some(metric(|t| t.test.roc_auc)),
+            Rank::OutOfBag => Some(oob),
+            Rank::CrossValidated(_) => Some(
+                cv.iter()
+                    .map(|c| c.as_ref().map(|c| c.mean.roc_auc))
+                    .collect(),
+            ),
+        };
+        let Some(key) = key else { return Ok(table) };
+        // Best first; ties keep grid order.
+        let mut order: Vec<IdxSize> = (0..key.len() as IdxSize).collect();
+        let v = |i: IdxSize| key[i as usize].unwrap_or(f64::NEG_INFINITY);
+        order.sort_by(|&a, &b| v(b).total_cmp(&v(a)));
+        Ok(table.take(&IdxCa::from_vec("rank".into(), order))?)
     }
+}
+
+/// What a sweep is ranked by (see [`Project::sweep_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rank {
+    /// Not ranked: the grid's order.
+    Grid,
+    /// The test rows' ROC AUC.
+    Test,
+    /// The out-of-bag ROC AUC of the training rows.
+    OutOfBag,
+    /// The mean ROC AUC of a stratified k-fold cross-validation on the training rows.
+    CrossValidated(usize),
 }
 
 #[cfg(test)]
@@ -1158,6 +1291,70 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_ranked_by_cross_validation_or_out_of_bag_puts_the_best_first() {
+        if std::env::var_os("MLFLOW_TRACKING_URI").is_some() {
+            eprintln!("skipping: MLFLOW_TRACKING_URI is set and the sweep would log there");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let project = Project::open(dir.path()).unwrap();
+        let data = prepare(&sample(), "Churn").unwrap();
+        let grid =
+            crate::workflow::Grid::new()
+                .n_estimators([20])
+                .max_depth([Some(1), Some(3), None]);
+        let column = |t: &DataFrame, c: &str| -> Vec<f64> {
+            f64_column(t, c)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.unwrap())
+                .collect()
+        };
+        let cv = project
+            .sweep_by("cv", &data, &grid, Rank::CrossValidated(3))
+            .unwrap();
+        let auc = column(&cv, "cv_roc_auc");
+        assert!(auc.windows(2).all(|w| w[0] >= w[1]), "{auc:?}");
+        // The cross-validated figure is each setting's own, computed on the training rows: the
+        // same as cross-validating that setting alone.
+        let depth = cv
+            .column("max_depth")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<usize>();
+        let p = RandomForestParams::new()
+            .n_estimators(20)
+            .max_depth(depth)
+            .check()
+            .unwrap();
+        let alone =
+            crate::workflow::cross_validate_rows(&data.x_train, &data.y_train, &p, 3, p.seed())
+                .unwrap();
+        assert_eq!(auc[0], alone.mean.roc_auc);
+        let runs = tracking::LocalStore::new(project.path("mlruns"))
+            .list(Some("cv"))
+            .unwrap();
+        assert!(runs
+            .iter()
+            .all(|r| r.record.metrics.contains_key("cv_roc_auc")));
+        let oob = project
+            .sweep_by("oob", &data, &grid, Rank::OutOfBag)
+            .unwrap();
+        let o = column(&oob, "oob_roc_auc");
+        assert!(o.windows(2).all(|w| w[0] >= w[1]), "{o:?}");
+        let no_bootstrap = grid.clone().bootstrap([false]);
+        let e = project
+            .sweep_by("oob2", &data, &no_bootstrap, Rank::OutOfBag)
+            .unwrap_err();
+        assert!(e.to_string().contains("bootstrap"), "{e}");
+        // Refused before anything was trained or logged.
+        let logged = tracking::LocalStore::new(project.path("mlruns")).list(Some("oob2"));
+        assert!(logged.map_or(true, |r| r.is_empty()));
+    }
+
+    #[test]
     fn a_sweep_logs_each_model_and_writes_nothing_else() {
         if std::env::var_os("MLFLOW_TRACKING_URI").is_some() {
             eprintln!("skipping: MLFLOW_TRACKING_URI is set and the sweep would log there");
@@ -1168,7 +1365,7 @@ mod tests {
         let project = Project::open(dir.path()).unwrap();
         let data = prepare(&sample(), "Churn").unwrap();
         let table = project.sweep_max_depth("sweep", &data, &[2, 6]).unwrap();
-        assert_eq!(table.shape(), (2, 10));
+        assert_eq!(table.shape(), (2, 12));
         // Any hyperparameters: 2 x 2 combinations, one logged run each, in grid order.
         let grid = crate::workflow::Grid::new()
             .n_estimators([10])

@@ -17,6 +17,7 @@
 //! # Ok::<(), churnkit::Error>(())
 //! ```
 
+mod cross_validate;
 mod evaluate;
 mod grid;
 mod monitor;
@@ -25,6 +26,9 @@ mod records;
 mod survival;
 mod train;
 
+pub use cross_validate::{
+    cross_validate, cross_validate_rows, log_loss, CrossValidation, Fold, FoldScores,
+};
 pub use evaluate::{evaluate, test_row_values, EvaluateOptions, Evaluated, Threshold};
 pub use grid::{train_grid, Grid};
 pub use monitor::{monitor, Monitored, Realised, ScoreDrift};

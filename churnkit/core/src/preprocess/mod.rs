@@ -28,7 +28,7 @@ mod split;
 mod transform;
 
 pub use processed::Processed;
-pub use split::{CleaningReport, Split, SplitInfo, SplitOptions, TargetEncoding};
+pub use split::{stratified_folds, CleaningReport, Split, SplitInfo, SplitOptions, TargetEncoding};
 pub use transform::{
     Clip, FeatureTransform, InputInfo, NumericFill, Preprocessor, TransformReport, UnknownCategory,
     Unseen, FORMAT, FORMAT_VERSION,

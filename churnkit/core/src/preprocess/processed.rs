@@ -36,6 +36,26 @@ impl Processed {
         Self::from_split_inputs(table, &split, state, &inputs)
     }
 
+    /// The `k` folds of stratified k-fold cross-validation ([`Split::folds`]), each with its own
+    /// preprocessor fitted on its training rows only; the cells are parsed once for all folds.
+    pub fn fit_folds(
+        table: &Table,
+        schema: &Schema,
+        k: usize,
+        seed: u64,
+    ) -> Result<Vec<Processed>> {
+        use rayon::prelude::*;
+        let splits = Split::folds(table, schema, k, seed)?;
+        let inputs = Inputs::read(table, schema)?;
+        splits
+            .par_iter()
+            .map(|split| {
+                let state = Preprocessor::fit_inputs(table, schema, split, &inputs)?;
+                Self::from_split_inputs(table, split, state, &inputs)
+            })
+            .collect()
+    }
+
     /// Transform the rows of `split` with a fitted `state`.
     pub fn from_split(table: &Table, split: &Split, state: Preprocessor) -> Result<Processed> {
         split.check_table(table)?;

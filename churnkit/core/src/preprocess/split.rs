@@ -185,6 +185,35 @@ impl Split {
         })
     }
 
+    /// `k` splits of the same rows for stratified k-fold cross-validation: split `i` tests on
+    /// fold `i` and trains on the others (folds from [`stratified_folds`] over the rows kept
+    /// after de-duplication, shuffled with `seed`). The same checks and cleaning as
+    /// [`Split::stratified`].
+    pub fn folds(table: &Table, schema: &Schema, k: usize, seed: u64) -> Result<Vec<Split>> {
+        let base = Split::stratified(table, schema, SplitOptions::new(0.5, seed))?;
+        let kept_labels: Vec<u8> = base.kept.iter().map(|&i| base.labels[i]).collect();
+        let fold_of = stratified_folds(&kept_labels, k, seed)
+            .map_err(|e| table.bad_column(&schema.target, e.to_string()))?;
+        Ok((0..k)
+            .map(|f| {
+                let (mut train, mut test) = (Vec::new(), Vec::new());
+                for (&row, &g) in base.kept.iter().zip(&fold_of) {
+                    if g == f {
+                        test.push(row);
+                    } else {
+                        train.push(row);
+                    }
+                }
+                Split {
+                    options: SplitOptions::new(1.0 / k as f64, seed),
+                    train,
+                    test,
+                    ..base.clone()
+                }
+            })
+            .collect())
+    }
+
     /// The settings.
     pub fn options(&self) -> SplitOptions {
         self.options
@@ -286,4 +315,41 @@ impl TargetEncoding {
         }
         Ok(out)
     }
+}
+
+/// The fold (`0..k`) of each row for stratified k-fold cross-validation. Each class is
+/// shuffled with `seed`; then the classes are laid end to end and dealt round robin, which is how
+/// scikit-learn's `StratifiedKFold` allocates rows to folds: every fold gets the same number of
+/// each class, to within one, and the same counts scikit-learn gives.
+///
+/// ```
+/// let y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+/// let f = churnkit_core::preprocess::stratified_folds(&y, 2, 7).unwrap();
+/// let ones = |k| (0..10).filter(|&i| f[i] == k && y[i] == 1).count();
+/// assert_eq!((ones(0), ones(1)), (2, 2));
+/// ```
+pub fn stratified_folds(labels: &[u8], k: usize, seed: u64) -> Result<Vec<usize>> {
+    if k < 2 {
+        return Err(Error::params(format!(
+            "cross-validation needs at least 2 folds, got {k}"
+        )));
+    }
+    let mut rng = Rng::new(seed);
+    let mut order = Vec::with_capacity(labels.len());
+    for class in [0u8, 1] {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        if idx.len() < k {
+            return Err(Error::params(format!(
+                "{k} folds need at least {k} rows of each class; class {class} has {}",
+                idx.len()
+            )));
+        }
+        rng.shuffle(&mut idx);
+        order.extend(idx);
+    }
+    let mut fold = vec![0; labels.len()];
+    for (p, &row) in order.iter().enumerate() {
+        fold[row] = p % k;
+    }
+    Ok(fold)
 }

@@ -1424,6 +1424,33 @@ impl Project {
     pub fn model(&self) -> Result<Model> {
         call(&ops::ProjectModel { project: self.r() }).map(|r| Model { h: Handle::new(r) })
     }
+    /// Start a run of `experiment` named `name`, to fill from cells and end with [`Run::end`].
+    pub fn start_run(&self, experiment: &str, name: &str) -> Result<Run> {
+        call(&ops::StartRun {
+            project: self.r(),
+            experiment: experiment.into(),
+            name: name.into(),
+        })
+        .map(|r| Run { h: Handle::new(r) })
+    }
+    /// Runs of `experiments` matching an MLflow filter
+    /// (`"metrics.roc_auc > 0.85 and params.max_depth = '8'"`), ordered by `order_by`
+    /// (`&["metrics.roc_auc DESC"]`, or `&[]` for newest first): from the server if
+    /// `MLFLOW_TRACKING_URI` is set, else from `mlruns/`, the same rows either way.
+    pub fn search_runs(
+        &self,
+        experiments: &[&str],
+        filter: &str,
+        order_by: &[&str],
+    ) -> Result<Frame> {
+        call(&ops::SearchRuns {
+            project: self.r(),
+            experiments: strings(experiments),
+            filter: filter.into(),
+            order_by: strings(order_by),
+        })
+        .map(frame)
+    }
     /// Score the customers of `df` with a registered model (`models:/churn@champion`): their
     /// ids, `churn_probability` and `churn_prediction`.
     pub fn score(&self, uri: &str, df: &Frame) -> Result<Frame> {
@@ -1433,6 +1460,73 @@ impl Project {
             frame: df.r(),
         })
         .map(frame)
+    }
+}
+
+/// A run logged by hand from cells ([`Project::start_run`]): add params, metrics, tags and
+/// artifacts, then [`Run::end`] logs it all at once (never half a run). A metric logged again
+/// gets a history of steps, as in MLflow.
+#[derive(Debug, Clone)]
+pub struct Run {
+    h: Handle,
+}
+
+impl Run {
+    fn r(&self) -> Ref<kind::Run> {
+        self.h.r()
+    }
+
+    /// Shown as what it holds and whether it was logged.
+    pub fn evcxr_display(&self) {
+        show(&self.h);
+    }
+
+    /// Add params (`&[("segment", "germany_50plus")]`); a param keeps its first value.
+    pub fn log_params(&self, params: &[(&str, &str)]) -> Result<()> {
+        call(&ops::LogParams {
+            run: self.r(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    /// Add metric values (`&[("segment_lift", 2.4)]`).
+    pub fn log_metrics(&self, metrics: &[(&str, f64)]) -> Result<()> {
+        call(&ops::LogMetrics {
+            run: self.r(),
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        })
+    }
+
+    /// Set tags.
+    pub fn set_tags(&self, tags: &[(&str, &str)]) -> Result<()> {
+        call(&ops::SetTags {
+            run: self.r(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    /// Add a chart (as PNG) or a table (as CSV) under `name` (the extension is added if
+    /// missing); the name it was stored under.
+    pub fn log_artifact(&self, name: &str, item: &impl Item) -> Result<String> {
+        let Some(object) = item.item().h else {
+            return Err(Error("an artifact is a chart or a table".into()));
+        };
+        call(&ops::LogArtifact {
+            run: self.r(),
+            name: name.into(),
+            object,
+        })
+    }
+
+    /// Log the run (to `mlruns/`, and to the server of `MLFLOW_TRACKING_URI` if set); its id.
+    pub fn end(&self) -> Result<String> {
+        call(&ops::EndRun { run: self.r() })
     }
 }
 

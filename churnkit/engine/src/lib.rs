@@ -33,6 +33,8 @@ enum Obj {
     Survival(Box<nb::Survival>),
     Monitored(Box<nb::Monitored>),
     Saved(Box<nb::Saved>),
+    // A run is filled in place by later cells; with the project it logs to.
+    Run(Box<(Mutex<nb::CellRun>, Project)>),
 }
 
 impl Obj {
@@ -47,6 +49,7 @@ impl Obj {
             Obj::Survival(_) => "a survival analysis",
             Obj::Monitored(_) => "a drift report",
             Obj::Saved(_) => "a saved model",
+            Obj::Run(..) => "a run",
         }
     }
 }
@@ -107,6 +110,27 @@ kinds! {
     Project: "a project" => Project;
     Survival: "a survival analysis" => Survival;
     Drift: "a drift report" => Monitored;
+}
+
+impl Kind for kind::Run {
+    const WHAT: &'static str = "a run";
+    fn accepts(o: &Obj) -> bool {
+        matches!(o, Obj::Run(..))
+    }
+}
+
+/// The run behind a handle, locked for a change, with its project.
+fn with_run<T>(
+    r: Ref<kind::Run>,
+    f: impl FnOnce(&mut nb::CellRun, &Project) -> churnkit::Result<T>,
+) -> Res<T> {
+    let o = fetch(r)?;
+    let Obj::Run(b) = &*o else {
+        unreachable!("checked by fetch")
+    };
+    let (run, project) = &**b;
+    let mut run = run.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut run, project).map_err(e)
 }
 
 /// The object behind a typed handle, checked to be of its kind.
@@ -365,6 +389,7 @@ fn show(o: &Obj) -> String {
             s.model.trees.len(),
             s.model.feature_names.len()
         )),
+        Obj::Run(b) => text_block(&b.0.lock().unwrap_or_else(|p| p.into_inner()).summary()),
         Obj::Monitored(m) => text_block(&format!(
             "{} of {} features drifted{}",
             m.drift.drifted,
@@ -962,6 +987,60 @@ impl Handler for Engine {
     fn project_model(&mut self, r: ops::ProjectModel) -> Res<Ref<kind::Model>> {
         let saved = with!(r.project, Project, |p| p.saved_model().map_err(e))?;
         Ok(put(Obj::Saved(Box::new(saved))))
+    }
+
+    fn search_runs(&mut self, r: ops::SearchRuns) -> Res<ops::FrameInfo> {
+        with!(r.project, Project, |p| frame_res(p.search_runs(
+            &r.experiments,
+            &r.filter,
+            &r.order_by
+        )))
+    }
+
+    fn start_run(&mut self, r: ops::StartRun) -> Res<Ref<kind::Run>> {
+        let (run, project) = with!(r.project, Project, |p| p
+            .start_run(&r.experiment, &r.name)
+            .map(|run| (run, p.clone()))
+            .map_err(e))?;
+        Ok(put(Obj::Run(Box::new((Mutex::new(run), project)))))
+    }
+
+    fn log_params(&mut self, r: ops::LogParams) -> Res<()> {
+        with_run(r.run, |run, _| run.log_params(&r.params))
+    }
+
+    fn log_metrics(&mut self, r: ops::LogMetrics) -> Res<()> {
+        with_run(r.run, |run, _| run.log_metrics(&r.metrics))
+    }
+
+    fn set_tags(&mut self, r: ops::SetTags) -> Res<()> {
+        with_run(r.run, |run, _| run.set_tags(&r.tags))
+    }
+
+    fn log_artifact(&mut self, r: ops::LogArtifact) -> Res<String> {
+        // A chart is its PNG, a table its CSV; the name gets the extension if it has none.
+        let (bytes, ext) = match &*get(r.object)? {
+            Obj::Png(p) => (p.bytes.clone(), "png"),
+            Obj::Frame(df) => (nb::frame_csv(df).map_err(e)?, "csv"),
+            o => {
+                return Err(format!(
+                    "an artifact is a chart or a table, not {}",
+                    o.what()
+                ))
+            }
+        };
+        let has_ext = r.name.rsplit('/').next().is_some_and(|f| f.contains('.'));
+        let name = if has_ext {
+            r.name.clone()
+        } else {
+            format!("{}.{ext}", r.name)
+        };
+        with_run(r.run, |run, _| run.log_artifact(&name, bytes))?;
+        Ok(name)
+    }
+
+    fn end_run(&mut self, r: ops::EndRun) -> Res<String> {
+        with_run(r.run, |run, project| run.end(&project.tracker()?))
     }
 
     fn score(&mut self, r: ops::Score) -> Res<ops::FrameInfo> {

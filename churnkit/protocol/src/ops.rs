@@ -35,6 +35,9 @@ pub mod kind {
     /// A drift report.
     #[derive(Debug)]
     pub enum Drift {}
+    /// A run being filled from cells.
+    #[derive(Debug)]
+    pub enum Run {}
 }
 
 /// A depth limit, or none.
@@ -310,4 +313,11 @@ define_ops! {
     models: Models { project: Ref<kind::Project> } -> FrameInfo;
     project_model: ProjectModel { project: Ref<kind::Project> } -> Ref<kind::Model>;
     score: Score { project: Ref<kind::Project>, uri: String, frame: Ref<kind::Frame> } -> FrameInfo;
+    search_runs: SearchRuns { project: Ref<kind::Project>, experiments: Vec<String>, filter: String, order_by: Vec<String> } -> FrameInfo;
+    start_run: StartRun { project: Ref<kind::Project>, experiment: String, name: String } -> Ref<kind::Run>;
+    log_params: LogParams { run: Ref<kind::Run>, params: Vec<(String, String)> } -> ();
+    log_metrics: LogMetrics { run: Ref<kind::Run>, metrics: Vec<(String, f64)> } -> ();
+    set_tags: SetTags { run: Ref<kind::Run>, tags: Vec<(String, String)> } -> ();
+    log_artifact: LogArtifact { run: Ref<kind::Run>, name: String, object: u64 } -> String;
+    end_run: EndRun { run: Ref<kind::Run> } -> String;
 }

@@ -656,6 +656,14 @@ pub fn cv_table(cv: &crate::workflow::CrossValidation) -> Result<DataFrame> {
     )?)
 }
 
+/// A table as CSV bytes (what a table logged as an artifact holds).
+pub fn frame_csv(df: &DataFrame) -> Result<Vec<u8>> {
+    use polars::prelude::{CsvWriter, SerWriter};
+    let mut out = Vec::new();
+    CsvWriter::new(&mut out).finish(&mut df.clone())?;
+    Ok(out)
+}
+
 /// A column's values as text (numbers as written by [`fmt_float`]), missing as `None`.
 pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     text_column(df, name)
@@ -882,6 +890,45 @@ impl Project {
             Some(c) => RunSource::Server(c),
             None => RunSource::Local(tracking::LocalStore::new(self.path("mlruns"))),
         })
+    }
+
+    /// Start a run of `experiment` named `name`, to fill from cells and [`CellRun::end`].
+    pub fn start_run(&self, experiment: &str, name: &str) -> Result<CellRun> {
+        ensure!(
+            !experiment.trim().is_empty(),
+            params,
+            "a run needs an experiment name"
+        );
+        let mut record = tracking::RunRecord::new(tracking::RunKind::Notebook, experiment, name);
+        record
+            .tags
+            .insert("mlflow.runName".into(), name.to_string());
+        record
+            .tags
+            .insert("mlflow.source.type".into(), "NOTEBOOK".into());
+        Ok(CellRun {
+            record,
+            ended: None,
+        })
+    }
+
+    /// Runs of several experiments matching `filter` in MLflow's syntax
+    /// (`"metrics.roc_auc > 0.85 and params.max_depth = '8'"`), ordered by `order_by`
+    /// (`"metrics.roc_auc DESC"`; default newest first): from the server if
+    /// `MLFLOW_TRACKING_URI` is set, else from `mlruns/`, with the same rows either way.
+    pub fn search_runs<E: AsRef<str>, O: AsRef<str>>(
+        &self,
+        experiments: &[E],
+        filter: &str,
+        order_by: &[O],
+    ) -> Result<DataFrame> {
+        let e: Vec<&str> = experiments.iter().map(AsRef::as_ref).collect();
+        let o: Vec<&str> = order_by.iter().map(AsRef::as_ref).collect();
+        let rows = self.source()?.search(&e, filter, &o)?;
+        let mut df = tracking::query::runs_frame(&rows, None)?;
+        let names: Vec<String> = rows.iter().map(|r| r.experiment.clone()).collect();
+        df.insert_column(2, Column::new("experiment".into(), names))?;
+        Ok(df)
     }
 
     /// Where runs are logged: `mlruns/`, and the server if `MLFLOW_TRACKING_URI` is set.
@@ -1176,6 +1223,153 @@ impl Project {
         let v = |i: IdxSize| key[i as usize].unwrap_or(f64::NEG_INFINITY);
         order.sort_by(|&a, &b| v(b).total_cmp(&v(a)));
         Ok(table.take(&IdxCa::from_vec("rank".into(), order))?)
+    }
+}
+
+/// A run logged by hand from cells ([`Project::start_run`]): params, metrics, tags and artifacts
+/// are gathered, then [`CellRun::end`] logs them all at once (to `mlruns/`, and to the server of
+/// `MLFLOW_TRACKING_URI` if set), so a run is never half-logged. A metric logged several times
+/// keeps every value as its history (steps 0, 1, ...), the last as its value, as MLflow does.
+#[derive(Debug, Clone)]
+pub struct CellRun {
+    record: tracking::RunRecord,
+    ended: Option<String>,
+}
+
+/// MLflow's rule for names: letters, digits, `_ - . / ` and spaces, at most 250 characters.
+fn check_key(what: &str, key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 250
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-./ ".contains(c))
+        && !key.split('/').any(|p| p == "..");
+    ensure!(
+        ok,
+        params,
+        "{what} name '{key}' is not allowed: letters, digits, _ - . / and spaces, at most 250 characters"
+    );
+    Ok(())
+}
+
+impl CellRun {
+    fn open(&self) -> Result<()> {
+        match &self.ended {
+            Some(id) => bail!(
+                params,
+                "this run was ended and logged as {id}: start a new one"
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The run's name.
+    pub fn name(&self) -> &str {
+        &self.record.run_name
+    }
+
+    /// The run id, once ended.
+    pub fn run_id(&self) -> Option<&str> {
+        self.ended.as_deref()
+    }
+
+    /// Add params. A param keeps its first value, as in MLflow: a different one is an error.
+    pub fn log_params<K: AsRef<str>, V: AsRef<str>>(&mut self, params: &[(K, V)]) -> Result<()> {
+        self.open()?;
+        for (k, v) in params {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            check_key("param", k)?;
+            ensure!(
+                v.len() <= 6000,
+                params,
+                "param '{k}' is longer than 6000 characters"
+            );
+            match self.record.params.get(k) {
+                Some(old) if old != v => bail!(
+                    params,
+                    "param '{k}' is already '{old}'; a param is logged once (use a metric for values that change)"
+                ),
+                _ => {
+                    self.record.params.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Add metric values; logging a metric again adds a step to its history.
+    pub fn log_metrics<K: AsRef<str>>(&mut self, metrics: &[(K, f64)]) -> Result<()> {
+        self.open()?;
+        for (k, v) in metrics {
+            let k = k.as_ref();
+            check_key("metric", k)?;
+            let value = Some(*v).filter(|v| !v.is_nan());
+            let history = self.record.metric_history.entry(k.to_string()).or_default();
+            history.push(tracking::MetricPoint {
+                step: history.len() as i64,
+                value,
+            });
+            self.record.metrics.insert(k.to_string(), value);
+        }
+        Ok(())
+    }
+
+    /// Set tags (a tag set again takes the new value).
+    pub fn set_tags<K: AsRef<str>, V: AsRef<str>>(&mut self, tags: &[(K, V)]) -> Result<()> {
+        self.open()?;
+        for (k, v) in tags {
+            check_key("tag", k.as_ref())?;
+            self.record
+                .tags
+                .insert(k.as_ref().to_string(), v.as_ref().to_string());
+        }
+        Ok(())
+    }
+
+    /// Add a file to the run's artifacts (`name` a relative path such as `charts/gains.png`).
+    pub fn log_artifact(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        self.open()?;
+        check_key("artifact", name)?;
+        ensure!(
+            !name.starts_with('/') && !name.starts_with("model/"),
+            params,
+            "artifact '{name}' must be a relative path outside model/"
+        );
+        self.record.artifacts.retain(|a| a.path != name);
+        self.record
+            .artifacts
+            .push(tracking::Artifact::new(name, bytes));
+        Ok(())
+    }
+
+    /// Log the run with `tracker` (all or nothing); its id. A run ends once.
+    pub fn end(&mut self, tracker: &Tracker) -> Result<String> {
+        self.open()?;
+        // Histories of one point are plain values.
+        self.record.metric_history.retain(|_, h| h.len() > 1);
+        self.record.end_time_ms = tracking::now_ms();
+        let logged = tracker.log(&self.record)?;
+        let id = logged.run_id().to_string();
+        self.ended = Some(id.clone());
+        Ok(id)
+    }
+
+    /// One line: what the run holds and whether it was logged.
+    pub fn summary(&self) -> String {
+        let r = &self.record;
+        let what = format!(
+            "run '{}' of '{}': {} params, {} metrics, {} tags, {} artifacts",
+            r.run_name,
+            r.experiment,
+            r.params.len(),
+            r.metrics.len(),
+            r.tags.len(),
+            r.artifacts.len()
+        );
+        match &self.ended {
+            Some(id) => format!("{what}; logged as {id}"),
+            None => format!("{what}; not logged yet: end() logs it"),
+        }
     }
 }
 

@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod compare;
+mod filter;
 pub mod local;
 pub mod pyfunc;
 pub mod query;
@@ -36,7 +37,7 @@ pub use client::{Auth, Metric, MlflowClient, Run, RunInfo};
 pub use compare::{find_runs, Comparison};
 pub use local::{LocalStore, RemoteRef, Scan, StoredRun};
 pub use query::{
-    best_run, compare, list_runs, metric_history, search_runs, RunRow, RunSource, Where,
+    best_run, compare, list_runs, metric_history, search_runs, Filter, RunRow, RunSource, Where,
 };
 pub use record::{
     keys, Artifact, DatasetInput, MetricPoint, ModelFlavor, PythonFunction, RunKind, RunRecord,

@@ -1,5 +1,6 @@
 //! Query and compare runs as polars DataFrames, over the local store or a server alike.
 
+pub use crate::filter::Filter;
 use crate::record::{MetricPoint, RunStatus};
 use crate::{LocalStore, MlflowClient};
 use churnkit_core::bail;
@@ -57,29 +58,57 @@ impl RunSource {
         })
     }
 
-    /// Runs of `experiment` matching `filter` (MLflow syntax; locally a subset: clauses joined
-    /// by `and`, each `metrics.K|params.K|tags.K|attributes.K <op> value`), sorted by
-    /// `order_by` entries like `"metrics.test_f1 DESC"` (default: newest first).
+    /// Runs of `experiment` matching `filter` (MLflow's syntax, evaluated locally as a server
+    /// does: see [`Filter`]), sorted by `order_by` entries like `"metrics.test_f1 DESC"`
+    /// (default: newest first).
     pub fn runs(&self, experiment: &str, filter: &str, order_by: &[&str]) -> Result<Vec<RunRow>> {
+        self.search(&[experiment], filter, order_by)
+    }
+
+    /// [`RunSource::runs`] over several experiments at once (unknown ones have no runs).
+    pub fn search(
+        &self,
+        experiments: &[&str],
+        filter: &str,
+        order_by: &[&str],
+    ) -> Result<Vec<RunRow>> {
         match self {
             RunSource::Server(c) => {
-                let Some(id) = c.get_experiment_by_name(experiment)? else {
+                let mut ids = Vec::new();
+                let mut names = BTreeMap::new();
+                for e in experiments {
+                    if let Some(id) = c.get_experiment_by_name(e)? {
+                        names.insert(id.clone(), e.to_string());
+                        ids.push(id);
+                    }
+                }
+                if ids.is_empty() {
                     return Ok(vec![]);
-                };
+                }
                 let order: Vec<String> = order_by.iter().map(|s| s.to_string()).collect();
-                Ok(c.search_runs(&[id], filter, &order)?
+                Ok(c.search_runs(&ids, filter, &order)?
                     .into_iter()
-                    .map(|r| server_row(r, experiment))
+                    .map(|r| {
+                        let name = names
+                            .get(&r.info.experiment_id)
+                            .cloned()
+                            .unwrap_or_default();
+                        server_row(r, &name)
+                    })
                     .collect())
             }
             RunSource::Local(store) => {
-                let clauses = parse_filter(filter)?;
-                let mut rows: Vec<RunRow> = store
-                    .list(Some(experiment))?
-                    .into_iter()
-                    .map(|s| local_row(&s))
-                    .filter(|r| clauses.iter().all(|c| c.matches(r)))
-                    .collect();
+                let filter = Filter::parse(filter)?;
+                let mut rows = Vec::new();
+                for e in experiments {
+                    rows.extend(
+                        store
+                            .list(Some(e))?
+                            .into_iter()
+                            .map(|s| local_row(&s))
+                            .filter(|r| filter.matches(r)),
+                    );
+                }
                 sort_rows(&mut rows, order_by)?;
                 Ok(rows)
             }
@@ -163,14 +192,6 @@ enum Value {
     Text(String),
 }
 
-#[derive(Debug, Clone)]
-struct Clause {
-    kind: String,
-    key: String,
-    op: String,
-    value: Value,
-}
-
 fn field(r: &RunRow, kind: &str, key: &str) -> Option<Value> {
     match kind {
         "metrics" | "metric" => r.metrics.get(key).map(|v| Value::Num(*v)),
@@ -187,32 +208,6 @@ fn field(r: &RunRow, kind: &str, key: &str) -> Option<Value> {
     }
 }
 
-impl Clause {
-    fn matches(&self, r: &RunRow) -> bool {
-        let Some(v) = field(r, &self.kind, &self.key) else {
-            return false;
-        };
-        let ord = match (&v, &self.value) {
-            (Value::Num(a), Value::Num(b)) => a.partial_cmp(b),
-            (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
-            (Value::Text(a), Value::Num(b)) => a.parse::<f64>().ok().and_then(|a| a.partial_cmp(b)),
-            (Value::Num(a), Value::Text(b)) => {
-                b.parse::<f64>().ok().and_then(|b| a.partial_cmp(&b))
-            }
-        };
-        use std::cmp::Ordering::*;
-        matches!(
-            (self.op.as_str(), ord),
-            ("=", Some(Equal))
-                | ("!=", Some(Less | Greater))
-                | (">", Some(Greater))
-                | ("<", Some(Less))
-                | (">=", Some(Greater | Equal))
-                | ("<=", Some(Less | Equal))
-        )
-    }
-}
-
 fn split_ident(ident: &str) -> (String, String) {
     let ident = ident.trim();
     match ident.split_once('.') {
@@ -222,48 +217,6 @@ fn split_ident(ident: &str) -> (String, String) {
         ),
         None => ("attributes".into(), ident.trim_matches('`').to_string()),
     }
-}
-
-fn parse_filter(filter: &str) -> Result<Vec<Clause>> {
-    let filter = filter.trim();
-    if filter.is_empty() {
-        return Ok(vec![]);
-    }
-    let bad = |c: &str| {
-        Error::params(format!("cannot parse filter clause '{c}' (expected e.g. metrics.test_f1 > 0.5 and params.max_depth = '10')"))
-    };
-    let mut out = Vec::new();
-    let lower = filter.to_ascii_lowercase();
-    let mut clauses = Vec::new();
-    let mut start = 0;
-    for (i, _) in lower.match_indices(" and ") {
-        clauses.push(&filter[start..i]);
-        start = i + 5;
-    }
-    clauses.push(&filter[start..]);
-    for c in clauses {
-        let op = ["!=", ">=", "<=", "=", ">", "<"]
-            .into_iter()
-            .find(|op| c.contains(op))
-            .ok_or_else(|| bad(c))?;
-        let (lhs, rhs) = c.split_once(op).ok_or_else(|| bad(c))?;
-        let (kind, key) = split_ident(lhs);
-        let rhs = rhs.trim();
-        let value = if (rhs.starts_with('\'') && rhs.ends_with('\'') && rhs.len() >= 2)
-            || (rhs.starts_with('"') && rhs.ends_with('"') && rhs.len() >= 2)
-        {
-            Value::Text(rhs[1..rhs.len() - 1].to_string())
-        } else {
-            Value::Num(rhs.parse().map_err(|_| bad(c))?)
-        };
-        out.push(Clause {
-            kind,
-            key,
-            op: op.to_string(),
-            value,
-        });
-    }
-    Ok(out)
 }
 
 fn sort_rows(rows: &mut [RunRow], order_by: &[&str]) -> Result<()> {
@@ -550,10 +503,10 @@ mod tests {
             row("b", 0.7, "10"),
             row("c", f64::NAN, "15"),
         ];
-        let f = parse_filter("metrics.test_f1 > 0.6 AND params.max_depth = '10'").unwrap();
+        let f = Filter::parse("metrics.test_f1 > 0.6 AND params.max_depth = '10'").unwrap();
         let hit: Vec<&str> = rows
             .iter()
-            .filter(|r| f.iter().all(|c| c.matches(r)))
+            .filter(|r| f.matches(r))
             .map(|r| r.run_id.as_str())
             .collect();
         assert_eq!(hit, ["b"]);
@@ -561,7 +514,7 @@ mod tests {
         sort_rows(&mut sorted, &["metrics.test_f1 DESC"]).unwrap();
         let ids: Vec<&str> = sorted.iter().map(|r| r.run_id.as_str()).collect();
         assert_eq!(ids, ["b", "a", "c"]);
-        assert!(parse_filter("metrics.x ~ 3").is_err());
+        assert!(Filter::parse("metrics.x ~ 3").is_err());
         assert!(sort_rows(&mut sorted, &["metrics.test_f1 SIDEWAYS"]).is_err());
     }
 

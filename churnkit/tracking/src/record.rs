@@ -158,16 +158,19 @@ pub enum RunKind {
     Survival,
     /// A scoring batch was compared with the training data.
     Monitor,
+    /// Logged by hand from a notebook cell.
+    Notebook,
 }
 
 impl RunKind {
-    /// `train`, `evaluate` or `survival`.
+    /// `train`, `evaluate`, `survival`, `monitor` or `notebook`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Train => "train",
             RunKind::Evaluate => "evaluate",
             RunKind::Survival => "survival",
             RunKind::Monitor => "monitor",
+            RunKind::Notebook => "notebook",
         }
     }
 }

@@ -194,13 +194,56 @@ def test_exploration_notebook_on_telco(project, telco):
     assert re.search(r"TotalCharges</td><td[^>]*>11<", html(cells[3])), html(cells[3])[-1500:]
 
 
+def check_analysis(nb, rows, target_values):
+    cells = code(nb)
+    # cells: 0 :dep, 1 setup, 2 load + flag, 3 columns, 4 segments, 5 tenure bands, 6 join,
+    # 7 cross-validation, 8 scoring, 9 the run and search_runs
+    head = html(cells[2])
+    assert "shape: (5, " in head and "churned" in head, head[:400]
+    columns = html(cells[3])
+    assert "id: " in columns and "segment: " in columns and "chi-square" in columns, columns[:600]
+    segments = html(cells[4])
+    assert segments.count("<table") == 3 and "churn_rate" in segments, segments[:600]
+    assert f"<td>{rows}</td>" in segments or f">{rows}<" in segments, segments[:800]
+    bands = html(cells[5])
+    assert "(-1, 6]" in bands and "(6, 12]" in bands and images(cells[5]) == 1, bands[:800]
+    # Bands in their order, not as text sorts them: (6, 12] before (12, 24].
+    assert bands.index("(6, 12]") < bands.index("(12, 24]")
+    joined = html(cells[6])
+    assert "tier" in joined and "spend_to_date" in joined and "[" in joined, joined[:800]
+    cv = html(cells[7])
+    assert cv.count("<table") == 2 and "mean" in cv and "sd" in cv and "log_loss" in cv, cv[:600]
+    assert "5-fold cross-validated" in cv and ("a real difference" in cv or "not a real difference" in cv)
+    scored = html(cells[8])
+    assert "churn_probability" in scored and "reason_2_feature" in scored and "score_decile" in scored, scored[:800]
+    found = html(cells[9])
+    assert "segments-by-" in found and "metrics.top_segment_lift" in found, found[:800]
+    return cells
+
+
+def test_analysis_notebook(project):
+    root, env = project
+    cells = check_analysis(run_notebook("analysis.ipynb", root, env), 100, "0/1")
+    # The sample is the table the pipeline trained on: its model scores it.
+    assert "from the pipeline&#39;s model" in html(cells[8])
+
+
+def test_analysis_notebook_on_telco(project, telco):
+    root, env = project
+    env = dict(env, CHURNKIT_DATA=str(telco), CHURNKIT_TARGET="Churn")
+    cells = check_analysis(run_notebook("analysis.ipynb", root, env, tag="telco"), 7043, "Yes/No")
+    assert "segment: Contract" in html(cells[3]), html(cells[3])[:600]
+    # The pipeline's model was trained on the sample's columns: the notebook says so and trains.
+    assert "a model trained here" in html(cells[8])
+
+
 def test_experiment_comparison_notebook(project):
     root, env = project
     nb = run_notebook("experiment_comparison.ipynb", root, env)
     cells = code(nb)
     # cells: 0 :dep, 1 setup, 2 sweep, 3 runs, 4 charts, 5 best, 6 the champion
     sweep = html(cells[2])
-    assert "shape: (7, 10)" in sweep and "max_depth" in sweep and "min_samples_leaf" in sweep
+    assert "shape: (7, 12)" in sweep and "max_depth" in sweep and "min_samples_leaf" in sweep
     runs = html(cells[3])
     assert re.search(r"shape: \(\d+, \d+\)", runs) and "train-random-forest-d3-n100" in runs
     assert images(cells[4]) == 4
@@ -223,7 +266,7 @@ def test_modeling_notebook(project):
     assert images(cells[3]) == 4
     assert "Baseline: test F1" in html(cells[4]) and images(cells[4]) == 1
     grid = html(cells[5])
-    assert "shape: (6, 10)" in grid and "min_samples_leaf" in grid, grid[:400]
+    assert "shape: (6, 12)" in grid and "min_samples_leaf" in grid, grid[:400]
     compared = html(cells[6])
     assert "ratio_feature" in compared or "n_features" in compared, compared[:600]
     decisions = html(cells[7])
@@ -266,11 +309,12 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
     from conftest import copy_checkout, free_port, headless_chromium
 
     root, env = project
-    executed = CACHE / "notebooks-executed" / "exploration.ipynb"
-    if not executed.exists():
-        run_notebook("exploration.ipynb", root, env)
     checkout = copy_checkout(tmp_path / "checkout")
-    shutil.copy(executed, checkout / "notebooks" / "executed-exploration.ipynb")
+    for name in ("exploration.ipynb", "analysis.ipynb"):
+        executed = CACHE / "notebooks-executed" / name
+        if not executed.exists():
+            run_notebook(name, root, env)
+        shutil.copy(executed, checkout / "notebooks" / f"executed-{name}")
     lab_port, mlflow_port, token = free_port(), free_port(), "browser-test"
     lab_env = dict(os.environ, JUPYTER_PORT=str(lab_port), MLFLOW_PORT=str(mlflow_port), JUPYTER_TOKEN=token,
                    CHURNKIT_MLFLOW_DIR=str(tmp_path / "mlflow"), CHURNKIT_VENV=str(REPO / ".venv"),
@@ -290,13 +334,15 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
             pytest.fail("lab.sh ended before Lab was ready:\n" + "".join(out))
         driver = headless_chromium("1400,1800")
         driver.get(f"http://127.0.0.1:{lab_port}/lab/tree/executed-exploration.ipynb?token={token}")
-        count = """return {
-            tables: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => t.getBoundingClientRect().width > 100).length,
-            images: [...document.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.complete && i.naturalWidth > 100).length,
-            text: (document.querySelector('.jp-Notebook') || document.body).textContent,
+        # Only the notebook on show: Lab keeps earlier documents open in hidden tabs.
+        count = """const root = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)') || document;
+        return {
+            tables: [...root.querySelectorAll('.jp-OutputArea-output table')].filter(t => t.getBoundingClientRect().width > 100).length,
+            images: [...root.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.complete && i.naturalWidth > 100).length,
+            text: (root.querySelector('.jp-Notebook') || document.body).textContent,
             // A table wider than its output area must sit in a box that scrolls sideways, or its
             // last columns are cut off.
-            cut: [...document.querySelectorAll('.jp-OutputArea-output table')].filter(t => {
+            cut: [...root.querySelectorAll('.jp-OutputArea-output table')].filter(t => {
                 const area = t.closest('.jp-OutputArea-output');
                 if (t.getBoundingClientRect().right <= area.getBoundingClientRect().right + 1) return false;
                 for (let e = t.parentElement; e && e !== area.parentElement; e = e.parentElement) {
@@ -319,6 +365,18 @@ def test_lab_renders_an_executed_notebook_in_a_real_browser(project, tmp_path):
         # The rendered page holds the notebook's words, not raw JSON or escaped HTML.
         assert "Churn exploration" in seen["text"] and "Data summary" in seen["text"], seen["text"][:500]
         assert "&lt;table" not in seen["text"] and "data:image/png" not in seen["text"]
+        assert seen["cut"] == [], f"tables cut off: {seen['cut']}"
+        # The analysis notebook: its query results render as tables, none cut off.
+        driver.get(f"http://127.0.0.1:{lab_port}/lab/tree/executed-analysis.ipynb?token={token}")
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            seen = driver.execute_script(count)
+            if "A churn analysis of your own" in seen["text"] and seen["tables"] >= 12:
+                break
+            time.sleep(1)
+        driver.save_screenshot(str(shots / "analysis-in-lab.png"))
+        assert seen["tables"] >= 12 and seen["images"] >= 1, {k: v for k, v in seen.items() if k != "text"}
+        assert "churn_rate" in seen["text"] and "cross-validated" in seen["text"], seen["text"][:500]
         assert seen["cut"] == [], f"tables cut off: {seen['cut']}"
         spec = json.loads((pathlib.Path(KernelSpecManager().get_kernel_spec("rust").resource_dir) / "kernel.json").read_text())
         assert spec["env"]["EVCXR_CONFIG_DIR"] == str(REPO / "jupyter-config/evcxr"), spec

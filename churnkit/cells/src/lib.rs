@@ -303,6 +303,19 @@ impl Frame {
         .map(frame)
     }
 
+    /// This table with a 0/1 column `churned`: 1 where `target` holds its churned value
+    /// (understood from yes/no, true/false, 1/0), so `avg(churned)` is a churn rate in any
+    /// group (`CASE WHEN target = 'Yes' THEN 1 ELSE 0 END AS churned`).
+    pub fn with_churn_flag(&self, target: &str) -> Result<Frame> {
+        call(&ops::ChurnFlag {
+            frame: self.r(),
+            target: target.into(),
+            positive: None,
+            name: "churned".into(),
+        })
+        .map(frame)
+    }
+
     /// pandas' `describe()`: count, mean, std, min, quartiles, max of the numeric columns.
     pub fn describe(&self) -> Result<Frame> {
         call(&ops::Describe { frame: self.r() }).map(frame)

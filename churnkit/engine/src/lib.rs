@@ -26,7 +26,8 @@ pub use churnkit_protocol::PROTOCOL;
 enum Obj {
     Frame(DataFrame),
     Data(Box<Processed>),
-    Trained(Box<Trained>),
+    // With the preprocessor of the data it was fitted on, so that it scores raw rows.
+    Trained(Box<(Trained, Preprocessor)>),
     Eval(Box<Evaluated>),
     Png(Png),
     Project(Project),
@@ -160,7 +161,7 @@ macro_rules! inner {
 
 fn model(o: &Arc<Obj>) -> &Model {
     match &**o {
-        Obj::Trained(t) => t.model(),
+        Obj::Trained(t) => t.0.model(),
         Obj::Saved(s) => &s.model,
         _ => unreachable!("checked by fetch"),
     }
@@ -378,9 +379,9 @@ fn show(o: &Obj) -> String {
         )),
         Obj::Trained(t) => text_block(&format!(
             "{} trees; test F1 {:.3}, ROC AUC {:?}",
-            t.model().trees.len(),
-            t.test.f1,
-            t.test.roc_auc
+            t.0.model().trees.len(),
+            t.0.test.f1,
+            t.0.test.roc_auc
         )),
         Obj::Project(_) => text_block("a churnkit project"),
         Obj::Survival(s) => blocks(&**s),
@@ -658,6 +659,15 @@ impl Handler for Engine {
         )))
     }
 
+    fn churn_flag(&mut self, r: ops::ChurnFlag) -> Res<ops::FrameInfo> {
+        with!(r.frame, Frame, |df| frame_res(query::churn_flag(
+            df,
+            &r.target,
+            r.positive.as_deref(),
+            &r.name
+        )))
+    }
+
     fn describe(&mut self, r: ops::Describe) -> Res<ops::FrameInfo> {
         with!(r.frame, Frame, |df| frame_res(query::describe(df)))
     }
@@ -719,11 +729,13 @@ impl Handler for Engine {
 
     fn fit(&mut self, r: ops::Fit) -> Res<ops::TrainedInfo> {
         let p = params(&r.params)?;
-        let t = with!(r.data, Data, |d| nb::fit(d, p).map_err(e))?;
+        let (t, pre) = with!(r.data, Data, |d| nb::fit(d, p)
+            .map(|t| (t, d.state.clone()))
+            .map_err(e))?;
         let (train, test) = (metrics(&t.train), metrics(&t.test));
         let oob_roc_auc = t.oob.as_ref().and_then(|o| o.roc_auc);
         // The model is the trained object itself under a second reference, not a copy.
-        let h: Ref<kind::Trained> = put(Obj::Trained(Box::new(t)));
+        let h: Ref<kind::Trained> = put(Obj::Trained(Box::new((t, pre))));
         with_registry(|reg| {
             if let Some(entry) = reg.objects.get_mut(&h.id) {
                 entry.1 += 1;
@@ -817,11 +829,14 @@ impl Handler for Engine {
 
     fn predict(&mut self, r: ops::Predict) -> Res<ops::FrameInfo> {
         let m = fetch(r.model)?;
-        let Obj::Saved(saved) = &*m else {
-            return Err("this model has no preprocessor to read raw rows with: load the pipeline's with project.model() or load_model(path)".into());
+        let (model, pre) = match &*m {
+            Obj::Saved(s) => (&s.model, &s.preprocessor),
+            Obj::Trained(t) => (t.0.model(), &t.1),
+            _ => unreachable!("checked by fetch"),
         };
-        with!(r.frame, Frame, |df| frame_res(nb::predict_frame(
-            saved,
+        with!(r.frame, Frame, |df| frame_res(nb::predict_frame_with(
+            model,
+            pre,
             df,
             r.threshold,
             r.explain
@@ -960,7 +975,7 @@ impl Handler for Engine {
 
     fn log(&mut self, r: ops::Log) -> Res<String> {
         let (t, d) = (fetch(r.trained)?, fetch(r.data)?);
-        let (t, d) = (inner!(t, Trained => x => x), inner!(d, Data => x => x));
+        let (t, d) = (inner!(t, Trained => x => &x.0), inner!(d, Data => x => x));
         let record = t.run_record(d, &r.experiment);
         with!(r.project, Project, |p| {
             let logged = p.tracker().map_err(e)?.log(&record).map_err(e)?;
@@ -1380,7 +1395,7 @@ mod tests {
         // The loaded model works wherever a model does.
         let imp = call(ImportanceTable { model: m });
         assert_eq!(imp.columns[0], "feature");
-        // A model trained in the notebook has no preprocessor of its own: said in one line.
+        // A model trained in the notebook scores raw rows with its data's preprocessor.
         let d = call(Prepare {
             frame: df.h,
             spec: spec("Churn"),
@@ -1393,13 +1408,25 @@ mod tests {
             t.h.id, t.model.id,
             "the model is the trained object, not a copy"
         );
-        let err = ask(Predict {
+        let own = call(Predict {
             model: t.model,
             frame: df.h,
+            threshold: 0.5,
+            explain: 1,
+        });
+        assert_eq!(own.height, 100);
+        // A table without the model's columns is one line naming what is missing.
+        let other = call(Select {
+            frame: df.h,
+            columns: vec!["CustomerID".into(), "Age".into()],
+        });
+        let err = ask(Predict {
+            model: t.model,
+            frame: other.h,
             threshold: 0.5,
             explain: 0,
         })
         .unwrap_err();
-        assert!(err.contains("project.model()"), "{err}");
+        assert!(err.contains("Tenure") && !err.contains('\n'), "{err}");
     }
 }

@@ -264,6 +264,7 @@ define_ops! {
     qcut: Qcut { frame: Ref<kind::Frame>, column: String, q: usize, name: Option<String> } -> FrameInfo;
     crosstab: Crosstab { frame: Ref<kind::Frame>, row: String, column: String } -> FrameInfo;
     join: Join { frame: Ref<kind::Frame>, other: Ref<kind::Frame>, on: Vec<String>, how: String } -> FrameInfo;
+    churn_flag: ChurnFlag { frame: Ref<kind::Frame>, target: String, positive: Option<String>, name: String } -> FrameInfo;
     describe: Describe { frame: Ref<kind::Frame> } -> FrameInfo;
     corr: Corr { frame: Ref<kind::Frame> } -> FrameInfo;
     concat: Concat { frames: Vec<Ref<kind::Frame>> } -> FrameInfo;

@@ -421,15 +421,22 @@ pub fn predict_frame(
     threshold: f64,
     explain: usize,
 ) -> Result<DataFrame> {
+    predict_frame_with(&saved.model, &saved.preprocessor, df, threshold, explain)
+}
+
+/// [`predict_frame`] with any model and the preprocessor its features come from (a model
+/// trained in a notebook and its [`Processed`] data's `state`).
+pub fn predict_frame_with(
+    model: &Model,
+    preprocessor: &Preprocessor,
+    df: &DataFrame,
+    threshold: f64,
+    explain: usize,
+) -> Result<DataFrame> {
     let options = crate::workflow::PredictOptions::default()
         .threshold(threshold)
         .explain(explain);
-    let scores = crate::workflow::predict(
-        &saved.preprocessor,
-        &saved.model,
-        &Table::from_frame(df)?,
-        options,
-    )?;
+    let scores = crate::workflow::predict(preprocessor, model, &Table::from_frame(df)?, options)?;
     let n = scores.probability.len();
     let mut cols: Vec<Column> = scores
         .columns

@@ -515,6 +515,58 @@ pub fn join<S: AsRef<str>>(
         .collect()?)
 }
 
+/// `df` with a 0/1 column `name` that is 1 where `target` holds its churned value: `positive`,
+/// or understood from yes/no, true/false, 1/0 as `prepare` does. Then `avg(name)` is a churn
+/// rate in any group. A missing target stays missing.
+///
+/// ```
+/// use churnkit::notebook::*;
+/// let df = polars::df!("Churn" => ["Yes", "No", "No", "Yes"])?;
+/// let f = query::churn_flag(&df, "Churn", None, "churned")?;
+/// assert_eq!(numbers(&f, "churned")?, vec![Some(1.0), Some(0.0), Some(0.0), Some(1.0)]);
+/// # Ok::<(), churnkit::Error>(())
+/// ```
+pub fn churn_flag(
+    df: &DataFrame,
+    target: &str,
+    positive: Option<&str>,
+    name: &str,
+) -> Result<DataFrame> {
+    check_columns(df, &[target])?;
+    let values = text_column(df, target)?;
+    let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
+    classes.sort();
+    classes.dedup();
+    ensure!(
+        classes.len() == 2,
+        data,
+        "column '{target}' has {} values ({}); a churn flag needs two",
+        classes.len(),
+        few(&classes, 5)
+    );
+    let positive = match positive {
+        Some(p) if classes.iter().any(|c| c == p) => p.to_string(),
+        Some(p) => bail!(
+            data,
+            "'{p}' is not a value of '{target}' ({})",
+            classes.join(", ")
+        ),
+        None => churnkit_core::schema::guess_positive(&classes).ok_or_else(|| {
+            Error::data(format!(
+                "cannot tell which value of '{target}' means churned ({}): give it",
+                classes.join(", ")
+            ))
+        })?,
+    };
+    let flag: Vec<Option<f64>> = values
+        .iter()
+        .map(|v| v.as_ref().map(|v| f64::from(u8::from(*v == positive))))
+        .collect();
+    let mut out = df.clone();
+    out.with_column(Column::new(name.into(), flag))?;
+    Ok(out)
+}
+
 /// pandas' `describe()`: count, mean, std, min, quartiles and max of the numeric columns.
 pub fn describe(df: &DataFrame) -> Result<DataFrame> {
     super::summary(df)

@@ -223,7 +223,9 @@ fn judge(name: &str, present: &[&str], numbers: Option<&[f64]>, n: usize) -> Rol
     Role::Categorical
 }
 
-pub(super) fn guess_positive(classes: &[String]) -> Option<String> {
+/// The value meaning "churned" among a target's two values, when they are a known pair (yes/no,
+/// y/n, true/false, t/f, 1/0, in any case).
+pub fn guess_positive(classes: &[String]) -> Option<String> {
     let lower: Vec<String> = classes.iter().map(|c| c.to_ascii_lowercase()).collect();
     KNOWN_BINARY.iter().find_map(|(pos, neg)| {
         let pi = lower.iter().position(|c| c == pos)?;

@@ -183,6 +183,9 @@ def test_exploration_notebook(project):
     root, env = project
     cells = check_exploration(run_notebook("exploration.ipynb", root, env), 100, 8, 4, 2)
     assert "Age<br/>" in html(cells[2]) and "f64" in html(cells[2])
+    # The pipeline trained on this table: its model and its own split are shown (Phase 5).
+    model = html(cells[8])
+    assert "scores: the pipeline&#39;s model" in model and "churn_probability" in model, model[:300]
 
 
 def test_exploration_notebook_on_telco(project, telco):
@@ -190,6 +193,8 @@ def test_exploration_notebook_on_telco(project, telco):
     env = dict(env, CHURNKIT_DATA=str(telco), CHURNKIT_TARGET="Churn")
     cells = check_exploration(run_notebook("exploration.ipynb", root, env, tag="telco"), 7043, 21, 4, 15)
     assert "customerID" in html(cells[5]) and "string id" in html(cells[5])
+    # The pipeline's model reads the sample's columns, not Telco's: one is trained here.
+    assert "a model trained here" in html(cells[8]) and "churn_probability" in html(cells[8])
     # TotalCharges has 11 blank cells in the Telco file: counted as missing.
     assert re.search(r"TotalCharges</td><td[^>]*>11<", html(cells[3])), html(cells[3])[-1500:]
 

@@ -556,10 +556,13 @@ pub fn prepare(df: &Frame, target: &str) -> Result<Data> {
 
 /// [`prepare`] with every choice of `churnkit preprocess` (see [`Prepare`]).
 pub fn prepare_with(df: &Frame, options: Prepare) -> Result<Data> {
-    let v = call(&ops::Prepare {
+    data(call(&ops::Prepare {
         frame: df.r(),
         spec: options.0,
-    })?;
+    })?)
+}
+
+fn data(v: ops::DataInfo) -> Result<Data> {
     Ok(Data {
         h: Handle::new(v.h),
         schema: Schema {
@@ -1463,6 +1466,11 @@ impl Project {
             order_by: strings(order_by),
         })
         .map(frame)
+    }
+    /// The pipeline's prepared data (`data/processed/`): its split and preprocessing, the data
+    /// the pipeline's model ([`Project::model`]) was trained and is evaluated on.
+    pub fn data(&self) -> Result<Data> {
+        data(call(&ops::ProjectData { project: self.r() })?)
     }
     /// Score the customers of `df` with a registered model (`models:/churn@champion`): their
     /// ids, `churn_probability` and `churn_prediction`.

@@ -430,6 +430,25 @@ fn economics(s: &ops::EconomicsSpec) -> Economics {
     }
 }
 
+/// Prepared data's handle, with what preprocessing decided.
+fn data_info(d: Processed) -> ops::DataInfo {
+    let sc = &d.state.schema;
+    ops::DataInfo {
+        target: sc.target.clone(),
+        positive: sc.positive.clone(),
+        numeric: sc.numeric.clone(),
+        categorical: sc.categorical.clone(),
+        excluded: sc
+            .excluded
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        train_rows: d.y_train.len(),
+        test_rows: d.y_test.len(),
+        h: put(Obj::Data(Box::new(d))),
+    }
+}
+
 /// The library's [`nb::Prepare`] from the wire's record.
 fn prepare_options(s: &ops::PrepareSpec) -> nb::Prepare {
     let mut p = nb::Prepare::new(&s.target)
@@ -699,21 +718,7 @@ impl Handler for Engine {
     fn prepare(&mut self, r: ops::Prepare) -> Res<ops::DataInfo> {
         let p = prepare_options(&r.spec);
         let d = with!(r.frame, Frame, |df| nb::prepare_with(df, &p).map_err(e))?;
-        let sc = &d.state.schema;
-        Ok(ops::DataInfo {
-            target: sc.target.clone(),
-            positive: sc.positive.clone(),
-            numeric: sc.numeric.clone(),
-            categorical: sc.categorical.clone(),
-            excluded: sc
-                .excluded
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            train_rows: d.y_train.len(),
-            test_rows: d.y_test.len(),
-            h: put(Obj::Data(Box::new(d))),
-        })
+        Ok(data_info(d))
     }
 
     fn cross_validate(&mut self, r: ops::CrossValidate) -> Res<ops::CvInfo> {
@@ -1056,6 +1061,14 @@ impl Handler for Engine {
 
     fn end_run(&mut self, r: ops::EndRun) -> Res<String> {
         with_run(r.run, |run, project| run.end(&project.tracker()?))
+    }
+
+    fn project_data(&mut self, r: ops::ProjectData) -> Res<ops::DataInfo> {
+        let d = with!(r.project, Project, |p| p
+            .layout()
+            .load_processed()
+            .map_err(e))?;
+        Ok(data_info(d))
     }
 
     fn score(&mut self, r: ops::Score) -> Res<ops::FrameInfo> {

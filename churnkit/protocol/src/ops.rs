@@ -313,6 +313,7 @@ define_ops! {
     promote: Promote { project: Ref<kind::Project>, name: String, version: u64, alias: String } -> ();
     models: Models { project: Ref<kind::Project> } -> FrameInfo;
     project_model: ProjectModel { project: Ref<kind::Project> } -> Ref<kind::Model>;
+    project_data: ProjectData { project: Ref<kind::Project> } -> DataInfo;
     score: Score { project: Ref<kind::Project>, uri: String, frame: Ref<kind::Frame> } -> FrameInfo;
     search_runs: SearchRuns { project: Ref<kind::Project>, experiments: Vec<String>, filter: String, order_by: Vec<String> } -> FrameInfo;
     start_run: StartRun { project: Ref<kind::Project>, experiment: String, name: String } -> Ref<kind::Run>;

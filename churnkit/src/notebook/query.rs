@@ -533,6 +533,9 @@ pub fn churn_flag(
     name: &str,
 ) -> Result<DataFrame> {
     check_columns(df, &[target])?;
+    if df.column(target)?.dtype().is_primitive_numeric() {
+        return numeric_churn_flag(df, target, positive, name);
+    }
     let values = text_column(df, target)?;
     let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
     classes.sort();
@@ -567,6 +570,51 @@ pub fn churn_flag(
     Ok(out)
 }
 
+/// [`churn_flag`] of a numeric target (1/0): compared as numbers, not as text.
+fn numeric_churn_flag(
+    df: &DataFrame,
+    target: &str,
+    positive: Option<&str>,
+    name: &str,
+) -> Result<DataFrame> {
+    let values = f64_column(df, target)?;
+    let mut classes: Vec<f64> = values.iter().flatten().copied().collect();
+    classes.sort_by(f64::total_cmp);
+    classes.dedup();
+    let text: Vec<String> = classes.iter().map(|c| super::fmt_float(*c)).collect();
+    ensure!(
+        classes.len() == 2,
+        data,
+        "column '{target}' has {} values ({}); a churn flag needs two",
+        classes.len(),
+        few(&text, 5)
+    );
+    let pos = match positive {
+        Some(p) => text.iter().position(|t| t == p).ok_or_else(|| {
+            Error::data(format!(
+                "'{p}' is not a value of '{target}' ({})",
+                text.join(", ")
+            ))
+        })?,
+        None => {
+            let guess = churnkit_core::schema::guess_positive(&text).ok_or_else(|| {
+                Error::data(format!(
+                    "cannot tell which value of '{target}' means churned ({}): give it",
+                    text.join(", ")
+                ))
+            })?;
+            text.iter().position(|t| *t == guess).unwrap_or(1)
+        }
+    };
+    let flag: Vec<Option<f64>> = values
+        .iter()
+        .map(|v| v.map(|v| f64::from(u8::from(v == classes[pos]))))
+        .collect();
+    let mut out = df.clone();
+    out.with_column(Column::new(name.into(), flag))?;
+    Ok(out)
+}
+
 /// pandas' `describe()`: count, mean, std, min, quartiles and max of the numeric columns.
 pub fn describe(df: &DataFrame) -> Result<DataFrame> {
     super::summary(df)
@@ -575,6 +623,7 @@ pub fn describe(df: &DataFrame) -> Result<DataFrame> {
 /// Pearson correlations of the numeric columns as a table, each pair over the rows where both
 /// are present (pandas' `corr()`).
 pub fn corr(df: &DataFrame) -> Result<DataFrame> {
+    use rayon::prelude::*;
     let numeric: Vec<String> = df
         .columns()
         .iter()
@@ -586,37 +635,63 @@ pub fn corr(df: &DataFrame) -> Result<DataFrame> {
         data,
         "the table has no numeric columns"
     );
-    let values: Vec<Vec<Option<f64>>> = numeric
+    // Missing as NaN: one flat vector per column.
+    let values: Vec<Vec<f64>> = numeric
         .iter()
-        .map(|n| f64_column(df, n))
+        .map(|n| f64_column(df, n).map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
         .collect::<Result<_>>()?;
-    let pearson = |a: &[Option<f64>], b: &[Option<f64>]| -> f64 {
-        let pairs: Vec<(f64, f64)> = a
-            .iter()
-            .zip(b)
-            .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
-            .filter(|(x, y)| !x.is_nan() && !y.is_nan())
-            .collect();
-        let n = pairs.len() as f64;
-        let (mx, my) = pairs
-            .iter()
-            .fold((0.0, 0.0), |(p, q), (x, y)| (p + x / n, q + y / n));
-        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-        for (x, y) in &pairs {
-            sxy += (x - mx) * (y - my);
-            sxx += (x - mx) * (x - mx);
-            syy += (y - my) * (y - my);
-        }
-        sxy / (sxx * syy).sqrt()
-    };
+    let complete: Vec<bool> = values
+        .iter()
+        .map(|v| !v.iter().any(|x| x.is_nan()))
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let means: Vec<f64> = values.iter().map(|v| mean(v)).collect();
+    let k = numeric.len();
+    let pairs: Vec<(usize, usize)> = (0..k).flat_map(|i| (i..k).map(move |j| (i, j))).collect();
+    // Two passes over the rows both columns have (means first, then the centred sums), as
+    // pandas does, so large offsets (ids, timestamps) cost no precision.
+    let r: Vec<f64> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (a, b) = (&values[i], &values[j]);
+            let (ma, mb) = if complete[i] && complete[j] {
+                (means[i], means[j])
+            } else {
+                let (mut n, mut sa, mut sb) = (0.0, 0.0, 0.0);
+                for (x, y) in a.iter().zip(b) {
+                    if !x.is_nan() && !y.is_nan() {
+                        n += 1.0;
+                        sa += x;
+                        sb += y;
+                    }
+                }
+                (sa / n, sb / n)
+            };
+            let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+            for (x, y) in a.iter().zip(b) {
+                if !x.is_nan() && !y.is_nan() {
+                    let (dx, dy) = (x - ma, y - mb);
+                    sxy += dx * dy;
+                    sxx += dx * dx;
+                    syy += dy * dy;
+                }
+            }
+            sxy / (sxx * syy).sqrt()
+        })
+        .collect();
+    let mut m = vec![vec![f64::NAN; k]; k];
+    for (&(i, j), v) in pairs.iter().zip(&r) {
+        m[i][j] = *v;
+        m[j][i] = *v;
+    }
     let mut cols = vec![Column::new("column".into(), numeric.clone())];
     for (j, n) in numeric.iter().enumerate() {
-        let v: Vec<f64> = (0..numeric.len())
-            .map(|i| pearson(&values[i], &values[j]))
-            .collect();
-        cols.push(Column::new(n.as_str().into(), v));
+        cols.push(Column::new(
+            n.as_str().into(),
+            (0..k).map(|i| m[i][j]).collect::<Vec<f64>>(),
+        ));
     }
-    Ok(DataFrame::new(numeric.len(), cols)?)
+    Ok(DataFrame::new(k, cols)?)
 }
 
 /// The rows of `frames` one after another; the columns are the first frame's, found by name
@@ -824,6 +899,49 @@ mod tests {
         assert_eq!(s1, sample(&df, 4, 7).unwrap());
         assert_eq!(s1.height(), 4);
         assert!(sample(&df, 7, 7).is_err());
+    }
+
+    #[test]
+    fn queries_equal_polars_own_lazy_api() {
+        let df = frame();
+        let ours = filter(&df, "Age > 30 AND Geography = 'Germany'").unwrap();
+        let theirs = df
+            .clone()
+            .lazy()
+            .filter(
+                col("Age")
+                    .gt(lit(30.0))
+                    .and(col("Geography").eq(lit("Germany"))),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(ours, theirs);
+        let ours = group_by(
+            &df,
+            &["Geography"],
+            &["avg(Exited) AS rate", "sum(Age) AS age"],
+        )
+        .unwrap();
+        let theirs = df
+            .clone()
+            .lazy()
+            .group_by([col("Geography")])
+            .agg([
+                col("Exited").mean().alias("rate"),
+                col("Age").sum().alias("age"),
+            ])
+            .sort(["Geography"], Default::default())
+            .collect()
+            .unwrap();
+        assert_eq!(ours, theirs);
+        let ours = with_columns(&df, &["Age * 2 AS twice"]).unwrap();
+        let theirs = df
+            .clone()
+            .lazy()
+            .with_columns([(col("Age") * lit(2.0)).alias("twice")])
+            .collect()
+            .unwrap();
+        assert_eq!(ours, theirs);
     }
 
     #[test]

@@ -312,30 +312,65 @@ fn predict_file(a: &PredictArgs, ctx: &Ctx) -> Result<()> {
         churnkit::workflow::Threshold::Fixed(t) => t,
         churnkit::workflow::Threshold::ProfitOptimal => layout.decided_threshold(&sha)?,
     };
-    let table = Table::read(&a.input)?;
     let options = PredictOptions::default()
         .unknown(a.unknown_category.policy())
         .threshold(threshold)
         .keep_columns(a.keep_columns)
         .explain(a.explain);
-    let mut scores = churnkit::workflow::predict(&pre, &model, &table, options)?;
-    if let Some(path) = &a.survival_model {
-        let survival = Layout::load_survival_model(path)?;
-        let charge = charge_column(a.charge.as_deref(), &survival)?;
-        let values: Vec<f64> = survival
-            .lifetime_values(&table, &charge, &a.value.params())?
-            .iter()
-            .map(|v| v.lifetime_value)
-            .collect();
-        let economics = churnkit::profit::Economics {
-            offer_cost: a.offer_cost,
-            success_rate: a.success_rate,
-            ..Default::default()
-        };
-        scores.add_values(&values, &economics)?;
+    let survival = match &a.survival_model {
+        Some(path) => {
+            let survival = Layout::load_survival_model(path)?;
+            let charge = charge_column(a.charge.as_deref(), &survival)?;
+            Some((survival, charge))
+        }
+        None => None,
+    };
+    let economics = churnkit::profit::Economics {
+        offer_cost: a.offer_cost,
+        success_rate: a.success_rate,
+        ..Default::default()
+    };
+    // The input is read a part at a time; a bar shows how far on a terminal.
+    let bar = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "scoring {bar:30} {percent:>3}% {elapsed} (eta {eta})",
+            )
+            .expect("a valid template"),
+        );
+        b
+    });
+    let streamed = churnkit::workflow::predict_file(
+        &pre,
+        &model,
+        &a.input,
+        &a.output,
+        options,
+        a.chunk_rows,
+        |table, scores| {
+            if let Some((survival, charge)) = &survival {
+                let values: Vec<f64> = survival
+                    .lifetime_values(table, charge, &a.value.params())?
+                    .iter()
+                    .map(|v| v.lifetime_value)
+                    .collect();
+                scores.add_values(&values, &economics)?;
+            }
+            Ok(())
+        },
+        |done, total| {
+            if let Some(b) = &bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        },
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
-    churnkit::io::write_atomic(&a.output, &scores.to_csv())?;
-    print::predict(&scores, &a.output, ctx.quiet);
+    let streamed = streamed?;
+    print::predict(&streamed, &a.output, ctx.quiet);
     if a.explain > 0 && model.calibration.is_some() && !ctx.quiet {
         println!(
             "  note: the model is calibrated; the reasons explain its score before calibration, which churn_probability maps monotonically"

@@ -525,6 +525,10 @@ pub(crate) struct PredictArgs {
     /// Share of churners offered who accept and stay (for expected_gain).
     #[arg(long, default_value_t = 0.3, value_parser = fraction)]
     pub(crate) success_rate: f64,
+    /// Rows scored at a time: memory holds one part of the input, whatever its size (the
+    /// output is the same for any value).
+    #[arg(long, value_name = "N", default_value_t = churnkit::workflow::CHUNK_ROWS, value_parser = at_least_one)]
+    pub(crate) chunk_rows: usize,
 }
 
 #[derive(Debug, Args)]
@@ -568,6 +572,16 @@ fn test_size(s: &str) -> churnkit::Result<f64> {
 }
 
 /// A non-negative amount.
+/// A count of at least 1.
+fn at_least_one(s: &str) -> churnkit::Result<usize> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(churnkit::Error::params(format!(
+            "'{s}' is not a whole number of at least 1"
+        ))),
+    }
+}
+
 fn non_negative(s: &str) -> churnkit::Result<f64> {
     let v = number(s)?;
     if v >= 0.0 {

@@ -503,8 +503,8 @@ pub(crate) fn models(models: &[churnkit::tracking::RegisteredModel], place: &str
 }
 
 /// What `predict` scored and what it found in the rows.
-pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
-    let r = &scores.report;
+pub(crate) fn predict(s: &churnkit::workflow::Streamed, output: &Path, quiet: bool) {
+    let r = &s.report;
     for (col, u) in &r.unseen {
         warn(&format!(
             "'{col}': {} value(s) never seen in training ({}) scored as missing; --unknown-category error refuses them",
@@ -522,15 +522,15 @@ pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
     }
     println!(
         "predict: scored {} rows, {} flagged as churners (threshold {}) -> {}",
-        scores.probability.len(),
-        scores.flagged(),
-        short(scores.threshold),
+        s.rows,
+        s.flagged,
+        short(s.threshold),
         output.display()
     );
-    if let Some(base) = scores.base_value {
+    if let Some(base) = s.base_value {
         println!(
             "  reasons: each row's {} largest TreeSHAP contributions (reason_K_feature, _value, _contribution); base value {base:.4} + all contributions = the score",
-            scores.reasons.first().map_or(0, Vec::len)
+            s.reasons
         );
     }
     let missing: Vec<String> = r
@@ -546,17 +546,19 @@ pub(crate) fn predict(scores: &Scores, output: &Path, quiet: bool) {
         .map(|(k, u)| format!("{k} {}", u.count))
         .collect();
     println!("  unseen categories:  {}", or_none(unseen, ", "));
-    let carried: Vec<&str> = scores.columns.iter().map(|(c, _)| c.as_str()).collect();
     println!(
         "  columns:            {}{}",
-        churnkit::error::few(&carried, 10),
-        scores
-            .row_column
-            .as_ref()
-            .map_or(String::new(), |c| format!(
-                " ('{c}' numbers the rows: the input has no id column)"
-            ))
+        churnkit::error::few(&s.columns, 10),
+        s.row_column.as_ref().map_or(String::new(), |c| format!(
+            " ('{c}' numbers the rows: the input has no id column)"
+        ))
     );
+    if s.parts > 1 {
+        println!(
+            "  read in {} parts of at most {} rows (--chunk-rows)",
+            s.parts, s.chunk_rows
+        );
+    }
 }
 
 pub(crate) fn survival(

@@ -23,6 +23,7 @@ mod grid;
 mod monitor;
 mod predict;
 mod records;
+mod stream;
 mod survival;
 mod train;
 
@@ -36,5 +37,6 @@ pub use predict::{
     predict, CustomerValue, PredictOptions, Reason, Scores, SCORE_COLUMNS, VALUE_COLUMNS,
 };
 pub use records::dataset_inputs;
+pub use stream::{predict_file, Streamed, CHUNK_ROWS};
 pub use survival::{survival, Survival, SurvivalSpec, MAX_GROUPS, REPORT_TIMES};
 pub use train::{train, OutOfBag, TrainSpec, Trained};

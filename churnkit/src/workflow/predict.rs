@@ -177,9 +177,13 @@ pub fn predict(
         while table.has_column(&name) || SCORE_COLUMNS.contains(&name.as_str()) {
             name.insert(0, '_');
         }
+        // Numbered from the file's start, also when the table is a part of it.
+        let first = table.row_offset() + 1;
         columns.push((
             name.clone(),
-            (1..=table.n_rows()).map(|i| Some(i.to_string())).collect(),
+            (first..first + table.n_rows())
+                .map(|i| Some(i.to_string()))
+                .collect(),
         ));
         row_column = Some(name);
     }
@@ -253,6 +257,13 @@ impl Scores {
 
     /// CSV: the carried columns, `churn_probability`, `churn_prediction`.
     pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = self.csv_header();
+        out.extend(self.csv_rows());
+        out
+    }
+
+    /// The header line of [`Scores::to_csv`].
+    pub fn csv_header(&self) -> Vec<u8> {
         let mut out = String::new();
         let mut header: Vec<String> = self.columns.iter().map(|(c, _)| csv_escape(c)).collect();
         header.extend(SCORE_COLUMNS.map(String::from));
@@ -267,6 +278,13 @@ impl Scores {
         }
         out.push_str(&header.join(","));
         out.push('\n');
+        out.into_bytes()
+    }
+
+    /// The rows of [`Scores::to_csv`], without the header.
+    pub fn csv_rows(&self) -> Vec<u8> {
+        let mut out = String::new();
+        let k = self.reasons.iter().map(Vec::len).max().unwrap_or(0);
         for (i, (p, label)) in self.probability.iter().zip(self.labels()).enumerate() {
             for (_, v) in &self.columns {
                 out.push_str(&csv_escape(v[i].as_deref().unwrap_or("")));

@@ -15,7 +15,7 @@
 //! `LIKE` is case-sensitive (`%` any text, `_` one character), `ILIKE` is not. A run without
 //! the metric, param or tag compared does not match (but does match `IS NULL`).
 
-use crate::query::RunRow;
+use crate::record::RunRow;
 use churnkit_core::{bail, Error, Result};
 
 /// A parsed filter: every clause must hold.

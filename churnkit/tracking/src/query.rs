@@ -1,43 +1,13 @@
 //! Query and compare runs as polars DataFrames, over the local store or a server alike.
 
 pub use crate::filter::Filter;
+pub use crate::record::RunRow;
 use crate::record::{MetricPoint, RunStatus};
 use crate::{LocalStore, MlflowClient};
 use churnkit_core::bail;
 use churnkit_core::{Error, Result};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One run, wherever it is stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRow {
-    /// Run id (remote id for server runs, local id for local ones).
-    pub run_id: String,
-    /// Run name.
-    pub run_name: String,
-    /// Experiment name.
-    pub experiment: String,
-    /// Start, ms since the epoch.
-    pub start_time_ms: i64,
-    /// End, ms since the epoch.
-    pub end_time_ms: Option<i64>,
-    /// Lifecycle state.
-    pub status: RunStatus,
-    /// Params.
-    pub params: BTreeMap<String, String>,
-    /// Latest metric values (NaN: undefined).
-    pub metrics: BTreeMap<String, f64>,
-    /// Tags.
-    pub tags: BTreeMap<String, String>,
-}
-
-impl RunRow {
-    /// Duration in seconds, when the run has ended.
-    pub fn duration_s(&self) -> Option<f64> {
-        self.end_time_ms
-            .map(|e| (e - self.start_time_ms).max(0) as f64 / 1000.0)
-    }
-}
 
 /// Where runs are read from.
 #[non_exhaustive]

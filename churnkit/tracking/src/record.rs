@@ -492,6 +492,37 @@ pub fn reproducibility_tags(seed: u64, data_sha256: &str) -> BTreeMap<String, St
     t
 }
 
+/// One run, wherever it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Run id (remote id for server runs, local id for local ones).
+    pub run_id: String,
+    /// Run name.
+    pub run_name: String,
+    /// Experiment name.
+    pub experiment: String,
+    /// Start, ms since the epoch.
+    pub start_time_ms: i64,
+    /// End, ms since the epoch.
+    pub end_time_ms: Option<i64>,
+    /// Lifecycle state.
+    pub status: RunStatus,
+    /// Params.
+    pub params: BTreeMap<String, String>,
+    /// Latest metric values (NaN: undefined).
+    pub metrics: BTreeMap<String, f64>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl RunRow {
+    /// Duration in seconds, when the run has ended.
+    pub fn duration_s(&self) -> Option<f64> {
+        self.end_time_ms
+            .map(|e| (e - self.start_time_ms).max(0) as f64 / 1000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -840,3 +840,154 @@ fn an_inferred_schema_on_the_sample_is_the_guides() {
         );
     }
 }
+
+#[test]
+fn predict_reads_a_part_at_a_time_and_writes_the_same_bytes() {
+    let d = workdir("predict-parts");
+    ok(&d, &["pipeline", "-q"]);
+    // A messy input: no id column (rows are numbered), quoted fields with commas, quotes and
+    // newlines in a carried column, blank lines, CRLF endings, missing markers.
+    let sample = fs::read_to_string(d.join("data/sample_data.csv")).unwrap();
+    let mut messy =
+        String::from("Age,Tenure,MonthlyCharges,TotalCharges,Contract,PaymentMethod,Note\r\n");
+    for (i, l) in sample.lines().skip(1).enumerate() {
+        let f: Vec<&str> = l.split(',').collect();
+        let note = match i % 4 {
+            0 => "\"says \"\"call me\"\", later\"".to_string(),
+            1 => "\"two\nlines\"".to_string(),
+            2 => "NA".to_string(),
+            _ => format!("n{i}"),
+        };
+        messy.push_str(&format!(
+            "{},{},{},{},{},{},{note}\r\n",
+            f[1], f[2], f[3], f[4], f[5], f[6]
+        ));
+        if i % 17 == 0 {
+            messy.push_str("\r\n");
+        }
+    }
+    fs::write(d.join("messy.csv"), &messy).unwrap();
+    let score = |out: &str, rows: &str| {
+        ok(
+            &d,
+            &[
+                "predict",
+                "-q",
+                "--input",
+                "messy.csv",
+                "--output",
+                out,
+                "--keep-columns",
+                "--explain",
+                "2",
+                "--chunk-rows",
+                rows,
+            ],
+        );
+        fs::read(d.join(out)).unwrap()
+    };
+    let whole = score("whole.csv", "1000000");
+    assert!(String::from_utf8_lossy(&whole).starts_with("row_number,Age,"));
+    for rows in ["1", "7", "33"] {
+        assert_eq!(
+            score(&format!("parts-{rows}.csv"), rows),
+            whole,
+            "--chunk-rows {rows}"
+        );
+    }
+    // The summary counts every part.
+    let out = ok(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "messy.csv",
+            "--output",
+            "s.csv",
+            "--chunk-rows",
+            "7",
+        ],
+    );
+    let whole_out = ok(
+        &d,
+        &["predict", "--input", "messy.csv", "--output", "s1.csv"],
+    );
+    let scored = |o: &str| {
+        o.lines()
+            .next()
+            .unwrap_or_default()
+            .split(" -> ")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(scored(&out), scored(&whole_out));
+    assert_eq!(
+        out.lines().nth(1),
+        whole_out.lines().nth(1),
+        "missing values summed over parts"
+    );
+    assert!(out.contains("read in 15 parts of at most 7 rows"), "{out}");
+    // A bad row in a later part names the file's own line, and nothing is written.
+    let mut lines: Vec<String> = messy.split("\r\n").map(String::from).collect();
+    let bad = lines.iter().rposition(|l| l.contains("n95")).unwrap();
+    lines[bad] = lines[bad]
+        .replacen("Month-to-month", "Weekly", 1)
+        .replacen("One year", "Weekly", 1)
+        .replacen("Two year", "Weekly", 1);
+    fs::write(d.join("bad.csv"), lines.join("\r\n")).unwrap();
+    let physical = lines[..=bad]
+        .iter()
+        .map(|l| l.matches('\n').count() + 1)
+        .sum::<usize>();
+    fails(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "bad.csv",
+            "--output",
+            "bad-out.csv",
+            "--chunk-rows",
+            "7",
+            "--unknown-category",
+            "error",
+        ],
+        3,
+        &["bad.csv", "column 'Contract'", "'Weekly'"],
+    );
+    let e = error_line(&run(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "bad.csv",
+            "--output",
+            "bad-out.csv",
+            "--chunk-rows",
+            "7",
+            "--unknown-category",
+            "error",
+        ],
+    ));
+    let whole_e = error_line(&run(
+        &d,
+        &[
+            "predict",
+            "--input",
+            "bad.csv",
+            "--output",
+            "bad-out.csv",
+            "--unknown-category",
+            "error",
+        ],
+    ));
+    assert_eq!(e, whole_e, "parts and a whole read name the same line");
+    assert!(physical > 100, "{physical}");
+    assert!(!d.join("bad-out.csv").exists());
+    let left: Vec<_> = files_under(&d)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "temporaries left: {left:?}");
+}

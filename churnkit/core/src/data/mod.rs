@@ -3,6 +3,7 @@
 //! all-or-nothing file output ([`io`]), schema inference ([`infer`]), the versioned header every file carries ([`format`]),
 //! and synthetic tables ([`generate`]).
 
+pub mod chunks;
 pub mod columnar;
 pub mod format;
 pub mod frame;

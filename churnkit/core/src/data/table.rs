@@ -38,6 +38,9 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct Table {
     origin: Origin,
+    // Rows of the same file before this table (a chunk of a file read a part at a time):
+    // positions in errors count from the file's start.
+    row_offset: usize,
     df: DataFrame,
     headers: Vec<String>,
     sha256: OnceLock<String>,
@@ -131,6 +134,58 @@ impl Table {
         Ok(t)
     }
 
+    /// Rows `offset..offset + len` of a Parquet file (only the row groups holding them are
+    /// read), as [`Table::read_parquet`] reads the whole; errors count rows from the file's start.
+    #[cfg(feature = "parquet")]
+    pub fn read_parquet_rows(path: impl AsRef<Path>, offset: usize, len: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let unreadable = |e: PolarsError| {
+            Error::data(format!(
+                "not readable as Parquet: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ))
+            .in_file(&name)
+        };
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path, e).with_kind(ErrorKind::Data))?;
+        let df = ParquetReader::new(file)
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(unreadable)?;
+        let mut t = Self::from_frame(&df).map_err(|e| e.in_file(&name))?;
+        t.origin = Origin::Parquet(name);
+        t.row_offset = offset;
+        Ok(t)
+    }
+
+    /// The number of rows of a Parquet file, from its footer.
+    #[cfg(feature = "parquet")]
+    pub fn parquet_rows(path: impl AsRef<Path>) -> Result<usize> {
+        let path = path.as_ref();
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(path, e).with_kind(ErrorKind::Data))?;
+        ParquetReader::new(file).num_rows().map_err(|e| {
+            Error::data(format!(
+                "not readable as Parquet: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ))
+            .in_file(path.display())
+        })
+    }
+
+    /// Without the `parquet` feature: an error saying how to get it.
+    #[cfg(not(feature = "parquet"))]
+    pub fn read_parquet_rows(path: impl AsRef<Path>, _: usize, _: usize) -> Result<Self> {
+        Self::read_parquet(path)
+    }
+
+    /// Without the `parquet` feature: an error saying how to get it.
+    #[cfg(not(feature = "parquet"))]
+    pub fn parquet_rows(path: impl AsRef<Path>) -> Result<usize> {
+        Self::read_parquet(path).map(|t| t.n_rows())
+    }
+
     /// Without the `parquet` feature: an error saying how to get it.
     #[cfg(not(feature = "parquet"))]
     pub fn read_parquet(path: impl AsRef<Path>) -> Result<Self> {
@@ -160,6 +215,24 @@ impl Table {
     /// [`Table::from_csv_bytes`] without hashing the bytes (for files whose hash nobody asks
     /// for, like the processed features): its [`Table::sha256`] is then the content hash.
     pub(crate) fn parse_csv(bytes: Vec<u8>, name: &str) -> Result<Self> {
+        Self::parse_csv_at(bytes, name, 0)
+    }
+
+    /// Rows of a CSV file read a part at a time: `bytes` is the file's header line and some of
+    /// its records, `rows_before` records and `lines_before` lines (after the header) precede
+    /// them in the file. Errors name the file's lines; nothing is hashed.
+    pub fn from_csv_chunk(
+        bytes: Vec<u8>,
+        name: &str,
+        rows_before: usize,
+        lines_before: usize,
+    ) -> Result<Self> {
+        let mut t = Self::parse_csv_at(bytes, name, lines_before)?;
+        t.row_offset = rows_before;
+        Ok(t)
+    }
+
+    fn parse_csv_at(bytes: Vec<u8>, name: &str, lines_before: usize) -> Result<Self> {
         let err = |msg: String| Error::data(msg).in_file(name);
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| err(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
@@ -186,7 +259,7 @@ impl Table {
                     Error::data(format!("has {n} fields, the header has {}", headers.len()))
                         .in_file(name)
                         .in_column("(row)")
-                        .at_line(line)
+                        .at_line(line + lines_before)
                 }
                 None => err(format!(
                     "not readable as CSV: {}",
@@ -198,6 +271,7 @@ impl Table {
         }
         Ok(Table {
             origin: Origin::File(name.to_string()),
+            row_offset: 0,
             df,
             headers,
             sha256: OnceLock::new(),
@@ -252,6 +326,7 @@ impl Table {
         }
         Ok(Table {
             origin: Origin::Frame,
+            row_offset: 0,
             df: DataFrame::new(df.height(), cols)?,
             headers,
             sha256: OnceLock::new(),
@@ -394,10 +469,16 @@ impl Table {
 
     /// The position of data row `row` (0-based) as the user sees it.
     pub(crate) fn position(&self, row: usize) -> Position {
+        let row = row + self.row_offset;
         match self.origin {
             Origin::File(_) => Position::Line(row + 2),
             Origin::Parquet(_) | Origin::Frame => Position::Row(row),
         }
+    }
+
+    /// Rows of the same file before this table (0 unless it is a chunk of a file).
+    pub fn row_offset(&self) -> usize {
+        self.row_offset
     }
 
     /// An error about this table as a whole (names the file for CSV input).

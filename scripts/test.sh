@@ -30,6 +30,12 @@ if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   export CHURNKIT_REQUIRE_BROWSER=1
 fi
 
+step "Java runtime (Debian's headless OpenJDK, for the PySpark test)"
+job_run scripts/java-setup.sh
+if command -v java >/dev/null; then
+  export CHURNKIT_REQUIRE_SPARK=1
+fi
+
 # One compile gives the lints and the build: cargo runs clippy-driver as the compiler of
 # churnkit's own crates (what `cargo clippy` does, but there in check mode, so every dependency
 # was compiled twice: checked for clippy, then built). Every cargo step below that builds

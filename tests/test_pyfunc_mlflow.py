@@ -130,3 +130,36 @@ def test_a_model_in_the_local_store_loads_from_its_folder(churnkit_bin, workdir)
                  "data/sample_data.csv", "--output", scored)
     model = mlflow.pyfunc.load_model(str(folders[0]))
     assert_same(model.predict(pd.read_csv(workdir / "data/sample_data.csv")), churnkit_scores(scored))
+
+
+def test_spark_udf_scores_a_spark_dataframe_as_churnkit(registered, mlflow_uri, telco, tmp_path):
+    """The way past one machine: MLflow's `spark_udf` on the registered model scores a Spark
+    DataFrame of raw rows (PySpark in local[2] mode) as `churnkit predict` does, to 1e-9."""
+    import shutil
+    from conftest import _optional
+    if shutil.which("java") is None:
+        _optional("a Java runtime for PySpark", "CHURNKIT_REQUIRE_SPARK")
+    from pyspark.sql import SparkSession
+    root, name, expected = registered
+    # Spark's Python workers run this interpreter (with pandas and the model's numpy loader).
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    spark = (SparkSession.builder.master("local[2]").appName("churnkit-spark-udf")
+             .config("spark.ui.enabled", "false")
+             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+             .config("spark.local.dir", str(tmp_path))
+             .getOrCreate())
+    try:
+        mlflow.set_tracking_uri(mlflow_uri)
+        raw = pd.read_csv(telco)
+        sdf = spark.createDataFrame(raw).repartition(3)
+        udf = mlflow.pyfunc.spark_udf(spark, f"models:/{name}@champion", env_manager="local",
+                                      result_type="churn_probability double, churn_prediction long")
+        # With a signature, the UDF called without arguments takes its columns by name.
+        scored = (sdf.withColumn("s", udf()).select("customerID", "s.churn_probability", "s.churn_prediction")
+                  .toPandas())
+    finally:
+        spark.stop()
+    assert len(scored) == len(raw)
+    # Spark's partitions reorder the rows: put them back in file order by id.
+    got = scored.set_index("customerID").loc[raw["customerID"]].reset_index()
+    assert_same(got, expected)

@@ -143,6 +143,7 @@ def test_spark_udf_scores_a_spark_dataframe_as_churnkit(registered, mlflow_uri, 
     root, name, expected = registered
     # Spark's Python workers run this interpreter (with pandas and the model's numpy loader).
     os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # bind and talk on the loopback only
     spark = (SparkSession.builder.master("local[2]").appName("churnkit-spark-udf")
              .config("spark.ui.enabled", "false")
              .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")

@@ -52,36 +52,48 @@ use std::path::Path;
 /// `null`, ...: [`churnkit_core::schema::DEFAULT_NA_VALUES`]) are nulls, so
 /// [`missing_values`] counts them.
 pub fn load_csv(path: impl AsRef<Path>) -> Result<DataFrame> {
+    use rayon::prelude::*;
     let t = Table::read(path)?;
     let na = churnkit_core::schema::DEFAULT_NA_VALUES;
-    let mut cols = Vec::new();
-    for h in t.headers() {
-        let cells: Vec<Option<&str>> = t
-            .column(h)?
-            .into_iter()
-            .map(|c| c.filter(|s| !na.contains(s)))
-            .collect();
-        let parsed: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| c.and_then(|s| s.parse().ok()))
-            .collect();
-        let numeric = cells
-            .iter()
-            .zip(&parsed)
-            .all(|(c, p)| c.is_none() || p.is_some())
-            && cells.iter().any(Option::is_some);
-        cols.push(if numeric {
-            Column::new(h.as_str().into(), parsed)
-        } else {
-            Column::new(
-                h.as_str().into(),
-                cells
-                    .iter()
-                    .map(|c| c.map(str::to_string))
-                    .collect::<Vec<Option<String>>>(),
-            )
-        });
-    }
+    // Each column is typed on its own: in parallel.
+    let cols = t
+        .headers()
+        .par_iter()
+        .map(|h| -> Result<Column> {
+            let cells: Vec<Option<&str>> = t
+                .column(h)?
+                .into_iter()
+                .map(|c| c.filter(|s| !na.contains(s)))
+                .collect();
+            // Typing stops at the first cell that is not a number.
+            let mut parsed: Vec<Option<f64>> = Vec::with_capacity(cells.len());
+            for c in &cells {
+                match c {
+                    None => parsed.push(None),
+                    Some(s) => match s.parse() {
+                        Ok(v) => parsed.push(Some(v)),
+                        Err(_) => {
+                            return Ok(Column::new(
+                                h.as_str().into(),
+                                cells
+                                    .iter()
+                                    .map(|c| c.map(str::to_string))
+                                    .collect::<Vec<Option<String>>>(),
+                            ))
+                        }
+                    },
+                }
+            }
+            if cells.iter().any(Option::is_some) {
+                Ok(Column::new(h.as_str().into(), parsed))
+            } else {
+                Ok(Column::new(
+                    h.as_str().into(),
+                    vec![None::<String>; cells.len()],
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(DataFrame::new(t.n_rows(), cols)?)
 }
 

@@ -7,17 +7,9 @@
 //! `cargo run --release --example bench_fit -- PROJECT_DIR`
 use churnkit_core::model::Model;
 
-/// User + system CPU of this process, from /proc (clock ticks of 10 ms).
+/// User + system CPU of this process (clock ticks of 10 ms).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|v| v.parse().expect("ticks"))
-        .collect();
-    (f[0] + f[1]) / 100.0
+    churnkit::workflow::cpu_seconds().expect("CPU time from /proc/self/stat")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -500,16 +500,7 @@ pub struct Prepare(ops::PrepareSpec);
 impl Prepare {
     /// Defaults as `churnkit preprocess --target`: 20% test rows, seed 42, inferred schema.
     pub fn new(target: &str) -> Prepare {
-        Prepare(ops::PrepareSpec {
-            target: target.into(),
-            test_size: None,
-            seed: None,
-            positive: None,
-            drop: vec![],
-            keep: vec![],
-            categorical: vec![],
-            na_values: None,
-        })
+        Prepare(ops::PrepareSpec::new(target))
     }
     /// Share of each class held out for testing.
     pub fn test_size(mut self, t: f64) -> Prepare {
@@ -579,23 +570,8 @@ fn data(v: ops::DataInfo) -> Result<Data> {
 
 /// Forest hyperparameters (unset ones keep churnkit's defaults: 100 trees, depth 10, sqrt
 /// features, bootstrap, seed 42).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RandomForestParams(ops::ForestSpec);
-
-impl Default for RandomForestParams {
-    fn default() -> Self {
-        RandomForestParams(ops::ForestSpec {
-            n_estimators: None,
-            max_depth: None,
-            min_samples_split: None,
-            min_samples_leaf: None,
-            max_features: None,
-            bootstrap: None,
-            max_bins: None,
-            seed: None,
-        })
-    }
-}
 
 fn depth(d: Option<usize>) -> Depth {
     d.map_or(Depth::Unlimited, Depth::Limit)
@@ -1200,22 +1176,8 @@ pub struct RunRow {
 }
 
 /// A grid of forest hyperparameters: every combination of the values given.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid(ops::GridSpec);
-
-impl Default for Grid {
-    fn default() -> Self {
-        Grid(ops::GridSpec {
-            n_estimators: None,
-            max_depth: None,
-            min_samples_split: None,
-            min_samples_leaf: None,
-            max_features: None,
-            bootstrap: None,
-            seed: None,
-        })
-    }
-}
 
 impl Grid {
     /// An empty grid (one run with the defaults).

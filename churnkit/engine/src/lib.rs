@@ -1166,28 +1166,14 @@ mod tests {
     }
 
     fn spec(target: &str) -> PrepareSpec {
-        PrepareSpec {
-            target: target.into(),
-            test_size: None,
-            seed: None,
-            positive: None,
-            drop: vec![],
-            keep: vec![],
-            categorical: vec![],
-            na_values: None,
-        }
+        PrepareSpec::new(target)
     }
 
     fn forest(n: usize) -> ForestSpec {
         ForestSpec {
             n_estimators: Some(n),
             max_depth: Some(Depth::Limit(4)),
-            min_samples_split: None,
-            min_samples_leaf: None,
-            max_features: None,
-            bootstrap: None,
-            max_bins: None,
-            seed: None,
+            ..ForestSpec::default()
         }
     }
 

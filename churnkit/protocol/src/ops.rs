@@ -226,6 +226,53 @@ records! {
     }
 }
 
+impl PrepareSpec {
+    /// Every choice left to inference and the defaults, for `target`.
+    pub fn new(target: &str) -> Self {
+        PrepareSpec {
+            target: target.into(),
+            test_size: None,
+            seed: None,
+            positive: None,
+            drop: vec![],
+            keep: vec![],
+            categorical: vec![],
+            na_values: None,
+        }
+    }
+}
+
+/// Every hyperparameter at churnkit's default.
+impl Default for ForestSpec {
+    fn default() -> Self {
+        ForestSpec {
+            n_estimators: None,
+            max_depth: None,
+            min_samples_split: None,
+            min_samples_leaf: None,
+            max_features: None,
+            bootstrap: None,
+            max_bins: None,
+            seed: None,
+        }
+    }
+}
+
+/// One combination: the defaults.
+impl Default for GridSpec {
+    fn default() -> Self {
+        GridSpec {
+            n_estimators: None,
+            max_depth: None,
+            min_samples_split: None,
+            min_samples_leaf: None,
+            max_features: None,
+            bootstrap: None,
+            seed: None,
+        }
+    }
+}
+
 define_ops! {
     // Objects.
     retain: Retain { h: u64 } -> bool;

@@ -446,12 +446,19 @@ pub fn crosstab(df: &DataFrame, row: &str, column: &str) -> Result<DataFrame> {
     let r = text_column(&counts, row)?;
     let c = text_column(&counts, column)?;
     let n: Vec<Option<f64>> = f64_column(&counts, "n")?;
+    let index = |levels: &[String]| -> std::collections::HashMap<String, usize> {
+        levels
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, l)| (l, i))
+            .collect()
+    };
+    let (row_at, col_at) = (index(&rows), index(&cols));
     let mut grid = vec![vec![0u64; cols.len()]; rows.len()];
     for ((r, c), n) in r.iter().zip(&c).zip(&n) {
         let (Some(r), Some(c)) = (r, c) else { continue };
-        let i = rows.iter().position(|x| x == r);
-        let j = cols.iter().position(|x| x == c);
-        if let (Some(i), Some(j)) = (i, j) {
+        if let (Some(&i), Some(&j)) = (row_at.get(r), col_at.get(c)) {
             grid[i][j] = n.unwrap_or(0.0) as u64;
         }
     }
@@ -533,86 +540,59 @@ pub fn churn_flag(
     name: &str,
 ) -> Result<DataFrame> {
     check_columns(df, &[target])?;
-    if df.column(target)?.dtype().is_primitive_numeric() {
-        return numeric_churn_flag(df, target, positive, name);
-    }
-    let values = text_column(df, target)?;
-    let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
-    classes.sort();
-    classes.dedup();
+    let flag: Vec<Option<f64>> = if df.column(target)?.dtype().is_primitive_numeric() {
+        // Compared as numbers: a 1/0 target is not turned into a million strings.
+        let values = f64_column(df, target)?;
+        let mut classes: Vec<f64> = values.iter().flatten().copied().collect();
+        classes.sort_by(f64::total_cmp);
+        classes.dedup();
+        let text: Vec<String> = classes.iter().map(|c| super::fmt_float(*c)).collect();
+        let churned = classes[churned_class(target, &text, positive)?];
+        values
+            .iter()
+            .map(|v| v.map(|v| f64::from(u8::from(v == churned))))
+            .collect()
+    } else {
+        let values = text_column(df, target)?;
+        let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
+        classes.sort();
+        classes.dedup();
+        let churned = &classes[churned_class(target, &classes, positive)?];
+        values
+            .iter()
+            .map(|v| v.as_ref().map(|v| f64::from(u8::from(v == churned))))
+            .collect()
+    };
+    let mut out = df.clone();
+    out.with_column(Column::new(name.into(), flag))?;
+    Ok(out)
+}
+
+/// Which of a target's values (as text, sorted) means churned: `positive`, or understood from
+/// the known pairs as `prepare` does. A churn flag needs exactly two values.
+fn churned_class(target: &str, classes: &[String], positive: Option<&str>) -> Result<usize> {
     ensure!(
         classes.len() == 2,
         data,
         "column '{target}' has {} values ({}); a churn flag needs two",
         classes.len(),
-        few(&classes, 5)
+        few(classes, 5)
     );
-    let positive = match positive {
-        Some(p) if classes.iter().any(|c| c == p) => p.to_string(),
-        Some(p) => bail!(
-            data,
-            "'{p}' is not a value of '{target}' ({})",
-            classes.join(", ")
-        ),
-        None => churnkit_core::schema::guess_positive(&classes).ok_or_else(|| {
+    let wanted = match positive {
+        Some(p) => p.to_string(),
+        None => churnkit_core::schema::guess_positive(classes).ok_or_else(|| {
             Error::data(format!(
                 "cannot tell which value of '{target}' means churned ({}): give it",
                 classes.join(", ")
             ))
         })?,
     };
-    let flag: Vec<Option<f64>> = values
-        .iter()
-        .map(|v| v.as_ref().map(|v| f64::from(u8::from(*v == positive))))
-        .collect();
-    let mut out = df.clone();
-    out.with_column(Column::new(name.into(), flag))?;
-    Ok(out)
-}
-
-/// [`churn_flag`] of a numeric target (1/0): compared as numbers, not as text.
-fn numeric_churn_flag(
-    df: &DataFrame,
-    target: &str,
-    positive: Option<&str>,
-    name: &str,
-) -> Result<DataFrame> {
-    let values = f64_column(df, target)?;
-    let mut classes: Vec<f64> = values.iter().flatten().copied().collect();
-    classes.sort_by(f64::total_cmp);
-    classes.dedup();
-    let text: Vec<String> = classes.iter().map(|c| super::fmt_float(*c)).collect();
-    ensure!(
-        classes.len() == 2,
-        data,
-        "column '{target}' has {} values ({}); a churn flag needs two",
-        classes.len(),
-        few(&text, 5)
-    );
-    let pos = match positive {
-        Some(p) => text.iter().position(|t| t == p).ok_or_else(|| {
-            Error::data(format!(
-                "'{p}' is not a value of '{target}' ({})",
-                text.join(", ")
-            ))
-        })?,
-        None => {
-            let guess = churnkit_core::schema::guess_positive(&text).ok_or_else(|| {
-                Error::data(format!(
-                    "cannot tell which value of '{target}' means churned ({}): give it",
-                    text.join(", ")
-                ))
-            })?;
-            text.iter().position(|t| *t == guess).unwrap_or(1)
-        }
-    };
-    let flag: Vec<Option<f64>> = values
-        .iter()
-        .map(|v| v.map(|v| f64::from(u8::from(v == classes[pos]))))
-        .collect();
-    let mut out = df.clone();
-    out.with_column(Column::new(name.into(), flag))?;
-    Ok(out)
+    classes.iter().position(|c| *c == wanted).ok_or_else(|| {
+        Error::data(format!(
+            "'{wanted}' is not a value of '{target}' ({})",
+            classes.join(", ")
+        ))
+    })
 }
 
 /// pandas' `describe()`: count, mean, std, min, quartiles and max of the numeric columns.
@@ -738,45 +718,24 @@ pub fn concat(frames: &[&DataFrame]) -> Result<DataFrame> {
     Ok(out)
 }
 
-/// Write through a temporary file in the same directory, then rename: never half a file.
-fn atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>) -> Result<()> {
+/// Write `path` whole or not at all, with churnkit's staged files (a temporary beside it, then a
+/// rename). Unlike a pipeline step, a cell's write does not create missing directories: a typo
+/// in a path is an error, not a new folder.
+fn atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> PolarsResult<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    let (mut file, tmp_path) = tmp;
-    let result = write(&mut file)
-        .map_err(Error::from)
-        .and_then(|()| file.sync_all().map_err(|e| Error::io(&tmp_path, e)));
-    std::mem::drop(file);
-    match result.and_then(|()| std::fs::rename(&tmp_path, path).map_err(|e| Error::io(path, e))) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp_path);
-            Err(e.in_file(path.display()))
-        }
+    if !dir.is_dir() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
+        return Err(Error::io(path, missing));
     }
-}
-
-/// A new file `.churnkit-*.tmp` in `dir`.
-fn tempfile_in(dir: &Path) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    for i in 0..100u32 {
-        let p = dir.join(format!(".churnkit-{}-{stamp}-{i}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(f) => return Ok((f, p)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("cannot create a temporary file"))
+    let mut staged = churnkit_core::io::StagedFiles::new();
+    staged.write(path, |w| write(w).map_err(std::io::Error::other))?;
+    staged.commit().map(|_| ())
 }
 
 /// Write `df` as CSV, atomically.

@@ -39,4 +39,4 @@ pub use predict::{
 pub use records::dataset_inputs;
 pub use stream::{predict_file, Streamed, CHUNK_ROWS};
 pub use survival::{survival, Survival, SurvivalSpec, MAX_GROUPS, REPORT_TIMES};
-pub use train::{train, OutOfBag, TrainSpec, Trained};
+pub use train::{cpu_seconds, train, OutOfBag, TrainSpec, Trained};

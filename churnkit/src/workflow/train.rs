@@ -18,7 +18,7 @@ use churnkit_tracking::record::{
 use std::time::Instant;
 
 /// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`.
-pub(super) fn cpu_seconds() -> Option<f64> {
+pub fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();

@@ -940,48 +940,25 @@ fn predict_reads_a_part_at_a_time_and_writes_the_same_bytes() {
         .iter()
         .map(|l| l.matches('\n').count() + 1)
         .sum::<usize>();
-    fails(
-        &d,
-        &[
-            "predict",
-            "--input",
-            "bad.csv",
-            "--output",
-            "bad-out.csv",
-            "--chunk-rows",
-            "7",
-            "--unknown-category",
-            "error",
-        ],
+    let strict = [
+        "predict",
+        "--input",
+        "bad.csv",
+        "--output",
+        "bad-out.csv",
+        "--unknown-category",
+        "error",
+    ];
+    let in_parts = [&strict[..], &["--chunk-rows", "7"]].concat();
+    let parts = run(&d, &in_parts);
+    let e = error_line(&parts);
+    fails_output(
+        parts,
+        &in_parts,
         3,
         &["bad.csv", "column 'Contract'", "'Weekly'"],
     );
-    let e = error_line(&run(
-        &d,
-        &[
-            "predict",
-            "--input",
-            "bad.csv",
-            "--output",
-            "bad-out.csv",
-            "--chunk-rows",
-            "7",
-            "--unknown-category",
-            "error",
-        ],
-    ));
-    let whole_e = error_line(&run(
-        &d,
-        &[
-            "predict",
-            "--input",
-            "bad.csv",
-            "--output",
-            "bad-out.csv",
-            "--unknown-category",
-            "error",
-        ],
-    ));
+    let whole_e = error_line(&run(&d, &strict));
     assert_eq!(e, whole_e, "parts and a whole read name the same line");
     assert!(physical > 100, "{physical}");
     assert!(!d.join("bad-out.csv").exists());
